@@ -1,0 +1,451 @@
+//! [`DbConfig`]: every pool and connection setting, from code, serde or the environment.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Backend, ConfigError};
+
+/// Settings for [`Db::connect_with`](crate::Db::connect_with).
+///
+/// Build it in code (`DbConfig { max_connections: 20, ..DbConfig::new(url) }`), deserialize
+/// it with serde (durations as `"5s"`, `"15m"`, `"250ms"`), or read it from the environment
+/// with [`DbConfig::from_env`]. `Debug` never shows the password of the URL.
+///
+/// ```
+/// use std::time::Duration;
+/// use txova_db::DbConfig;
+///
+/// let config = DbConfig {
+///     max_connections: 20,
+///     statement_timeout: Some(Duration::from_secs(5)),
+///     ..DbConfig::new("postgres://app:s3cret@db.internal/rides")
+/// };
+/// assert!(!format!("{config:?}").contains("s3cret"));
+///
+/// let from_json: DbConfig = serde_json::from_str(
+///     r#"{ "url": "sqlite::memory:", "acquire_timeout": "2s", "idle_timeout": null }"#,
+/// ).unwrap();
+/// assert_eq!(from_json.acquire_timeout, Duration::from_secs(2));
+/// assert_eq!(from_json.idle_timeout, None);
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DbConfig {
+    /// Connection URL: `postgres://`, `postgresql://`, `sqlite:`, `mysql://`/`mariadb://`.
+    pub url: DatabaseUrl,
+    /// Upper bound on open connections (default 10).
+    pub max_connections: u32,
+    /// Connections kept open even when idle (default 0; at least 1 for in-memory SQLite,
+    /// whose data lives only while a connection is open).
+    pub min_connections: u32,
+    /// Connections older than this are closed when returned (default 30 min; `None`: never).
+    #[serde(with = "humantime_serde")]
+    pub max_lifetime: Option<Duration>,
+    /// Idle connections above `min_connections` are closed after this (default 10 min).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Option<Duration>,
+    /// How long a query waits for a free pooled connection (default 10 s).
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+    /// How long [`Db::connect`](crate::Db::connect) waits for the first connection, TCP and
+    /// handshake included (default 10 s).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Ping a pooled connection before handing it out (default `true`).
+    pub test_before_acquire: bool,
+    /// Server-side limit per statement (Postgres `statement_timeout`); `None` for none.
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Option<Duration>,
+    /// How long a statement waits for a row or table lock before failing with
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy): Postgres `lock_timeout`, SQLite
+    /// `busy_timeout`. `None` keeps the backend's default (Postgres waits forever,
+    /// SQLite 5 s).
+    #[serde(with = "humantime_serde")]
+    pub lock_timeout: Option<Duration>,
+    /// Statements slower than this are logged at WARN with their SQL (never their
+    /// values); `None` turns the warning off (default 1 s).
+    #[serde(with = "humantime_serde")]
+    pub slow_query_threshold: Option<Duration>,
+    /// Reported to the server (Postgres `application_name`), visible in `pg_stat_activity`.
+    pub application_name: Option<String>,
+}
+
+impl Default for DbConfig {
+    /// The embedded default: an in-memory SQLite database.
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl::from("sqlite::memory:"),
+            max_connections: 10,
+            min_connections: 0,
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
+            acquire_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            test_before_acquire: true,
+            statement_timeout: None,
+            lock_timeout: None,
+            slow_query_threshold: Some(Duration::from_secs(1)),
+            application_name: None,
+        }
+    }
+}
+
+impl DbConfig {
+    /// Default settings for `url`.
+    pub fn new(url: impl Into<DatabaseUrl>) -> Self {
+        Self {
+            url: url.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Reads the configuration from the process environment.
+    ///
+    /// The URL comes from `DATABASE_URL` (required); every other field from
+    /// `TXOVA_DB_<FIELD>` in upper case — `TXOVA_DB_MAX_CONNECTIONS=20`,
+    /// `TXOVA_DB_ACQUIRE_TIMEOUT=2s`, `TXOVA_DB_IDLE_TIMEOUT=none`,
+    /// `TXOVA_DB_TEST_BEFORE_ACQUIRE=false`, `TXOVA_DB_APPLICATION_NAME=rides`. Unset
+    /// variables keep their defaults; a value that does not parse is an error naming the
+    /// variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup` (for tests,
+    /// or a configuration source of your own).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use txova_db::DbConfig;
+    ///
+    /// let vars = HashMap::from([
+    ///     ("DATABASE_URL", "postgres://localhost/app"),
+    ///     ("TXOVA_DB_MAX_CONNECTIONS", "32"),
+    ///     ("TXOVA_DB_STATEMENT_TIMEOUT", "3s"),
+    /// ]);
+    /// let config = DbConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+    /// assert_eq!(config.max_connections, 32);
+    /// assert_eq!(config.statement_timeout, Some(std::time::Duration::from_secs(3)));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let url = lookup("DATABASE_URL").ok_or_else(|| ConfigError::Missing {
+            key: "DATABASE_URL".to_owned(),
+        })?;
+        let mut config = Self::new(url);
+        let env = EnvReader { lookup: &lookup };
+        env.read(
+            "TXOVA_DB_MAX_CONNECTIONS",
+            &mut config.max_connections,
+            parse_from_str,
+        )?;
+        env.read(
+            "TXOVA_DB_MIN_CONNECTIONS",
+            &mut config.min_connections,
+            parse_from_str,
+        )?;
+        env.read(
+            "TXOVA_DB_MAX_LIFETIME",
+            &mut config.max_lifetime,
+            parse_optional_duration,
+        )?;
+        env.read(
+            "TXOVA_DB_IDLE_TIMEOUT",
+            &mut config.idle_timeout,
+            parse_optional_duration,
+        )?;
+        env.read(
+            "TXOVA_DB_ACQUIRE_TIMEOUT",
+            &mut config.acquire_timeout,
+            parse_duration,
+        )?;
+        env.read(
+            "TXOVA_DB_CONNECT_TIMEOUT",
+            &mut config.connect_timeout,
+            parse_duration,
+        )?;
+        env.read(
+            "TXOVA_DB_TEST_BEFORE_ACQUIRE",
+            &mut config.test_before_acquire,
+            parse_from_str,
+        )?;
+        env.read(
+            "TXOVA_DB_STATEMENT_TIMEOUT",
+            &mut config.statement_timeout,
+            parse_optional_duration,
+        )?;
+        env.read(
+            "TXOVA_DB_LOCK_TIMEOUT",
+            &mut config.lock_timeout,
+            parse_optional_duration,
+        )?;
+        env.read(
+            "TXOVA_DB_SLOW_QUERY_THRESHOLD",
+            &mut config.slow_query_threshold,
+            parse_optional_duration,
+        )?;
+        env.read(
+            "TXOVA_DB_APPLICATION_NAME",
+            &mut config.application_name,
+            |v| Ok(Some(v.to_owned())),
+        )?;
+        Ok(config)
+    }
+}
+
+struct EnvReader<'a, F> {
+    lookup: &'a F,
+}
+
+impl<F: Fn(&str) -> Option<String>> EnvReader<'_, F> {
+    fn read<T>(
+        &self,
+        key: &str,
+        field: &mut T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(raw) = (self.lookup)(key) {
+            *field = parse(raw.trim()).map_err(|reason| ConfigError::InvalidValue {
+                key: key.to_owned(),
+                reason,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_from_str<T: std::str::FromStr<Err: fmt::Display>>(raw: &str) -> Result<T, String> {
+    raw.parse().map_err(|e: T::Err| e.to_string())
+}
+
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    humantime::parse_duration(raw).map_err(|e| e.to_string())
+}
+
+fn parse_optional_duration(raw: &str) -> Result<Option<Duration>, String> {
+    match raw {
+        "" | "none" | "off" => Ok(None),
+        other => parse_duration(other).map(Some),
+    }
+}
+
+impl fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &self.url)
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("test_before_acquire", &self.test_before_acquire)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("slow_query_threshold", &self.slow_query_threshold)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// A connection URL that keeps its password out of `Debug` and `Display`.
+///
+/// ```
+/// use txova_db::DatabaseUrl;
+///
+/// let url = DatabaseUrl::from("postgres://app:hunter2@db:5432/rides");
+/// assert_eq!(url.to_string(), "postgres://app:***@db:5432/rides");
+/// assert_eq!(url.expose(), "postgres://app:hunter2@db:5432/rides");
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with its password, for handing to a driver. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The backend the scheme names.
+    pub fn backend(&self) -> Result<Backend, ConfigError> {
+        let Some((scheme, _)) = self.0.split_once(':') else {
+            return Err(ConfigError::MalformedUrl {
+                reason: "no scheme (expected e.g. postgres://… or sqlite:…)".to_owned(),
+            });
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "sqlite" => Ok(Backend::Sqlite),
+            "mysql" | "mariadb" => Ok(Backend::MySql),
+            other => Err(ConfigError::UnsupportedScheme {
+                scheme: other.to_owned(),
+                expected: "postgres://, postgresql://, sqlite:, mysql:// or mariadb://",
+            }),
+        }
+    }
+
+    /// The password, if the URL carries one.
+    fn password(&self) -> Option<String> {
+        let url = url::Url::parse(&self.0).ok()?;
+        url.password().map(str::to_owned)
+    }
+
+    /// Replaces every occurrence of this URL's password in `text` (a driver message) by `***`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        match self.password() {
+            Some(password) if !password.is_empty() => text.replace(&password, "***"),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                // Cannot fail: a URL with a password has a host.
+                let _ = url.set_password(Some("***"));
+                f.write_str(url.as_str())
+            }
+            Ok(_) => f.write_str(&self.0),
+            // Unparsable text may still hold a secret: show the scheme only.
+            Err(_) => match self.0.split_once(':') {
+                Some((scheme, _)) => write!(f, "{scheme}:<unparsable>"),
+                None => f.write_str("<unparsable>"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn env_reads_every_field() {
+        let config = DbConfig::from_lookup(lookup(&[
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("TXOVA_DB_MAX_CONNECTIONS", "7"),
+            ("TXOVA_DB_MIN_CONNECTIONS", "2"),
+            ("TXOVA_DB_MAX_LIFETIME", "none"),
+            ("TXOVA_DB_IDLE_TIMEOUT", "90s"),
+            ("TXOVA_DB_ACQUIRE_TIMEOUT", "250ms"),
+            ("TXOVA_DB_CONNECT_TIMEOUT", "3s"),
+            ("TXOVA_DB_TEST_BEFORE_ACQUIRE", "false"),
+            ("TXOVA_DB_STATEMENT_TIMEOUT", "1m"),
+            ("TXOVA_DB_LOCK_TIMEOUT", "40ms"),
+            ("TXOVA_DB_SLOW_QUERY_THRESHOLD", "off"),
+            ("TXOVA_DB_APPLICATION_NAME", "rides"),
+        ]))
+        .expect("valid environment");
+        assert_eq!(config.max_connections, 7);
+        assert_eq!(config.min_connections, 2);
+        assert_eq!(config.max_lifetime, None);
+        assert_eq!(config.idle_timeout, Some(Duration::from_secs(90)));
+        assert_eq!(config.acquire_timeout, Duration::from_millis(250));
+        assert_eq!(config.connect_timeout, Duration::from_secs(3));
+        assert!(!config.test_before_acquire);
+        assert_eq!(config.statement_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(config.lock_timeout, Some(Duration::from_millis(40)));
+        assert_eq!(config.slow_query_threshold, None);
+        assert_eq!(config.application_name.as_deref(), Some("rides"));
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let missing = DbConfig::from_lookup(lookup(&[])).unwrap_err();
+        assert_eq!(
+            missing,
+            ConfigError::Missing {
+                key: "DATABASE_URL".into()
+            }
+        );
+        let bad = DbConfig::from_lookup(lookup(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("TXOVA_DB_ACQUIRE_TIMEOUT", "soon"),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(bad, ConfigError::InvalidValue { ref key, .. } if key == "TXOVA_DB_ACQUIRE_TIMEOUT")
+        );
+    }
+
+    #[test]
+    fn serde_round_trip_keeps_every_field() {
+        let config = DbConfig {
+            statement_timeout: Some(Duration::from_millis(1500)),
+            application_name: Some("x".into()),
+            ..DbConfig::new("postgres://a:b@c/d")
+        };
+        let json = serde_json::to_string(&config).expect("serializes");
+        let back: DbConfig = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, config);
+        let unknown = serde_json::from_str::<DbConfig>(r#"{"max_conections": 3}"#);
+        assert!(unknown.is_err(), "a misspelt key must not be ignored");
+    }
+
+    #[test]
+    fn urls_never_show_passwords() {
+        let url = DatabaseUrl::from("postgresql://user:pa%40ss@localhost:5432/db?sslmode=disable");
+        assert_eq!(
+            url.to_string(),
+            "postgresql://user:***@localhost:5432/db?sslmode=disable"
+        );
+        assert!(!format!("{:?}", DbConfig::new(url.clone())).contains("pa%40ss"));
+        assert_eq!(url.scrub("auth failed for pa%40ss"), "auth failed for ***");
+        assert_eq!(
+            DatabaseUrl::from("postgres://u:secret@[bad").to_string(),
+            "postgres:<unparsable>"
+        );
+        assert_eq!(
+            DatabaseUrl::from("sqlite::memory:").to_string(),
+            "sqlite::memory:"
+        );
+    }
+
+    #[test]
+    fn schemes_pick_backends() {
+        let backend = |u: &str| DatabaseUrl::from(u).backend();
+        assert_eq!(backend("postgres://h/d"), Ok(Backend::Postgres));
+        assert_eq!(backend("PostgreSQL://h/d"), Ok(Backend::Postgres));
+        assert_eq!(backend("sqlite:rides.db"), Ok(Backend::Sqlite));
+        assert_eq!(backend("mariadb://h/d"), Ok(Backend::MySql));
+        assert!(matches!(
+            backend("oracle://h/d"),
+            Err(ConfigError::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(
+            backend("just-a-path"),
+            Err(ConfigError::MalformedUrl { .. })
+        ));
+    }
+}

@@ -1,0 +1,189 @@
+//! Turning a [`DbConfig`] into a connected sqlx pool, per backend.
+//!
+//! sqlx's pool retries a refused connection until its acquire deadline and then reports
+//! only a pool timeout, which would hide the cause. So the first connection is opened
+//! directly, under `connect_timeout`, and its error (refused, bad password, unknown
+//! database, …) reaches the caller as it is; the pool itself is then created lazily.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolOptions;
+use sqlx::{ConnectOptions, Connection};
+
+use super::{Db, Inner, Pool};
+use crate::config::DbConfig;
+use crate::error::{Backend, ConfigError, Error};
+
+pub(super) async fn connect(config: DbConfig) -> Result<Db, Error> {
+    validate(&config)?;
+    let backend = config.url.backend()?;
+    match backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => postgres(config).await,
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => sqlite(config).await,
+        #[cfg(feature = "mysql")]
+        Backend::MySql => mysql(config).await,
+        #[allow(unreachable_patterns)]
+        other => Err(ConfigError::UnsupportedScheme {
+            scheme: other.to_string(),
+            expected: "a backend enabled by a cargo feature of txova-db",
+        }
+        .into()),
+    }
+}
+
+fn validate(config: &DbConfig) -> Result<(), ConfigError> {
+    if config.max_connections == 0 {
+        return Err(ConfigError::InvalidValue {
+            key: "max_connections".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    if config.min_connections > config.max_connections {
+        return Err(ConfigError::InvalidValue {
+            key: "min_connections".into(),
+            reason: format!(
+                "{} is more than max_connections ({})",
+                config.min_connections, config.max_connections
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn pool_options<D: sqlx::Database>(config: &DbConfig) -> PoolOptions<D> {
+    PoolOptions::new()
+        .max_connections(config.max_connections)
+        .min_connections(config.min_connections)
+        .max_lifetime(config.max_lifetime)
+        .idle_timeout(config.idle_timeout)
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(config.test_before_acquire)
+}
+
+/// A driver's rejection of the URL text, with any password scrubbed from its message.
+fn malformed(config: &DbConfig, err: &sqlx::Error) -> Error {
+    let reason = match err {
+        sqlx::Error::Configuration(cause) => cause.to_string(),
+        other => other.to_string(),
+    };
+    ConfigError::MalformedUrl {
+        reason: config.url.scrub(&reason),
+    }
+    .into()
+}
+
+/// Opens one connection under the connect timeout, to report exactly why it fails.
+async fn probe<C: Connection>(
+    config: &DbConfig,
+    target: &str,
+    connecting: impl Future<Output = Result<C, sqlx::Error>>,
+) -> Result<(), Error> {
+    match tokio::time::timeout(config.connect_timeout, connecting).await {
+        Err(_) => Err(Error::ConnectTimeout {
+            target: target.to_owned(),
+            after: config.connect_timeout,
+        }),
+        Ok(Err(err)) => Err(Error::from_sqlx(err, target, config.acquire_timeout)),
+        Ok(Ok(conn)) => {
+            // The probe's only job was to connect; a failed goodbye changes nothing.
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().max(1).to_string()
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres(config: DbConfig) -> Result<Db, Error> {
+    let mut options = sqlx::postgres::PgConnectOptions::from_str(config.url.expose())
+        .map_err(|e| malformed(&config, &e))?;
+    if let Some(name) = &config.application_name {
+        options = options.application_name(name);
+    }
+    if let Some(timeout) = config.statement_timeout {
+        options = options.options([("statement_timeout", millis(timeout))]);
+    }
+    if let Some(timeout) = config.lock_timeout {
+        options = options.options([("lock_timeout", millis(timeout))]);
+    }
+    let target = format!("{}:{}", options.get_host(), options.get_port());
+    probe(&config, &target, options.connect()).await?;
+    let pool = pool_options(&config).connect_lazy_with(options);
+    Ok(Db::from_parts(Inner::new(
+        Pool::Postgres(pool),
+        config,
+        target,
+    )))
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite(mut config: DbConfig) -> Result<Db, Error> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+
+    let url = config.url.expose();
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    if path.is_empty() || path.starts_with('?') {
+        return Err(ConfigError::MalformedUrl {
+            reason:
+                "the sqlite URL names no file (write sqlite::memory: for an in-memory database)"
+                    .into(),
+        }
+        .into());
+    }
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let mut options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| malformed(&config, &e))?
+        .create_if_missing(true);
+    if in_memory {
+        // An in-memory database lives only while one of its connections is open.
+        config.min_connections = config.min_connections.max(1);
+        config.idle_timeout = None;
+        config.max_lifetime = None;
+    } else {
+        options = options.journal_mode(SqliteJournalMode::Wal);
+    }
+    if let Some(timeout) = config.lock_timeout {
+        options = options.busy_timeout(timeout);
+    }
+    if config.statement_timeout.is_some() {
+        tracing::warn!("statement_timeout is not supported by SQLite and is ignored");
+    }
+    let target = options.get_filename().display().to_string();
+    probe(&config, &target, options.connect()).await?;
+    let pool = pool_options(&config).connect_lazy_with(options);
+    Ok(Db::from_parts(Inner::new(
+        Pool::Sqlite(pool),
+        config,
+        target,
+    )))
+}
+
+#[cfg(feature = "mysql")]
+async fn mysql(config: DbConfig) -> Result<Db, Error> {
+    let url = config.url.expose();
+    // sqlx knows only the mysql:// scheme; MariaDB speaks the same protocol.
+    let url = match url.strip_prefix("mariadb:") {
+        Some(rest) => format!("mysql:{rest}"),
+        None => url.to_owned(),
+    };
+    let options =
+        sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| malformed(&config, &e))?;
+    if config.statement_timeout.is_some() || config.lock_timeout.is_some() {
+        tracing::warn!("statement_timeout and lock_timeout are not applied on MySQL yet");
+    }
+    let target = format!("{}:{}", options.get_host(), options.get_port());
+    probe(&config, &target, options.connect()).await?;
+    let pool = pool_options(&config).connect_lazy_with(options);
+    Ok(Db::from_parts(Inner::new(
+        Pool::MySql(pool),
+        config,
+        target,
+    )))
+}

@@ -1,0 +1,147 @@
+//! The backend-generic core of statement execution: one implementation of execute /
+//! fetch for every sqlx driver, specialised only in how parameters are added and rows
+//! wrapped.
+
+use sqlx::error::BoxDynError;
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Executor, IntoArguments};
+
+use crate::error::Backend;
+use crate::row::{Row, RowInner};
+use crate::types::Param;
+
+/// What txova-db needs to know about one sqlx driver.
+pub(crate) trait Driver: sqlx::Database {
+    const BACKEND: Backend;
+
+    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError>;
+
+    fn wrap_row(row: Self::Row) -> Row;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+#[cfg(feature = "postgres")]
+impl Driver for sqlx::Postgres {
+    const BACKEND: Backend = Backend::Postgres;
+
+    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
+        let mut args = Self::Arguments::default();
+        for param in params {
+            param.add_to_postgres(&mut args)?;
+        }
+        Ok(args)
+    }
+
+    fn wrap_row(row: Self::Row) -> Row {
+        Row(RowInner::Postgres(row))
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Driver for sqlx::Sqlite {
+    const BACKEND: Backend = Backend::Sqlite;
+
+    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
+        let mut args = Self::Arguments::default();
+        for param in params {
+            param.add_to_sqlite(&mut args)?;
+        }
+        Ok(args)
+    }
+
+    fn wrap_row(row: Self::Row) -> Row {
+        Row(RowInner::Sqlite(row))
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Driver for sqlx::MySql {
+    const BACKEND: Backend = Backend::MySql;
+
+    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
+        let mut args = Self::Arguments::default();
+        for param in params {
+            param.add_to_mysql(&mut args)?;
+        }
+        Ok(args)
+    }
+
+    fn wrap_row(row: Self::Row) -> Row {
+        Row(RowInner::MySql(row))
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+pub(crate) async fn execute<D: Driver>(
+    conn: &mut PoolConnection<D>,
+    sql: &str,
+    params: &[Box<dyn Param + '_>],
+) -> Result<u64, sqlx::Error>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    D::Arguments: IntoArguments<D>,
+{
+    let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
+    let result = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args)
+        .execute(&mut **conn)
+        .await?;
+    Ok(D::rows_affected(&result))
+}
+
+pub(crate) async fn fetch_all<D: Driver>(
+    conn: &mut PoolConnection<D>,
+    sql: &str,
+    params: &[Box<dyn Param + '_>],
+) -> Result<Vec<Row>, sqlx::Error>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    D::Arguments: IntoArguments<D>,
+{
+    let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
+    let rows = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args)
+        .fetch_all(&mut **conn)
+        .await?;
+    Ok(rows.into_iter().map(D::wrap_row).collect())
+}
+
+pub(crate) async fn fetch_optional<D: Driver>(
+    conn: &mut PoolConnection<D>,
+    sql: &str,
+    params: &[Box<dyn Param + '_>],
+) -> Result<Option<Row>, sqlx::Error>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    D::Arguments: IntoArguments<D>,
+{
+    let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
+    let row = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args)
+        .fetch_optional(&mut **conn)
+        .await?;
+    Ok(row.map(D::wrap_row))
+}
+
+/// Runs several `;`-separated statements with no parameters (schema scripts).
+pub(crate) async fn execute_script<D: Driver>(
+    conn: &mut PoolConnection<D>,
+    sql: &str,
+) -> Result<u64, sqlx::Error>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+{
+    let result = sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut **conn)
+        .await?;
+    Ok(D::rows_affected(&result))
+}

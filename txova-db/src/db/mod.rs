@@ -1,0 +1,280 @@
+//! [`Db`]: the pooled database handle every query runs through.
+
+mod connect;
+mod driver;
+mod stats;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use stats::DbStats;
+
+use crate::config::DbConfig;
+use crate::error::{Backend, Error};
+use crate::row::Row;
+use crate::types::Param;
+use stats::AcquireCounters;
+
+#[cfg(not(any(feature = "postgres", feature = "sqlite", feature = "mysql")))]
+compile_error!("txova-db needs at least one backend feature: postgres, sqlite or mysql");
+
+/// A pool of database connections: cheap to clone, shared by every task of a service.
+///
+/// [`Db::connect`] picks the backend from the URL scheme: `postgres://` or
+/// `postgresql://` for PostgreSQL, `sqlite:` for SQLite (a file, or `sqlite::memory:`),
+/// `mysql://` or `mariadb://` for MySQL with the `mysql` feature.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, DbConfig};
+///
+/// let db = Db::connect_with(DbConfig {
+///     max_connections: 4,
+///     ..DbConfig::new("sqlite::memory:")
+/// })
+/// .await?;
+/// db.ping().await?;
+/// assert_eq!(db.stats().max_size, 4);
+/// db.close().await;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    config: DbConfig,
+    /// `host:port` or the SQLite file: where errors say we were connected.
+    target: String,
+    counters: AcquireCounters,
+}
+
+impl Inner {
+    fn new(pool: Pool, config: DbConfig, target: String) -> Self {
+        Self {
+            pool,
+            config,
+            target,
+            counters: AcquireCounters::default(),
+        }
+    }
+}
+
+enum Pool {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+}
+
+/// Runs `$body` with `$pool` bound to the backend's sqlx pool, whatever the backend.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match &$db.inner.pool {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres($pool) => $body,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite($pool) => $body,
+            #[cfg(feature = "mysql")]
+            Pool::MySql($pool) => $body,
+        }
+    };
+}
+
+/// Acquires a connection from `$pool`, runs `driver::$op` on it and observes the timing.
+macro_rules! run_on_pool {
+    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        with_pool!($db, |pool| {
+            let mut conn = $db.acquire(pool).await?;
+            let started = Instant::now();
+            let result = driver::$op(&mut conn, $sql $(, $arg)*).await;
+            $db.observe($sql, started.elapsed());
+            result.map_err(|e| $db.error(e))
+        })
+    };
+}
+
+impl Db {
+    /// Connects with default settings (see [`DbConfig`]).
+    ///
+    /// Fails with [`ErrorKind::Config`](crate::ErrorKind::Config) for a malformed URL or an
+    /// unknown scheme, and with [`ErrorKind::Connection`](crate::ErrorKind::Connection)
+    /// when the server refuses, rejects the login or does not answer within the connect
+    /// timeout — never by hanging.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(DbConfig::new(url)).await
+    }
+
+    /// Connects with explicit settings.
+    pub async fn connect_with(config: DbConfig) -> Result<Self, Error> {
+        connect::connect(config).await
+    }
+
+    fn from_parts(inner: Inner) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Which backend this handle talks to.
+    pub fn backend(&self) -> Backend {
+        fn backend_of<D: driver::Driver>(_: &sqlx::Pool<D>) -> Backend {
+            D::BACKEND
+        }
+        with_pool!(self, |pool| backend_of(pool))
+    }
+
+    /// The settings in force (the URL's password stays hidden in `Debug`).
+    pub fn config(&self) -> &DbConfig {
+        &self.inner.config
+    }
+
+    /// Checks that the database answers, on a pooled connection.
+    pub async fn ping(&self) -> Result<(), Error> {
+        use sqlx::Connection as _;
+        with_pool!(self, |pool| {
+            let mut conn = self.acquire(pool).await?;
+            conn.ping().await.map_err(|e| self.error(e))
+        })
+    }
+
+    /// Closes the pool: new acquires fail with
+    /// [`ErrorKind::PoolClosed`](crate::ErrorKind::PoolClosed), and the returned future
+    /// completes once every connection in use has been returned and closed, so
+    /// statements already running finish first.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+
+    /// Whether [`close`](Self::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        with_pool!(self, |pool| pool.is_closed())
+    }
+
+    /// A snapshot of the pool's statistics.
+    pub fn stats(&self) -> DbStats {
+        let (size, idle, max) = with_pool!(self, |pool| (
+            pool.size(),
+            u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            pool.options().get_max_connections(),
+        ));
+        self.inner.counters.snapshot(size, idle, max)
+    }
+
+    /// Runs one statement with no parameters; returns the rows affected.
+    ///
+    /// For parameters use [`query`](crate::query()); for several statements at once,
+    /// [`execute_script`](Self::execute_script).
+    pub async fn execute(&self, sql: &str) -> Result<u64, Error> {
+        self.run_execute(sql, &[]).await
+    }
+
+    /// Runs several `;`-separated statements with no parameters, such as a schema file.
+    pub async fn execute_script(&self, sql: &str) -> Result<u64, Error> {
+        run_on_pool!(self, execute_script, sql)
+    }
+
+    pub(crate) async fn run_execute(
+        &self,
+        sql: &str,
+        params: &[Box<dyn Param + '_>],
+    ) -> Result<u64, Error> {
+        run_on_pool!(self, execute, sql, params)
+    }
+
+    pub(crate) async fn run_fetch_all(
+        &self,
+        sql: &str,
+        params: &[Box<dyn Param + '_>],
+    ) -> Result<Vec<Row>, Error> {
+        run_on_pool!(self, fetch_all, sql, params)
+    }
+
+    pub(crate) async fn run_fetch_optional(
+        &self,
+        sql: &str,
+        params: &[Box<dyn Param + '_>],
+    ) -> Result<Option<Row>, Error> {
+        run_on_pool!(self, fetch_optional, sql, params)
+    }
+
+    async fn acquire<D: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<D>,
+    ) -> Result<sqlx::pool::PoolConnection<D>, Error> {
+        let found_idle = pool.num_idle() > 0;
+        let started = Instant::now();
+        let acquired = pool.acquire().await;
+        let timed_out = matches!(acquired, Err(sqlx::Error::PoolTimedOut));
+        self.inner
+            .counters
+            .record(found_idle, started.elapsed(), timed_out);
+        acquired.map_err(|e| self.error(e))
+    }
+
+    fn observe(&self, sql: &str, elapsed: Duration) {
+        if let Some(threshold) = self.inner.config.slow_query_threshold
+            && elapsed >= threshold
+        {
+            tracing::warn!(
+                target: "txova_db::slow_query",
+                statement = sql,
+                elapsed_ms = elapsed.as_secs_f64() * 1e3,
+                threshold_ms = threshold.as_secs_f64() * 1e3,
+                "slow query"
+            );
+        }
+    }
+
+    fn error(&self, err: sqlx::Error) -> Error {
+        Error::from_sqlx(err, &self.inner.target, self.inner.config.acquire_timeout)
+    }
+}
+
+macro_rules! from_sqlx_pool {
+    ($feature:literal, $pool:ty, $variant:ident) => {
+        #[cfg(feature = $feature)]
+        impl From<$pool> for Db {
+            /// Wraps a pool built with sqlx directly, keeping its settings.
+            fn from(pool: $pool) -> Self {
+                let options = pool.options();
+                let config = DbConfig {
+                    url: crate::config::DatabaseUrl::from(concat!($feature, ":<external pool>")),
+                    max_connections: options.get_max_connections(),
+                    min_connections: options.get_min_connections(),
+                    max_lifetime: options.get_max_lifetime(),
+                    idle_timeout: options.get_idle_timeout(),
+                    acquire_timeout: options.get_acquire_timeout(),
+                    test_before_acquire: options.get_test_before_acquire(),
+                    ..DbConfig::default()
+                };
+                Self::from_parts(Inner::new(
+                    Pool::$variant(pool),
+                    config,
+                    "external pool".to_owned(),
+                ))
+            }
+        }
+    };
+}
+
+from_sqlx_pool!("postgres", sqlx::PgPool, Postgres);
+from_sqlx_pool!("sqlite", sqlx::SqlitePool, Sqlite);
+from_sqlx_pool!("mysql", sqlx::MySqlPool, MySql);
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend())
+            .field("url", &self.inner.config.url)
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,392 @@
+//! The one error type of txova-db, and the kinds callers match on.
+//!
+//! Every fallible call in the crate returns [`Result<T, Error>`](crate::Result). Code that
+//! wants to react to *what* went wrong matches on [`Error::kind`], which is stable across
+//! backends: a unique-key violation is [`ErrorKind::Duplicate`] whether Postgres reported
+//! SQLSTATE `23505`, SQLite `SQLITE_CONSTRAINT_UNIQUE` or MySQL error 1062.
+//!
+//! ```
+//! use txova_db::{Error, ErrorKind};
+//!
+//! fn describe(err: &Error) -> &'static str {
+//!     match err.kind() {
+//!         ErrorKind::Duplicate => "that name is taken",
+//!         ErrorKind::NotFound => "no such thing",
+//!         _ if err.is_retryable() => "busy, try again",
+//!         _ => "internal error",
+//!     }
+//! }
+//! # let _ = describe;
+//! ```
+
+mod codes;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use codes::{kind_for_mysql_code, kind_for_sqlite_code, kind_for_sqlstate};
+
+/// The error type of every fallible txova-db operation.
+///
+/// Match on [`Error::kind`] rather than on the variants when the question is "what kind
+/// of failure is this": variants carry the details (driver code, constraint, timings),
+/// kinds are the stable vocabulary. Credentials never appear in the `Display` or `Debug`
+/// output of an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A query that had to return a row returned none.
+    #[error("no row found")]
+    NotFound,
+
+    /// The database server (or embedded engine) rejected a statement.
+    #[error(transparent)]
+    Database(Box<DatabaseError>),
+
+    /// The connection to the server failed or broke (I/O, TLS, protocol, server
+    /// shutdown). The statement may or may not have run.
+    #[error("connection to {target} failed: {source}")]
+    Connection {
+        /// Where we were connecting to or talking with (`host:port`, or the file path).
+        target: String,
+        /// What the driver reported.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// Establishing a connection did not finish within the configured connect timeout.
+    #[error("could not connect to {target} within {after:?}")]
+    ConnectTimeout {
+        /// Where we were connecting to (`host:port`, or the file path).
+        target: String,
+        /// The connect timeout that elapsed.
+        after: Duration,
+    },
+
+    /// No pooled connection became free within the acquire timeout.
+    #[error("timed out after {after:?} waiting for a pooled connection")]
+    PoolTimeout {
+        /// The acquire timeout that elapsed.
+        after: Duration,
+    },
+
+    /// The pool was closed with [`Db::close`](crate::Db::close).
+    #[error("the connection pool is closed")]
+    PoolClosed,
+
+    /// A value could not be decoded into the requested Rust type, or a column was missing.
+    #[error("could not decode column {column}: {source}")]
+    Decode {
+        /// The column name or index.
+        column: String,
+        /// What the driver reported.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A column name from runtime input is not in the table's allowlist.
+    #[error("unknown column `{column}` for table `{table}`")]
+    InvalidColumn {
+        /// The table whose allowlist was consulted.
+        table: String,
+        /// The rejected name, as given.
+        column: String,
+    },
+
+    /// The configuration or a connection URL is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+
+    /// Any other failure reported by the driver.
+    #[error(transparent)]
+    Driver(sqlx::Error),
+}
+
+/// The stable classification of an [`Error`], for matching.
+///
+/// New kinds may be added in minor releases, so matches need a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No row where one was required.
+    NotFound,
+    /// Unique or primary-key violation (SQLSTATE 23505, SQLite 2067/1555, MySQL 1062).
+    Duplicate,
+    /// Foreign-key violation (23503, SQLite 787, MySQL 1451/1452).
+    ForeignKey,
+    /// NOT NULL violation (23502, SQLite 1299, MySQL 1048).
+    NotNull,
+    /// CHECK or exclusion constraint violation (23514, 23P01, SQLite 275, MySQL 3819).
+    Check,
+    /// Serialization failure (40001): retry the whole transaction.
+    Serialization,
+    /// Deadlock detected (40P01, MySQL 1213): retry the whole transaction.
+    Deadlock,
+    /// A lock could not be taken in time (SQLITE_BUSY, SQLITE_LOCKED, Postgres 55P03,
+    /// MySQL 1205): retry the whole transaction.
+    Busy,
+    /// A statement or an acquire ran out of time (57014 statement timeout or
+    /// cancellation, pool acquire timeout, MySQL 3024).
+    Timeout,
+    /// The connection failed or broke (class 08, 57P01–57P03, 53300, I/O, connect timeout).
+    Connection,
+    /// The pool has been closed.
+    PoolClosed,
+    /// A runtime column name missed the table's allowlist.
+    InvalidColumn,
+    /// A value could not be decoded into the Rust type asked for.
+    Decode,
+    /// A migration failed or the migration history is inconsistent.
+    Migration,
+    /// The cache store failed.
+    Cache,
+    /// A distributed lock could not be acquired before its deadline.
+    LockNotAcquired,
+    /// A held distributed lock expired or was taken over.
+    LockLost,
+    /// A lock was released or extended by someone who does not own it.
+    NotLockOwner,
+    /// A rate limit rejected the call.
+    RateLimited,
+    /// A circuit breaker is open and short-circuited the call.
+    CircuitOpen,
+    /// Invalid configuration or connection URL.
+    Config,
+    /// Any other error the server reported (syntax error, undefined table, …).
+    Database,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl ErrorKind {
+    /// Whether a transaction that failed with this kind can safely be run again from the
+    /// start: serialization failures, deadlocks and lock contention.
+    pub const fn is_retryable(self) -> bool {
+        matches!(self, Self::Serialization | Self::Deadlock | Self::Busy)
+    }
+}
+
+/// Which engine reported a [`DatabaseError`], and so how to read its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// PostgreSQL (and wire-compatible servers such as CockroachDB): codes are SQLSTATEs.
+    Postgres,
+    /// SQLite: codes are extended result codes.
+    Sqlite,
+    /// MySQL / MariaDB: codes are server error numbers.
+    MySql,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+            Self::MySql => "mysql",
+        })
+    }
+}
+
+/// A statement rejected by the database, with everything the server told us about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} error from {backend} ({code}): {message}")]
+pub struct DatabaseError {
+    kind: ErrorKind,
+    backend: Backend,
+    code: String,
+    message: String,
+    constraint: Option<String>,
+    table: Option<String>,
+    #[source]
+    source: sqlx::Error,
+}
+
+impl DatabaseError {
+    /// The classification of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The engine that reported it.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The driver code: a SQLSTATE on Postgres (`"23505"`), the extended result code on
+    /// SQLite (`"2067"`), the server error number on MySQL (`"1062"`).
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The server's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The violated constraint's name, where the server names it (Postgres always does;
+    /// on SQLite this is the `table.column` list from the message).
+    pub fn constraint(&self) -> Option<&str> {
+        self.constraint.as_deref()
+    }
+
+    /// The table involved, where the server names it.
+    pub fn table(&self) -> Option<&str> {
+        self.table.as_deref()
+    }
+}
+
+/// Why a configuration or connection URL was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The URL could not be parsed. The text is never echoed back, as it may hold a password.
+    #[error("the database URL is malformed ({reason})")]
+    MalformedUrl {
+        /// What the parser objected to.
+        reason: String,
+    },
+    /// The URL's scheme names no backend this build supports.
+    #[error("unsupported database URL scheme `{scheme}` (expected {expected})")]
+    UnsupportedScheme {
+        /// The scheme found.
+        scheme: String,
+        /// The schemes this build accepts.
+        expected: &'static str,
+    },
+    /// An environment variable or setting has a value that does not parse.
+    #[error("invalid value for {key}: {reason}")]
+    InvalidValue {
+        /// The setting or environment variable.
+        key: String,
+        /// Why the value was rejected.
+        reason: String,
+    },
+    /// A required setting is missing.
+    #[error("missing setting {key}")]
+    Missing {
+        /// The setting or environment variable.
+        key: String,
+    },
+}
+
+impl Error {
+    /// The stable classification of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Database(db) => db.kind,
+            Self::Connection { .. } | Self::ConnectTimeout { .. } => ErrorKind::Connection,
+            Self::PoolTimeout { .. } => ErrorKind::Timeout,
+            Self::PoolClosed => ErrorKind::PoolClosed,
+            Self::Decode { .. } => ErrorKind::Decode,
+            Self::InvalidColumn { .. } => ErrorKind::InvalidColumn,
+            Self::Config(_) => ErrorKind::Config,
+            Self::Driver(_) => ErrorKind::Other,
+        }
+    }
+
+    /// Whether the failed transaction can safely be retried from the start
+    /// (serialization failure, deadlock, lock contention).
+    pub fn is_retryable(&self) -> bool {
+        self.kind().is_retryable()
+    }
+
+    /// The driver code (SQLSTATE, SQLite extended result code, MySQL error number), for
+    /// errors the database reported.
+    pub fn code(&self) -> Option<&str> {
+        self.as_database().map(DatabaseError::code)
+    }
+
+    /// The violated constraint, for constraint errors where the server names it.
+    pub fn constraint(&self) -> Option<&str> {
+        self.as_database().and_then(DatabaseError::constraint)
+    }
+
+    /// The details of an error the database reported.
+    pub fn as_database(&self) -> Option<&DatabaseError> {
+        match self {
+            Self::Database(db) => Some(db),
+            _ => None,
+        }
+    }
+
+    /// Converts a driver error, naming `target` (a redacted host or file) for connection
+    /// failures and `after` as the acquire timeout in force.
+    pub(crate) fn from_sqlx(err: sqlx::Error, target: &str, acquire_timeout: Duration) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut => Self::PoolTimeout {
+                after: acquire_timeout,
+            },
+            sqlx::Error::PoolClosed => Self::PoolClosed,
+            sqlx::Error::Database(db) => Self::Database(Box::new(codes::classify(db))),
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Self::Connection {
+                target: target.to_owned(),
+                source: err,
+            },
+            sqlx::Error::ColumnNotFound(ref column) => Self::Decode {
+                column: column.clone(),
+                source: err,
+            },
+            sqlx::Error::ColumnDecode { ref index, .. } => Self::Decode {
+                column: index.clone(),
+                source: err,
+            },
+            sqlx::Error::ColumnIndexOutOfBounds { index, .. } => Self::Decode {
+                column: index.to_string(),
+                source: err,
+            },
+            sqlx::Error::Decode(_) | sqlx::Error::TypeNotFound { .. } => Self::Decode {
+                column: String::from("?"),
+                source: err,
+            },
+            sqlx::Error::Configuration(ref cause) => Self::Config(ConfigError::InvalidValue {
+                key: String::from("connection options"),
+                reason: cause.to_string(),
+            }),
+            other => Self::Driver(other),
+        }
+    }
+}
+
+impl DatabaseError {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        backend: Backend,
+        code: String,
+        constraint: Option<String>,
+        table: Option<String>,
+        source: sqlx::Error,
+    ) -> Self {
+        let message = match &source {
+            sqlx::Error::Database(db) => db.message().to_owned(),
+            other => other.to_string(),
+        };
+        Self {
+            kind,
+            backend,
+            code,
+            message,
+            constraint,
+            table,
+            source,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// Converts a driver error met outside a [`Db`](crate::Db) (e.g. from a raw sqlx pool).
+    fn from(err: sqlx::Error) -> Self {
+        Self::from_sqlx(err, "database", Duration::ZERO)
+    }
+}

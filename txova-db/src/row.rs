@@ -1,0 +1,191 @@
+//! [`Row`]: one result row from whichever backend ran the statement.
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::types::Decode;
+
+/// A column of a [`Row`], by position (from 0) or by name.
+///
+/// `usize` and `&str` convert into it, so `row.try_get::<i64>(0)` and
+/// `row.try_get::<i64>("id")` both work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnRef<'a> {
+    /// The column at this position, counting from 0.
+    Index(usize),
+    /// The column with this name (as the statement's result names it).
+    Name(&'a str),
+}
+
+impl From<usize> for ColumnRef<'_> {
+    fn from(index: usize) -> Self {
+        Self::Index(index)
+    }
+}
+
+impl<'a> From<&'a str> for ColumnRef<'a> {
+    fn from(name: &'a str) -> Self {
+        Self::Name(name)
+    }
+}
+
+impl fmt::Display for ColumnRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Index(i) => write!(f, "#{i}"),
+            Self::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One row of a result set.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// let db = txova_db::Db::connect("sqlite::memory:").await?;
+/// let row = txova_db::query("SELECT 7 AS n, 'seven' AS word").fetch_one(&db).await?;
+/// assert_eq!(row.try_get::<i64>("n")?, 7);
+/// assert_eq!(row.try_get::<String>(1)?, "seven");
+/// assert_eq!(row.column_names(), ["n", "word"]);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+pub struct Row(pub(crate) RowInner);
+
+pub(crate) enum RowInner {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::postgres::PgRow),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::sqlite::SqliteRow),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::mysql::MySqlRow),
+}
+
+/// Runs `$body` with `$row` bound to the backend row, whatever the backend.
+macro_rules! with_row {
+    ($self:expr, |$row:ident| $body:expr) => {
+        match &$self.0 {
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres($row) => $body,
+            #[cfg(feature = "sqlite")]
+            RowInner::Sqlite($row) => $body,
+            #[cfg(feature = "mysql")]
+            RowInner::MySql($row) => $body,
+        }
+    };
+}
+
+impl Row {
+    /// Decodes one column into `T`.
+    ///
+    /// Fails with [`ErrorKind::Decode`](crate::ErrorKind::Decode) when the column does not
+    /// exist or its value does not fit `T`. NULL decodes only into `Option<T>`, on every
+    /// backend (sqlx alone would turn a SQLite NULL into `""` or `0`).
+    pub fn try_get<'a, T: Decode>(&self, column: impl Into<ColumnRef<'a>>) -> Result<T, Error> {
+        let column = column.into();
+        let decoded = with_row!(self, |row| decode_column::<_, T>(row, column));
+        decoded.map_err(|source| Error::Decode {
+            column: column.to_string(),
+            source,
+        })
+    }
+
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        use sqlx::Row as _;
+        with_row!(self, |row| row.len())
+    }
+
+    /// Whether the row has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The column names, in order.
+    pub fn column_names(&self) -> Vec<&str> {
+        use sqlx::{Column as _, Row as _};
+        with_row!(self, |row| row.columns().iter().map(|c| c.name()).collect())
+    }
+
+    /// The underlying Postgres row, for decoding with sqlx directly.
+    #[cfg(feature = "postgres")]
+    pub fn as_postgres(&self) -> Option<&sqlx::postgres::PgRow> {
+        match &self.0 {
+            RowInner::Postgres(row) => Some(row),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The underlying SQLite row, for decoding with sqlx directly.
+    #[cfg(feature = "sqlite")]
+    pub fn as_sqlite(&self) -> Option<&sqlx::sqlite::SqliteRow> {
+        match &self.0 {
+            RowInner::Sqlite(row) => Some(row),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+/// Decodes one column, refusing NULL for a type that cannot hold it.
+///
+/// sqlx hands NULL to the target type's decoder. Postgres decoders reject it, but
+/// SQLite's read NULL as `""` or `0`, and SQLite reports a NULL's type as the column's
+/// declared type, so `Type::compatible` cannot tell `String` from `Option<String>`.
+/// [`accepts_null`] decides instead, on every backend alike.
+fn decode_column<R, T>(row: &R, column: ColumnRef<'_>) -> Result<T, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    T: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    use sqlx::ValueRef as _;
+    let raw = match column {
+        ColumnRef::Index(i) => row.try_get_raw(i)?,
+        ColumnRef::Name(n) => row.try_get_raw(n)?,
+    };
+    if raw.is_null() && !accepts_null::<T>() {
+        return Err(sqlx::Error::ColumnDecode {
+            index: column.to_string(),
+            source: Box::new(sqlx::error::UnexpectedNullError),
+        });
+    }
+    match column {
+        ColumnRef::Index(i) => row.try_get(i),
+        ColumnRef::Name(n) => row.try_get(n),
+    }
+}
+
+/// Whether `T` is an `Option`, the one decodable type that holds NULL.
+///
+/// Asked only for NULL values. `type_name` names the resolved type, so aliases of
+/// `Option` are recognised; a wrapper around `Option` is not, and gets an error on NULL
+/// rather than a made-up value.
+fn accepts_null<T>() -> bool {
+    std::any::type_name::<T>().starts_with("core::option::Option<")
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Row")
+            .field("columns", &self.column_names())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_null;
+
+    type MaybeName = Option<String>;
+
+    #[test]
+    fn only_options_accept_null() {
+        assert!(accepts_null::<Option<i64>>());
+        assert!(accepts_null::<MaybeName>());
+        assert!(!accepts_null::<String>());
+        assert!(!accepts_null::<Vec<Option<i64>>>());
+    }
+}
