@@ -1,0 +1,128 @@
+//! `Db` itself: ping, stats, close draining in-flight work, wrapping a sqlx pool, Debug.
+
+use std::time::Duration;
+
+use txova_db::sqlx::postgres::PgPoolOptions;
+use txova_db::{Db, DbConfig, ErrorKind};
+
+use crate::support::{self, Service, server_url};
+
+#[tokio::test]
+async fn ping_and_stats_count_acquires_and_waits() {
+    let Some(pg) = support::postgres_with("ping_and_stats", |c| DbConfig {
+        max_connections: 2,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    pg.db.ping().await.expect("ping");
+    let before = pg.db.stats();
+    assert_eq!(before.max_size, 2);
+    assert!(before.acquires >= 1);
+
+    // Four sleeps on two connections: at least two acquires must wait.
+    let sleeps = (0..4).map(|_| pg.db.execute("SELECT pg_sleep(0.1)"));
+    for done in futures_util::future::join_all(sleeps).await {
+        done.expect("sleep");
+    }
+    let after = pg.db.stats();
+    assert_eq!(after.acquires, before.acquires + 4);
+    assert!(after.waits >= before.waits + 2, "{after:?}");
+    assert!(after.wait_time >= Duration::from_millis(100), "{after:?}");
+    // sqlx hands a dropped connection back to the pool on a spawned task: give it a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while pg.db.stats().in_use > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let settled = pg.db.stats();
+    assert!(settled.size <= 2 && settled.in_use == 0, "{settled:?}");
+}
+
+#[tokio::test]
+async fn acquire_timeout_is_timeout_kind_and_counted() {
+    let Some(pg) = support::postgres_with("acquire_timeout", |c| DbConfig {
+        max_connections: 1,
+        acquire_timeout: Duration::from_millis(150),
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let (slow, starved) = tokio::join!(pg.db.execute("SELECT pg_sleep(0.6)"), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pg.db.execute("SELECT 1").await
+    });
+    slow.expect("the holder finishes");
+    let err = starved.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert_eq!(pg.db.stats().acquire_timeouts, 1);
+}
+
+#[tokio::test]
+async fn close_waits_for_running_statements_then_refuses_new_ones() {
+    let Some(pg) = support::postgres("close_drains").await else {
+        return;
+    };
+    let db = pg.db.clone();
+    let running = tokio::spawn(async move { db.execute("SELECT pg_sleep(0.3)").await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    pg.db.close().await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "close returned before the running statement finished"
+    );
+    running
+        .await
+        .expect("task")
+        .expect("the in-flight statement completes");
+    assert!(pg.db.is_closed());
+    let err = pg.db.execute("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PoolClosed, "{err:?}");
+}
+
+#[tokio::test]
+async fn debug_and_errors_never_show_the_password() {
+    let Some(url) = server_url(Service::Postgres, "debug_never_shows_password") else {
+        return;
+    };
+    // The machine's server trusts local logins, so any password connects.
+    let Some(with_password) = url.strip_prefix("postgres://postgres@") else {
+        txova_db_test_support::skip("debug_never_shows_password", "URL has its own credentials");
+        return;
+    };
+    let url = format!("postgres://postgres:Sup3rS3cret@{with_password}");
+    let db = Db::connect(&url).await.expect("connect");
+    let shown = format!("{db:?} {:?}", db.config());
+    assert!(!shown.contains("Sup3rS3cret"), "{shown}");
+    assert!(shown.contains("***"), "{shown}");
+    let err = db
+        .execute("SELECT * FROM no_such_table_here")
+        .await
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("Sup3rS3cret"));
+}
+
+#[tokio::test]
+async fn wraps_an_existing_sqlx_pool() {
+    let Some(pg) = support::postgres("wraps_sqlx_pool").await else {
+        return;
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(3)
+        .connect(&pg.url())
+        .await
+        .expect("sqlx pool");
+    let db = Db::from(pool);
+    assert_eq!(db.backend(), txova_db::Backend::Postgres);
+    assert_eq!(db.stats().max_size, 3);
+    let n: i32 = txova_db::query("SELECT 41 + 1")
+        .fetch_one(&db)
+        .await
+        .and_then(|r| r.try_get(0))
+        .expect("query");
+    assert_eq!(n, 42);
+}

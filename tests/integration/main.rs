@@ -1,0 +1,14 @@
+#![allow(unreachable_pub, missing_docs, clippy::unwrap_used)]
+//! Integration tests against real servers: Postgres and Redis from the environment or
+//! this machine's services (see DEVELOPERS.md), SQLite in temporary files, MariaDB
+//! with the `mysql` feature. One test binary, so the workspace links it once.
+
+mod support;
+
+mod connect;
+mod db_handle;
+#[cfg(feature = "mysql")]
+mod errors_mysql;
+mod errors_postgres;
+mod errors_sqlite;
+mod raw_query;

@@ -1,0 +1,105 @@
+//! Per-test databases: a fresh Postgres schema or SQLite file for every test, removed
+//! when the test's handle drops, so tests run in parallel without sharing a table.
+
+use std::path::PathBuf;
+
+use txova_db::{Db, DbConfig};
+pub use txova_db_test_support::{Service, server_url, unique_name};
+
+/// A Postgres schema of the test's own; `db` has it as its `search_path`.
+pub struct PgSchema {
+    pub db: Db,
+    pub schema: String,
+    pub base_url: String,
+}
+
+/// A [`PgSchema`] with default settings, or `None` when the test skips.
+pub async fn postgres(test: &str) -> Option<PgSchema> {
+    postgres_with(test, |config| config).await
+}
+
+/// A [`PgSchema`] whose `Db` has the settings `configure` gives it.
+pub async fn postgres_with(
+    test: &str,
+    configure: impl FnOnce(DbConfig) -> DbConfig,
+) -> Option<PgSchema> {
+    let base_url = server_url(Service::Postgres, test)?;
+    let schema = unique_name("t");
+    let admin = Db::connect(&base_url)
+        .await
+        .expect("connect to the test server");
+    admin
+        .execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create the test's schema");
+    admin.close().await;
+    let url = with_search_path(&base_url, &schema);
+    let db = Db::connect_with(configure(DbConfig::new(url)))
+        .await
+        .expect("connect into the test's schema");
+    Some(PgSchema {
+        db,
+        schema,
+        base_url,
+    })
+}
+
+impl PgSchema {
+    /// The URL that lands in this schema, for tests that need a second handle.
+    pub fn url(&self) -> String {
+        with_search_path(&self.base_url, &self.schema)
+    }
+}
+
+fn with_search_path(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options[search_path]={schema}")
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let url = self.base_url.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        // Drop runs inside the test's runtime, which cannot be blocked on: clean up
+        // from a thread with a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for cleanup");
+            runtime.block_on(async {
+                if let Ok(admin) = Db::connect(&url).await {
+                    let _ = admin.execute(&sql).await;
+                    admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A SQLite database file of the test's own, deleted (with its WAL files) on drop.
+pub struct SqliteFile {
+    pub path: PathBuf,
+}
+
+impl SqliteFile {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name("txova")));
+        Self { path }
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
