@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::db::Db;
 use crate::error::Error;
@@ -44,13 +45,13 @@ pub fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
 #[must_use = "a query does nothing until it is executed or fetched"]
 pub struct Query<'q> {
     sql: Cow<'q, str>,
-    params: Vec<Box<dyn Param + 'q>>,
+    params: Vec<Arc<dyn Param + 'q>>,
 }
 
 impl<'q> Query<'q> {
     /// Binds the next parameter.
     pub fn bind<T: Bind + 'q>(mut self, value: T) -> Self {
-        self.params.push(Box::new(value));
+        self.params.push(Arc::new(value));
         self
     }
 

@@ -164,7 +164,7 @@ where
 /// `Option` are recognised; a wrapper around `Option` is not, and gets an error on NULL
 /// rather than a made-up value.
 fn accepts_null<T>() -> bool {
-    std::any::type_name::<T>().starts_with("core::option::Option<")
+    crate::types::is_option(std::any::type_name::<T>())
 }
 
 impl fmt::Debug for Row {

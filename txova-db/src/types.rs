@@ -49,7 +49,10 @@ pub trait Decode: DecodePostgres + DecodeSqlite + DecodeMySql + Sized + Send {}
 impl<T> Decode for T where T: DecodePostgres + DecodeSqlite + DecodeMySql + Sized + Send {}
 
 /// A bound parameter, type-erased so statements can hold parameters of mixed types.
-pub(crate) trait Param: fmt::Debug + Send + Sync {
+/// Plumbing between builders and drivers; implemented for every [`Bind`] type.
+/// Held in an `Arc` so a built statement can be rendered (`to_sql()`) and run.
+#[doc(hidden)]
+pub trait Param: fmt::Debug + Send + Sync {
     #[cfg(feature = "postgres")]
     fn add_to_postgres(
         &self,
@@ -88,5 +91,40 @@ impl<T: Bind> Param for T {
         args: &mut sqlx::mysql::MySqlArguments,
     ) -> Result<(), sqlx::error::BoxDynError> {
         sqlx::Arguments::add(args, self)
+    }
+}
+
+/// Whether a type name (from `std::any::type_name`) names an `Option`.
+///
+/// `type_name` names the resolved type, so aliases of `Option` count as `Option`.
+pub(crate) fn is_option(type_name: &str) -> bool {
+    type_name.starts_with("core::option::Option<")
+}
+
+/// The SQL type the driver of `backend` uses for `T`, where `T` is known to it.
+#[doc(hidden)]
+pub fn sql_type_of<T: Decode>(backend: crate::Backend) -> Option<String> {
+    use sqlx::TypeInfo as _;
+    match backend {
+        #[cfg(feature = "postgres")]
+        crate::Backend::Postgres => Some(
+            <T as sqlx::Type<sqlx::Postgres>>::type_info()
+                .name()
+                .to_owned(),
+        ),
+        #[cfg(feature = "sqlite")]
+        crate::Backend::Sqlite => Some(
+            <T as sqlx::Type<sqlx::Sqlite>>::type_info()
+                .name()
+                .to_owned(),
+        ),
+        #[cfg(feature = "mysql")]
+        crate::Backend::MySql => Some(
+            <T as sqlx::Type<sqlx::MySql>>::type_info()
+                .name()
+                .to_owned(),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
 }

@@ -2,3 +2,18 @@
 //! nothing here follows semver.
 
 pub mod backend;
+
+pub use crate::column::{Column, Direction, Order};
+pub use crate::error::{Error, InvalidSortKey};
+pub use crate::row::Row;
+pub use crate::select::OrderTerm;
+pub use crate::table::{ColumnInfo, PrimaryKey, Table};
+pub use crate::types::{Param, sql_type_of};
+pub use serde;
+
+pub use std::sync::Arc;
+
+/// The field's type name, for `ColumnInfo` (nullability, schema checks).
+pub fn type_name_of<V>() -> &'static str {
+    std::any::type_name::<V>()
+}

@@ -5,6 +5,7 @@
 use sqlx::error::BoxDynError;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Executor, IntoArguments};
+use std::sync::Arc;
 
 use crate::error::Backend;
 use crate::row::{Row, RowInner};
@@ -14,7 +15,7 @@ use crate::types::Param;
 pub(crate) trait Driver: sqlx::Database {
     const BACKEND: Backend;
 
-    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError>;
+    fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError>;
 
     fn wrap_row(row: Self::Row) -> Row;
 
@@ -25,7 +26,7 @@ pub(crate) trait Driver: sqlx::Database {
 impl Driver for sqlx::Postgres {
     const BACKEND: Backend = Backend::Postgres;
 
-    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
+    fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
         let mut args = Self::Arguments::default();
         for param in params {
             param.add_to_postgres(&mut args)?;
@@ -46,7 +47,7 @@ impl Driver for sqlx::Postgres {
 impl Driver for sqlx::Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
 
-    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
+    fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
         let mut args = Self::Arguments::default();
         for param in params {
             param.add_to_sqlite(&mut args)?;
@@ -67,7 +68,7 @@ impl Driver for sqlx::Sqlite {
 impl Driver for sqlx::MySql {
     const BACKEND: Backend = Backend::MySql;
 
-    fn arguments(params: &[Box<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
+    fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
         let mut args = Self::Arguments::default();
         for param in params {
             param.add_to_mysql(&mut args)?;
@@ -87,7 +88,7 @@ impl Driver for sqlx::MySql {
 pub(crate) async fn execute<D: Driver>(
     conn: &mut PoolConnection<D>,
     sql: &str,
-    params: &[Box<dyn Param + '_>],
+    params: &[Arc<dyn Param + '_>],
 ) -> Result<u64, sqlx::Error>
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
@@ -103,7 +104,7 @@ where
 pub(crate) async fn fetch_all<D: Driver>(
     conn: &mut PoolConnection<D>,
     sql: &str,
-    params: &[Box<dyn Param + '_>],
+    params: &[Arc<dyn Param + '_>],
 ) -> Result<Vec<Row>, sqlx::Error>
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
@@ -119,7 +120,7 @@ where
 pub(crate) async fn fetch_optional<D: Driver>(
     conn: &mut PoolConnection<D>,
     sql: &str,
-    params: &[Box<dyn Param + '_>],
+    params: &[Arc<dyn Param + '_>],
 ) -> Result<Option<Row>, sqlx::Error>
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,

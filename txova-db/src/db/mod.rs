@@ -183,7 +183,7 @@ impl Db {
     pub(crate) async fn run_execute(
         &self,
         sql: &str,
-        params: &[Box<dyn Param + '_>],
+        params: &[Arc<dyn Param + '_>],
     ) -> Result<u64, Error> {
         run_on_pool!(self, execute, sql, params)
     }
@@ -191,7 +191,7 @@ impl Db {
     pub(crate) async fn run_fetch_all(
         &self,
         sql: &str,
-        params: &[Box<dyn Param + '_>],
+        params: &[Arc<dyn Param + '_>],
     ) -> Result<Vec<Row>, Error> {
         run_on_pool!(self, fetch_all, sql, params)
     }
@@ -199,7 +199,7 @@ impl Db {
     pub(crate) async fn run_fetch_optional(
         &self,
         sql: &str,
-        params: &[Box<dyn Param + '_>],
+        params: &[Arc<dyn Param + '_>],
     ) -> Result<Option<Row>, Error> {
         run_on_pool!(self, fetch_optional, sql, params)
     }

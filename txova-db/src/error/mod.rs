@@ -93,6 +93,24 @@ pub enum Error {
         column: String,
     },
 
+    /// A statement built at runtime is inconsistent (placeholders and values disagree,
+    /// nothing to insert or update, …).
+    #[error("invalid query: {reason}")]
+    InvalidQuery {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The backend cannot do what the statement asks and txova-db does not emulate it
+    /// (e.g. `SKIP LOCKED` on SQLite, `RETURNING` on MySQL).
+    #[error("{feature} is not supported on {backend}")]
+    Unsupported {
+        /// The SQL feature.
+        feature: &'static str,
+        /// The backend that lacks it.
+        backend: Backend,
+    },
+
     /// The configuration or a connection URL is invalid.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
@@ -152,6 +170,10 @@ pub enum ErrorKind {
     CircuitOpen,
     /// Invalid configuration or connection URL.
     Config,
+    /// A statement built at runtime is inconsistent.
+    InvalidQuery,
+    /// The backend lacks a feature the statement needs.
+    Unsupported,
     /// Any other error the server reported (syntax error, undefined table, …).
     Database,
     /// Anything else.
@@ -242,6 +264,27 @@ impl DatabaseError {
     }
 }
 
+/// A sort key from user input (`?sort=-created_at`) that names no sortable column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` is not a sort key of `{table}` (expected one of: {expected})")]
+pub struct InvalidSortKey {
+    /// The table.
+    pub table: &'static str,
+    /// The key as given.
+    pub key: String,
+    /// The accepted keys, comma-separated.
+    pub expected: &'static str,
+}
+
+impl From<InvalidSortKey> for Error {
+    fn from(err: InvalidSortKey) -> Self {
+        Error::InvalidColumn {
+            table: err.table.to_owned(),
+            column: err.key,
+        }
+    }
+}
+
 /// Why a configuration or connection URL was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -288,6 +331,8 @@ impl Error {
             Self::Decode { .. } => ErrorKind::Decode,
             Self::InvalidColumn { .. } => ErrorKind::InvalidColumn,
             Self::Config(_) => ErrorKind::Config,
+            Self::InvalidQuery { .. } => ErrorKind::InvalidQuery,
+            Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::Driver(_) => ErrorKind::Other,
         }
     }

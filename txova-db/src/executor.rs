@@ -1,0 +1,120 @@
+//! [`Executor`]: what a built statement runs on — a [`Db`], a sqlx pool, and (with the
+//! transaction API) a transaction.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::db::Db;
+use crate::error::{Backend, Error};
+use crate::row::Row;
+use crate::types::Param;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Something a builder's `.execute(&x)` / `.fetch_all(&x)` can run on.
+///
+/// Implemented for [`Db`] and, per enabled backend, for sqlx's pools. Sealed: the
+/// methods are the plumbing between builders and connections, not an extension point.
+pub trait Executor: sealed::Sealed + Send + Sync {
+    /// The backend, which decides the SQL dialect.
+    fn backend(&self) -> Backend;
+
+    #[doc(hidden)]
+    fn execute_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a;
+
+    #[doc(hidden)]
+    fn fetch_all_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send + 'a;
+
+    #[doc(hidden)]
+    fn fetch_optional_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a;
+}
+
+impl sealed::Sealed for Db {}
+
+impl Executor for Db {
+    fn backend(&self) -> Backend {
+        Db::backend(self)
+    }
+
+    fn execute_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
+        self.run_execute(sql, params)
+    }
+
+    fn fetch_all_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send + 'a {
+        self.run_fetch_all(sql, params)
+    }
+
+    fn fetch_optional_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a {
+        self.run_fetch_optional(sql, params)
+    }
+}
+
+/// A sqlx pool runs statements through a [`Db`] view of itself (a cheap wrapper; the
+/// pool and its connections are shared, not copied).
+macro_rules! executor_for_pool {
+    ($feature:literal, $pool:ty, $backend:ident) => {
+        #[cfg(feature = $feature)]
+        impl sealed::Sealed for $pool {}
+
+        #[cfg(feature = $feature)]
+        impl Executor for $pool {
+            fn backend(&self) -> Backend {
+                Backend::$backend
+            }
+
+            async fn execute_statement<'a>(
+                &'a self,
+                sql: &'a str,
+                params: &'a [Arc<dyn Param>],
+            ) -> Result<u64, Error> {
+                Db::from(self.clone()).run_execute(sql, params).await
+            }
+
+            async fn fetch_all_statement<'a>(
+                &'a self,
+                sql: &'a str,
+                params: &'a [Arc<dyn Param>],
+            ) -> Result<Vec<Row>, Error> {
+                Db::from(self.clone()).run_fetch_all(sql, params).await
+            }
+
+            async fn fetch_optional_statement<'a>(
+                &'a self,
+                sql: &'a str,
+                params: &'a [Arc<dyn Param>],
+            ) -> Result<Option<Row>, Error> {
+                Db::from(self.clone()).run_fetch_optional(sql, params).await
+            }
+        }
+    };
+}
+
+executor_for_pool!("postgres", sqlx::PgPool, Postgres);
+executor_for_pool!("sqlite", sqlx::SqlitePool, Sqlite);
+executor_for_pool!("mysql", sqlx::MySqlPool, MySql);

@@ -1,0 +1,357 @@
+//! Boolean conditions over the columns of a query's tables: `WHERE`, `HAVING`, `ON`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::column::write_like;
+use crate::error::Error;
+use crate::sql::SqlWriter;
+use crate::table::Table;
+use crate::types::{Bind, Param};
+
+/// A table and column name, as the SQL will name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ColRef {
+    pub(crate) table: &'static str,
+    pub(crate) name: &'static str,
+}
+
+/// A condition over the columns of `S` (a table, or the tables of a join).
+///
+/// Build one from a column (`User::age.gt(18)`), combine with `&`, `|`, `!` (or
+/// [`and`](Self::and), [`or`](Self::or), [`not`](Self::not)), and pass it to
+/// `.filter(..)`. Every value in it is a bind parameter.
+///
+/// ```
+/// # use txova_db::{Table, Expr};
+/// # #[derive(Table)] #[table(name = "users")]
+/// # struct User { #[column(primary_key)] id: i64, name: String, age: i32 }
+/// let teen = User::age.between(13, 19);
+/// let named = User::name.like("A%") | User::name.like("B%");
+/// let both: Expr<User> = teen & named;
+/// let none_of_them = !both;
+/// # let _ = none_of_them;
+/// ```
+pub struct Expr<S> {
+    pub(crate) node: Node,
+    _source: PhantomData<fn() -> S>,
+}
+
+pub(crate) enum Node {
+    Compare {
+        column: ColRef,
+        op: &'static str,
+        value: Arc<dyn Param>,
+    },
+    ColumnCompare {
+        left: ColRef,
+        op: &'static str,
+        right: ColRef,
+    },
+    Between {
+        column: ColRef,
+        low: Arc<dyn Param>,
+        high: Arc<dyn Param>,
+    },
+    In {
+        column: ColRef,
+        values: Vec<Arc<dyn Param>>,
+        negated: bool,
+    },
+    Like {
+        column: ColRef,
+        pattern: String,
+        insensitive: bool,
+    },
+    Null {
+        column: ColRef,
+        negated: bool,
+    },
+    /// An aggregate compared with a value, for `HAVING`.
+    Aggregate {
+        aggregate: crate::select::AggregateRef,
+        op: &'static str,
+        value: Arc<dyn Param>,
+    },
+    /// Row-value comparison `(a, b) > ($1, $2)`, for keyset pagination.
+    RowCompare {
+        columns: Vec<ColRef>,
+        op: &'static str,
+        values: Vec<Arc<dyn Param>>,
+    },
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Const(bool),
+    Raw {
+        sql: &'static str,
+        params: Vec<Arc<dyn Param>>,
+    },
+}
+
+impl<S> Expr<S> {
+    pub(crate) fn new(node: Node) -> Self {
+        Self {
+            node,
+            _source: PhantomData,
+        }
+    }
+
+    pub(crate) fn constant(value: bool) -> Self {
+        Self::new(Node::Const(value))
+    }
+
+    /// The condition that always holds; filtering by it changes nothing.
+    pub fn always() -> Self {
+        Self::constant(true)
+    }
+
+    /// The condition that never holds.
+    pub fn never() -> Self {
+        Self::constant(false)
+    }
+
+    /// A hand-written condition with `?` placeholders taking `params` in order.
+    ///
+    /// The SQL must be a `&'static str`: text built at runtime (from user input) cannot
+    /// reach it. Values go in `params`, never into the text.
+    pub fn raw(sql: &'static str, params: Vec<Arc<dyn Param>>) -> Self {
+        Self::new(Node::Raw { sql, params })
+    }
+
+    /// Both conditions.
+    pub fn and(self, other: Self) -> Self {
+        Self::new(match (self.node, other.node) {
+            (Node::Const(true), other) | (other, Node::Const(true)) => other,
+            (Node::Const(false), _) | (_, Node::Const(false)) => Node::Const(false),
+            (Node::And(mut left), Node::And(right)) => {
+                left.extend(right);
+                Node::And(left)
+            }
+            (Node::And(mut left), right) => {
+                left.push(right);
+                Node::And(left)
+            }
+            (left, right) => Node::And(vec![left, right]),
+        })
+    }
+
+    /// Either condition.
+    pub fn or(self, other: Self) -> Self {
+        Self::new(match (self.node, other.node) {
+            (Node::Const(false), other) | (other, Node::Const(false)) => other,
+            (Node::Const(true), _) | (_, Node::Const(true)) => Node::Const(true),
+            (Node::Or(mut left), Node::Or(right)) => {
+                left.extend(right);
+                Node::Or(left)
+            }
+            (Node::Or(mut left), right) => {
+                left.push(right);
+                Node::Or(left)
+            }
+            (left, right) => Node::Or(vec![left, right]),
+        })
+    }
+
+    /// The negated condition.
+    #[allow(clippy::should_implement_trait)] // `!expr` works too, through `Not`.
+    pub fn not(self) -> Self {
+        Self::new(match self.node {
+            Node::Const(value) => Node::Const(!value),
+            Node::Not(inner) => *inner,
+            other => Node::Not(Box::new(other)),
+        })
+    }
+
+    /// All of `conditions` (`TRUE` when there are none).
+    pub fn all(conditions: impl IntoIterator<Item = Self>) -> Self {
+        conditions.into_iter().fold(Self::always(), Self::and)
+    }
+
+    /// Any of `conditions` (`FALSE` when there are none).
+    pub fn any(conditions: impl IntoIterator<Item = Self>) -> Self {
+        conditions.into_iter().fold(Self::never(), Self::or)
+    }
+
+    pub(crate) fn is_always(&self) -> bool {
+        matches!(self.node, Node::Const(true))
+    }
+}
+
+impl<S> std::ops::BitAnd for Expr<S> {
+    type Output = Self;
+    fn bitand(self, rhs: Self) -> Self {
+        self.and(rhs)
+    }
+}
+
+impl<S> std::ops::BitOr for Expr<S> {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        self.or(rhs)
+    }
+}
+
+impl<S> std::ops::Not for Expr<S> {
+    type Output = Self;
+    fn not(self) -> Self {
+        Expr::not(self)
+    }
+}
+
+impl<S> fmt::Debug for Expr<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut w = SqlWriter::new(crate::Backend::Postgres);
+        match self.node.write(&mut w) {
+            Ok(()) => write!(f, "Expr({})", w.finish()),
+            Err(e) => write!(f, "Expr(<{e}>)"),
+        }
+    }
+}
+
+impl Node {
+    pub(crate) fn write(&self, w: &mut SqlWriter) -> Result<(), Error> {
+        match self {
+            Self::Compare { column, op, value } => {
+                w.qualified(column.table, column.name);
+                w.push(" ");
+                w.push(op);
+                w.push(" ");
+                w.bind(clone_param(value));
+            }
+            Self::ColumnCompare { left, op, right } => {
+                w.qualified(left.table, left.name);
+                w.push(" ");
+                w.push(op);
+                w.push(" ");
+                w.qualified(right.table, right.name);
+            }
+            Self::Between { column, low, high } => {
+                w.qualified(column.table, column.name);
+                w.push(" BETWEEN ");
+                w.bind(clone_param(low));
+                w.push(" AND ");
+                w.bind(clone_param(high));
+            }
+            Self::In {
+                column,
+                values,
+                negated,
+            } => {
+                w.qualified(column.table, column.name);
+                w.push(if *negated { " NOT IN (" } else { " IN (" });
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.bind(clone_param(value));
+                }
+                w.push(")");
+            }
+            Self::Like {
+                column,
+                pattern,
+                insensitive,
+            } => write_like(w, *column, pattern, *insensitive),
+            Self::Null { column, negated } => {
+                w.qualified(column.table, column.name);
+                w.push(if *negated { " IS NOT NULL" } else { " IS NULL" });
+            }
+            Self::Aggregate {
+                aggregate,
+                op,
+                value,
+            } => {
+                aggregate.write(w);
+                w.push(" ");
+                w.push(op);
+                w.push(" ");
+                w.bind(clone_param(value));
+            }
+            Self::RowCompare {
+                columns,
+                op,
+                values,
+            } => {
+                w.push("(");
+                for (i, column) in columns.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.qualified(column.table, column.name);
+                }
+                w.push(") ");
+                w.push(op);
+                w.push(" (");
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.bind(clone_param(value));
+                }
+                w.push(")");
+            }
+            Self::And(nodes) | Self::Or(nodes) => {
+                let joiner = if matches!(self, Self::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                w.push("(");
+                for (i, node) in nodes.iter().enumerate() {
+                    if i > 0 {
+                        w.push(joiner);
+                    }
+                    node.write(w)?;
+                }
+                w.push(")");
+            }
+            Self::Not(inner) => {
+                w.push("NOT (");
+                inner.write(w)?;
+                w.push(")");
+            }
+            Self::Const(true) => w.push("1 = 1"),
+            Self::Const(false) => w.push("1 = 0"),
+            Self::Raw { sql, params } => {
+                w.push("(");
+                w.raw(sql, params.iter().map(clone_param).collect())?;
+                w.push(")");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builders keep their values so that `to_sql()` and execution can both render them;
+/// rendering shares each value.
+pub(crate) fn clone_param(param: &Arc<dyn Param>) -> Arc<dyn Param> {
+    Arc::clone(param)
+}
+
+/// Marks the tables a query reads from. `Contains<X, I>` holds when table `X` is one
+/// of them; `I` is inferred and only tells where (it keeps joins coherent).
+#[diagnostic::on_unimplemented(
+    message = "`{X}` is not one of this query's tables",
+    label = "this condition or column belongs to `{X}`",
+    note = "join `{X}` first (`.inner_join(..)`), or use a column of the table you select from"
+)]
+pub trait Contains<X, I> {}
+
+/// Index marker: the table is the last one joined (or the only one).
+pub struct Here;
+/// Index marker: the table is further in.
+pub struct There<I>(PhantomData<I>);
+
+/// The tables `S` joined with `U`: the source type of a joined [`Select`](crate::Select).
+pub struct Join<S, U>(PhantomData<fn() -> (S, U)>);
+
+impl<T: Table> Contains<T, Here> for T {}
+impl<S, U: Table> Contains<U, Here> for Join<S, U> {}
+impl<S: Contains<X, I>, U, X, I> Contains<X, There<I>> for Join<S, U> {}
+
+/// A value bound for a condition, boxed; see [`Expr::raw`].
+pub fn param<V: Bind + 'static>(value: V) -> Arc<dyn Param> {
+    Arc::new(value)
+}

@@ -1,0 +1,138 @@
+//! Pages of results: offset pagination ([`PageRequest`] → [`Page`]) and keyset
+//! pagination ([`KeysetRequest`] → [`KeysetPage`]).
+
+use serde::{Deserialize, Serialize};
+
+/// Which page to fetch: `page` counts from 1; `per_page` is clamped to
+/// 1..=[`PageRequest::MAX_PER_PAGE`]. Deserializes from query strings such as
+/// `?page=2&per_page=50`.
+///
+/// ```
+/// use txova_db::PageRequest;
+/// let request = PageRequest::new(3, 20);
+/// assert_eq!(request.offset(), 40);
+/// assert_eq!(PageRequest::new(0, 100_000).page(), 1);
+/// assert_eq!(PageRequest::new(0, 100_000).per_page(), PageRequest::MAX_PER_PAGE);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RawPageRequest")]
+pub struct PageRequest {
+    page: u32,
+    per_page: u32,
+}
+
+#[derive(Deserialize)]
+struct RawPageRequest {
+    #[serde(default = "first_page")]
+    page: u32,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+}
+
+fn first_page() -> u32 {
+    1
+}
+
+fn default_per_page() -> u32 {
+    PageRequest::DEFAULT_PER_PAGE
+}
+
+impl From<RawPageRequest> for PageRequest {
+    fn from(raw: RawPageRequest) -> Self {
+        Self::new(raw.page, raw.per_page)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::new(1, Self::DEFAULT_PER_PAGE)
+    }
+}
+
+impl PageRequest {
+    /// Items per page when none is asked for.
+    pub const DEFAULT_PER_PAGE: u32 = 20;
+    /// The largest page a request may ask for.
+    pub const MAX_PER_PAGE: u32 = 1000;
+
+    /// Page `page` (from 1) of `per_page` items, both clamped into range.
+    pub fn new(page: u32, per_page: u32) -> Self {
+        Self {
+            page: page.max(1),
+            per_page: per_page.clamp(1, Self::MAX_PER_PAGE),
+        }
+    }
+
+    /// The page number, from 1.
+    pub fn page(&self) -> u32 {
+        self.page
+    }
+
+    /// Items per page.
+    pub fn per_page(&self) -> u32 {
+        self.per_page
+    }
+
+    /// Rows to skip.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.per_page)
+    }
+}
+
+/// One page of results and where it sits in the whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows in all pages.
+    pub total: u64,
+    /// This page's number, from 1.
+    pub page: u32,
+    /// The page size asked for.
+    pub per_page: u32,
+}
+
+impl<T> Page<T> {
+    /// How many pages there are.
+    pub fn total_pages(&self) -> u64 {
+        self.total.div_ceil(u64::from(self.per_page.max(1)))
+    }
+
+    /// Whether a later page exists.
+    pub fn has_next(&self) -> bool {
+        u64::from(self.page) < self.total_pages()
+    }
+}
+
+/// Which keyset page to fetch: rows after the cursor `after` (none: from the start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeysetRequest<K> {
+    /// The previous page's [`KeysetPage::next`].
+    pub after: Option<K>,
+    /// At most this many rows.
+    pub limit: u32,
+}
+
+impl<K> KeysetRequest<K> {
+    /// The first page.
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+
+    /// The page after `cursor`.
+    pub fn after(cursor: K, limit: u32) -> Self {
+        Self {
+            after: Some(cursor),
+            limit,
+        }
+    }
+}
+
+/// One keyset page: its rows and the cursor of the next page (`None` on the last).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeysetPage<T, K> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Pass as [`KeysetRequest::after`] for the next page.
+    pub next: Option<K>,
+}

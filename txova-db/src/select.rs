@@ -1,0 +1,1178 @@
+//! `SELECT`: the typed builder ([`Table::select`]) and the untyped one
+//! ([`Select::from`]), joins, aggregates, locking, pagination.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::column::{AnyColumn, Column, Direction, NullableColumn, Order};
+use crate::error::{Backend, Error};
+use crate::executor::Executor;
+use crate::expr::{ColRef, Contains, Expr, Join, Node};
+use crate::page::{KeysetPage, KeysetRequest, Page, PageRequest};
+use crate::row::Row;
+use crate::sql::{SqlWriter, Statement};
+use crate::table::{ColumnInfo, Table};
+use crate::types::{Bind, Decode};
+
+/// A `SELECT` over source `S` (a table, or a [`Join`] of tables) whose rows decode
+/// into `O` (the table's struct by default, a tuple after [`columns`](Self::columns),
+/// a [`Row`] for the untyped builder).
+///
+/// ```
+/// use txova_db::{Table, Direction};
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride {
+///     #[column(primary_key)] id: i64,
+///     user_id: i64,
+///     status: String,
+///     fare_cents: i64,
+/// }
+///
+/// let recent = Ride::select()
+///     .filter(Ride::status.is_in(["requested", "assigned"]))
+///     .order_by(Ride::id.desc())
+///     .limit(20);
+/// assert_eq!(
+///     recent.to_sql().sql(),
+///     r#"SELECT "rides"."id", "rides"."user_id", "rides"."status", "rides"."fare_cents" FROM "rides" WHERE "rides"."status" IN ($1, $2) ORDER BY "rides"."id" DESC LIMIT 20"#
+/// );
+///
+/// // Aggregates into a tuple.
+/// let per_user = Ride::select()
+///     .columns((Ride::user_id, txova_db::count(), txova_db::sum(Ride::fare_cents)))
+///     .group_by(Ride::user_id)
+///     .having(txova_db::count().gt(2));
+/// assert!(per_user.to_sql_for(txova_db::Backend::Sqlite).sql().contains("HAVING COUNT(*) > ?"));
+/// ```
+#[must_use = "a query does nothing until it is fetched"]
+pub struct Select<S = Dynamic, O = Row> {
+    from: FromClause,
+    joins: Vec<JoinClause>,
+    items: Option<Vec<Item>>,
+    filter: Expr<()>,
+    group_by: Vec<ColRef>,
+    having: Expr<()>,
+    order: Vec<OrderItem>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    lock: Option<Lock>,
+    decode: fn(Row) -> Result<O, Error>,
+    _source: PhantomData<fn() -> S>,
+}
+
+/// A condition over aggregates, for [`Select::having`]: made by comparing an
+/// [`Aggregate`] (`count().gt(2)`), combined with `&` and `|`. It is a type of its
+/// own so that it cannot be passed to `filter`, where SQL forbids aggregates.
+pub struct Having<X>(Expr<X>);
+
+impl<X> std::ops::BitAnd for Having<X> {
+    type Output = Self;
+    fn bitand(self, rhs: Self) -> Self {
+        Self(self.0.and(rhs.0))
+    }
+}
+
+impl<X> std::ops::BitOr for Having<X> {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0.or(rhs.0))
+    }
+}
+
+/// The source type of the untyped builder ([`Select::from`]).
+pub struct Dynamic;
+
+enum FromClause {
+    Table {
+        name: &'static str,
+        columns: &'static [ColumnInfo],
+    },
+    Dynamic {
+        name: String,
+        allowlist: Option<Vec<String>>,
+    },
+}
+
+impl FromClause {
+    fn name(&self) -> &str {
+        match self {
+            Self::Table { name, .. } => name,
+            Self::Dynamic { name, .. } => name,
+        }
+    }
+}
+
+struct JoinClause {
+    kind: &'static str,
+    table: &'static str,
+    on: Node,
+}
+
+/// One item of the select list (plumbing of [`Selection`]).
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Item(ItemKind);
+
+#[derive(Clone)]
+enum ItemKind {
+    Column(ColRef),
+    Named(String),
+    Aggregate(AggregateRef),
+}
+
+enum OrderItem {
+    Column(ColRef, Direction),
+    Named(String, Direction),
+}
+
+#[derive(Clone, Copy)]
+struct Lock {
+    exclusive: bool,
+    wait: LockWait,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LockWait {
+    Wait,
+    SkipLocked,
+    NoWait,
+}
+
+impl<T: Table> Select<T, T> {
+    pub(crate) fn of_table() -> Self {
+        Select {
+            from: FromClause::Table {
+                name: T::NAME,
+                columns: T::COLUMNS,
+            },
+            joins: Vec::new(),
+            items: None,
+            filter: Expr::always(),
+            group_by: Vec::new(),
+            having: Expr::always(),
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            lock: None,
+            decode: decode_table::<T>,
+            _source: PhantomData,
+        }
+    }
+}
+
+fn decode_table<T: Table>(row: Row) -> Result<T, Error> {
+    T::__decode(&row, 0)
+}
+
+impl Select<Dynamic, Row> {
+    /// The untyped builder over a table named at runtime; rows come back as [`Row`].
+    ///
+    /// Names are always quoted, so they cannot inject SQL. Without an
+    /// [`allowlist`](Self::allowlist) any column name is accepted (lenient); with one,
+    /// a name outside it is [`Error::InvalidColumn`] (strict).
+    ///
+    /// ```
+    /// use txova_db::Select;
+    ///
+    /// let query = Select::from("users")
+    ///     .allowlist(["id", "name", "status"])?
+    ///     .columns(["id", "name"])?
+    ///     .filter_raw("status = ?", "active")
+    ///     .order_by_name("name", txova_db::Direction::Asc)?;
+    /// assert_eq!(
+    ///     query.to_sql().sql(),
+    ///     r#"SELECT "users"."id", "users"."name" FROM "users" WHERE (status = $1) ORDER BY "users"."name" ASC"#
+    /// );
+    /// let sneaky = Select::from("users").allowlist(["id"])?.columns(["password_hash"]);
+    /// assert_eq!(sneaky.unwrap_err().kind(), txova_db::ErrorKind::InvalidColumn);
+    /// # Ok::<(), txova_db::Error>(())
+    /// ```
+    pub fn from(table: impl Into<String>) -> Self {
+        Select {
+            from: FromClause::Dynamic {
+                name: table.into(),
+                allowlist: None,
+            },
+            joins: Vec::new(),
+            items: None,
+            filter: Expr::always(),
+            group_by: Vec::new(),
+            having: Expr::always(),
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            lock: None,
+            decode: Ok,
+            _source: PhantomData,
+        }
+    }
+
+    /// Restricts runtime column names to `columns`; names already given are checked now.
+    pub fn allowlist<I, N>(mut self, columns: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        if let FromClause::Dynamic { allowlist, .. } = &mut self.from {
+            *allowlist = Some(columns.into_iter().map(Into::into).collect());
+        }
+        let named: Vec<String> = self
+            .items
+            .iter()
+            .flatten()
+            .filter_map(|item| match item {
+                Item(ItemKind::Named(name)) => Some(name.clone()),
+                _ => None,
+            })
+            .chain(self.order.iter().filter_map(|o| match o {
+                OrderItem::Named(name, _) => Some(name.clone()),
+                OrderItem::Column(..) => None,
+            }))
+            .collect();
+        for name in &named {
+            self.check_allowed(name)?;
+        }
+        Ok(self)
+    }
+
+    /// Selects these columns (by name) instead of `*`.
+    pub fn columns<I, N>(mut self, columns: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        let mut items = Vec::new();
+        for column in columns {
+            let column = column.into();
+            self.check_allowed(&column)?;
+            items.push(Item(ItemKind::Named(column)));
+        }
+        self.items = Some(items);
+        Ok(self)
+    }
+}
+
+impl<S, O> Select<S, O> {
+    /// Orders by a column named at runtime (a `?sort=` parameter): it must be one of the
+    /// table's columns (or in the allowlist), else [`Error::InvalidColumn`].
+    pub fn order_by_name(mut self, name: &str, direction: Direction) -> Result<Self, Error> {
+        match &self.from {
+            FromClause::Table {
+                name: table,
+                columns,
+            } => {
+                let column = columns
+                    .iter()
+                    .find(|c| c.name == name || c.field == name)
+                    .ok_or_else(|| Error::InvalidColumn {
+                        table: (*table).to_owned(),
+                        column: name.to_owned(),
+                    })?;
+                self.order.push(OrderItem::Column(
+                    ColRef {
+                        table,
+                        name: column.name,
+                    },
+                    direction,
+                ));
+            }
+            FromClause::Dynamic { .. } => {
+                self.check_allowed(name)?;
+                self.order
+                    .push(OrderItem::Named(name.to_owned(), direction));
+            }
+        }
+        Ok(self)
+    }
+
+    fn check_allowed(&self, name: &str) -> Result<(), Error> {
+        match &self.from {
+            FromClause::Dynamic {
+                name: table,
+                allowlist: Some(allowed),
+            } if !allowed.iter().any(|a| a == name) => Err(Error::InvalidColumn {
+                table: table.clone(),
+                column: name.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds a hand-written condition: `sql` has one `?` placeholder, which takes `value`.
+    ///
+    /// `sql` must be a `&'static str`, so text built from user input cannot reach it;
+    /// for several values use [`filter`](Self::filter) with [`Expr::raw`].
+    pub fn filter_raw<V: Bind + 'static>(self, sql: &'static str, value: V) -> Self {
+        self.and_filter(Node::Raw {
+            sql,
+            params: vec![Arc::new(value)],
+        })
+    }
+
+    fn and_filter(mut self, node: Node) -> Self {
+        let current = std::mem::replace(&mut self.filter, Expr::always());
+        self.filter = current.and(Expr::new(node));
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    /// `FOR UPDATE`: lock the selected rows until the transaction ends. SQLite has no
+    /// row locks (a writing transaction holds the whole database), so there the clause
+    /// is left out.
+    pub fn for_update(mut self) -> Self {
+        self.lock = Some(Lock {
+            exclusive: true,
+            wait: LockWait::Wait,
+        });
+        self
+    }
+
+    /// `FOR SHARE` (left out on SQLite, as [`for_update`](Self::for_update)).
+    pub fn for_share(mut self) -> Self {
+        self.lock = Some(Lock {
+            exclusive: false,
+            wait: LockWait::Wait,
+        });
+        self
+    }
+
+    /// With `for_update`/`for_share`: skip rows another transaction has locked
+    /// ([`Error::Unsupported`] on SQLite).
+    pub fn skip_locked(mut self) -> Self {
+        if let Some(lock) = &mut self.lock {
+            lock.wait = LockWait::SkipLocked;
+        }
+        self
+    }
+
+    /// With `for_update`/`for_share`: fail at once instead of waiting for a lock
+    /// ([`Error::Unsupported`] on SQLite).
+    pub fn nowait(mut self) -> Self {
+        if let Some(lock) = &mut self.lock {
+            lock.wait = LockWait::NoWait;
+        }
+        self
+    }
+
+    /// The statement as it would run on Postgres, with its values.
+    pub fn to_sql(&self) -> Statement {
+        self.to_sql_for(Backend::Postgres)
+    }
+
+    /// The statement as it would run on `backend`; an unsupported feature shows as an
+    /// SQL comment naming the error.
+    pub fn to_sql_for(&self, backend: Backend) -> Statement {
+        match self.build(backend) {
+            Ok(statement) => statement,
+            Err(err) => Statement {
+                sql: format!("/* {err} */"),
+                params: Vec::new(),
+            },
+        }
+    }
+
+    /// Renders the statement for `backend`.
+    pub(crate) fn build(&self, backend: Backend) -> Result<Statement, Error> {
+        let mut w = SqlWriter::new(backend);
+        self.write(&mut w, true)?;
+        Ok(w.finish())
+    }
+
+    fn write(&self, w: &mut SqlWriter, with_tail: bool) -> Result<(), Error> {
+        let table = self.from.name();
+        w.push("SELECT ");
+        match (&self.items, &self.from) {
+            (Some(items), _) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    match item {
+                        Item(ItemKind::Column(c)) => w.qualified(c.table, c.name),
+                        Item(ItemKind::Named(name)) => w.qualified(table, name),
+                        Item(ItemKind::Aggregate(a)) => a.write(w),
+                    }
+                }
+            }
+            (None, FromClause::Table { name, columns }) => {
+                for (i, column) in columns.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.qualified(name, column.name);
+                }
+            }
+            (None, FromClause::Dynamic { .. }) => w.push("*"),
+        }
+        w.push(" FROM ");
+        w.ident(table);
+        for join in &self.joins {
+            w.push(" ");
+            w.push(join.kind);
+            w.push(" ");
+            w.ident(join.table);
+            w.push(" ON ");
+            join.on.write(w)?;
+        }
+        if !self.filter.is_always() {
+            w.push(" WHERE ");
+            write_condition(&self.filter.node, w)?;
+        }
+        if !self.group_by.is_empty() {
+            w.push(" GROUP BY ");
+            for (i, c) in self.group_by.iter().enumerate() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                w.qualified(c.table, c.name);
+            }
+        }
+        if !self.having.is_always() {
+            w.push(" HAVING ");
+            write_condition(&self.having.node, w)?;
+        }
+        if !with_tail {
+            return Ok(());
+        }
+        if !self.order.is_empty() {
+            w.push(" ORDER BY ");
+            for (i, o) in self.order.iter().enumerate() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                let (table_name, column, direction) = match o {
+                    OrderItem::Column(c, d) => (c.table, c.name, *d),
+                    OrderItem::Named(name, d) => (table, name.as_str(), *d),
+                };
+                w.qualified(table_name, column);
+                w.push(" ");
+                w.push(direction.sql());
+            }
+        }
+        self.write_limit(w);
+        self.write_lock(w)
+    }
+
+    fn write_limit(&self, w: &mut SqlWriter) {
+        use std::fmt::Write as _;
+        let mut tail = String::new();
+        match (self.limit, self.offset, w.backend()) {
+            (Some(limit), _, _) => {
+                let _ = write!(tail, " LIMIT {limit}");
+            }
+            // SQLite and MySQL take OFFSET only after a LIMIT.
+            (None, Some(_), Backend::Sqlite) => tail.push_str(" LIMIT -1"),
+            (None, Some(_), Backend::MySql) => tail.push_str(" LIMIT 18446744073709551615"),
+            _ => {}
+        }
+        if let Some(offset) = self.offset {
+            let _ = write!(tail, " OFFSET {offset}");
+        }
+        w.push(&tail);
+    }
+
+    fn write_lock(&self, w: &mut SqlWriter) -> Result<(), Error> {
+        let Some(lock) = self.lock else {
+            return Ok(());
+        };
+        if w.backend() == Backend::Sqlite {
+            return match lock.wait {
+                LockWait::Wait => Ok(()),
+                LockWait::SkipLocked => Err(Error::Unsupported {
+                    feature: "SKIP LOCKED",
+                    backend: Backend::Sqlite,
+                }),
+                LockWait::NoWait => Err(Error::Unsupported {
+                    feature: "NOWAIT",
+                    backend: Backend::Sqlite,
+                }),
+            };
+        }
+        w.push(if lock.exclusive {
+            " FOR UPDATE"
+        } else {
+            " FOR SHARE"
+        });
+        w.push(match lock.wait {
+            LockWait::Wait => "",
+            LockWait::SkipLocked => " SKIP LOCKED",
+            LockWait::NoWait => " NOWAIT",
+        });
+        Ok(())
+    }
+
+    /// Runs the query and decodes every row.
+    pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<O>, Error> {
+        let statement = self.build(exec.backend())?;
+        let rows = exec
+            .fetch_all_statement(&statement.sql, &statement.params)
+            .await?;
+        rows.into_iter().map(self.decode).collect()
+    }
+
+    /// Runs the query and decodes its first row, if any.
+    pub async fn fetch_optional<E: Executor>(self, exec: &E) -> Result<Option<O>, Error> {
+        let statement = self.build(exec.backend())?;
+        let row = exec
+            .fetch_optional_statement(&statement.sql, &statement.params)
+            .await?;
+        row.map(self.decode).transpose()
+    }
+
+    /// Runs the query and decodes its first row, or [`Error::NotFound`].
+    pub async fn fetch_one<E: Executor>(self, exec: &E) -> Result<O, Error> {
+        self.fetch_optional(exec).await?.ok_or(Error::NotFound)
+    }
+
+    /// Counts the rows the query would return (ignoring order, limit and offset).
+    pub async fn count<E: Executor>(&self, exec: &E) -> Result<i64, Error> {
+        let mut w = SqlWriter::new(exec.backend());
+        w.push("SELECT COUNT(*) FROM (");
+        self.write(&mut w, false)?;
+        w.push(") AS ");
+        w.ident("counted");
+        let statement = w.finish();
+        exec.fetch_optional_statement(&statement.sql, &statement.params)
+            .await?
+            .ok_or(Error::NotFound)?
+            .try_get(0)
+    }
+
+    /// Whether the query returns at least one row.
+    pub async fn exists<E: Executor>(self, exec: &E) -> Result<bool, Error> {
+        let statement = self.limit(1).build(exec.backend())?;
+        let row = exec
+            .fetch_optional_statement(&statement.sql, &statement.params)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// One page of results and the total count (two statements).
+    ///
+    /// ```
+    /// # use txova_db::{Table, PageRequest};
+    /// # #[derive(Table)] #[table(name = "users")]
+    /// # struct User { #[column(primary_key)] id: i64, name: String }
+    /// # async fn demo(db: &txova_db::Db) -> txova_db::Result<()> {
+    /// let page = User::select()
+    ///     .order_by(User::name.asc())
+    ///     .paginate(db, PageRequest::new(2, 25))
+    ///     .await?;
+    /// println!("{} of {} users", page.items.len(), page.total);
+    /// # Ok(()) }
+    /// ```
+    pub async fn paginate<E: Executor>(
+        self,
+        exec: &E,
+        request: PageRequest,
+    ) -> Result<Page<O>, Error> {
+        let total = self.count(exec).await?;
+        let items = self
+            .limit(u64::from(request.per_page()))
+            .offset(request.offset())
+            .fetch_all(exec)
+            .await?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or_default(),
+            page: request.page(),
+            per_page: request.per_page(),
+        })
+    }
+}
+
+/// Writes a WHERE/HAVING condition without the outer parentheses of a top-level AND.
+fn write_condition(node: &Node, w: &mut SqlWriter) -> Result<(), Error> {
+    node.write(w)
+}
+
+impl<S, O> Select<S, O> {
+    /// Adds a condition (ANDed with earlier ones).
+    pub fn filter<X, I>(self, condition: Expr<X>) -> Self
+    where
+        S: Contains<X, I>,
+    {
+        self.and_filter(condition.node)
+    }
+
+    /// Adds an `ORDER BY` term: a column's `.asc()` / `.desc()`, or a value of a
+    /// generated sort enum.
+    pub fn order_by<T: OrderTerm, I>(mut self, term: T) -> Self
+    where
+        S: Contains<T::Table, I>,
+    {
+        let order = term.into_order();
+        self.order
+            .push(OrderItem::Column(order.column, order.direction));
+        self
+    }
+
+    /// `GROUP BY column` (call again for more columns).
+    pub fn group_by<X, V, I>(mut self, column: Column<X, V>) -> Self
+    where
+        X: Table,
+        S: Contains<X, I>,
+    {
+        self.group_by.push(column.col_ref());
+        self
+    }
+
+    /// A `HAVING` condition over aggregates (ANDed with earlier ones).
+    pub fn having<X, I>(mut self, condition: Having<X>) -> Self
+    where
+        S: Contains<X, I>,
+    {
+        let current = std::mem::replace(&mut self.having, Expr::always());
+        self.having = current.and(Expr::new(condition.0.node));
+        self
+    }
+
+    fn join<X, U, V, W, I>(
+        self,
+        kind: &'static str,
+        left: Column<X, V>,
+        right: Column<U, W>,
+    ) -> Select<Join<S, U>, O>
+    where
+        X: Table,
+        U: Table,
+        S: Contains<X, I>,
+    {
+        let mut joins = self.joins;
+        joins.push(JoinClause {
+            kind,
+            table: U::NAME,
+            on: Node::ColumnCompare {
+                left: left.col_ref(),
+                op: "=",
+                right: right.col_ref(),
+            },
+        });
+        Select {
+            from: self.from,
+            joins,
+            items: self.items,
+            filter: self.filter,
+            group_by: self.group_by,
+            having: self.having,
+            order: self.order,
+            limit: self.limit,
+            offset: self.offset,
+            lock: self.lock,
+            decode: self.decode,
+            _source: PhantomData,
+        }
+    }
+
+    /// `INNER JOIN U ON left = right`, where `left` is a column of a table already in
+    /// the query and `right` a column of the table joined.
+    pub fn inner_join<X, U, V, W, I>(
+        self,
+        left: Column<X, V>,
+        right: Column<U, W>,
+    ) -> Select<Join<S, U>, O>
+    where
+        X: Table,
+        U: Table,
+        S: Contains<X, I>,
+        V: crate::column::Comparable<W>,
+    {
+        self.join("INNER JOIN", left, right)
+    }
+
+    /// `LEFT JOIN U ON left = right`; select `U`'s columns with `.nullable()`.
+    pub fn left_join<X, U, V, W, I>(
+        self,
+        left: Column<X, V>,
+        right: Column<U, W>,
+    ) -> Select<Join<S, U>, O>
+    where
+        X: Table,
+        U: Table,
+        S: Contains<X, I>,
+        V: crate::column::Comparable<W>,
+    {
+        self.join("LEFT JOIN", left, right)
+    }
+
+    /// `RIGHT JOIN U ON left = right`; select the left side's columns with
+    /// `.nullable()`.
+    pub fn right_join<X, U, V, W, I>(
+        self,
+        left: Column<X, V>,
+        right: Column<U, W>,
+    ) -> Select<Join<S, U>, O>
+    where
+        X: Table,
+        U: Table,
+        S: Contains<X, I>,
+        V: crate::column::Comparable<W>,
+    {
+        self.join("RIGHT JOIN", left, right)
+    }
+}
+
+/// The typed sources: a table, or tables joined. (The untyped builder's source,
+/// [`Dynamic`], is not one.)
+pub trait Source: sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl<T: Table> sealed::Sealed for T {}
+impl<T: Table> Source for T {}
+impl<S: Source, U: Table> sealed::Sealed for Join<S, U> {}
+impl<S: Source, U: Table> Source for Join<S, U> {}
+
+impl<S: Source, O> Select<S, O> {
+    /// Selects `selection` — a column, an aggregate, or a tuple of them — and decodes
+    /// rows into its output (`V`, or a tuple of the parts' outputs).
+    pub fn columns<Sel, I>(self, selection: Sel) -> Select<S, Sel::Output>
+    where
+        Sel: Selection<S, I>,
+    {
+        let mut items = Vec::new();
+        selection.items(&mut items);
+        Select {
+            from: self.from,
+            joins: self.joins,
+            items: Some(items),
+            filter: self.filter,
+            group_by: self.group_by,
+            having: self.having,
+            order: self.order,
+            limit: self.limit,
+            offset: self.offset,
+            lock: self.lock,
+            decode: decode_selection::<Sel, S, I>,
+            _source: PhantomData,
+        }
+    }
+}
+
+impl<T: Table> Select<T, T> {
+    /// Keyset (cursor) pagination over `column`: rows after `request.after` in
+    /// `direction`, at most `request.limit`; the page's `next` is the cursor for the
+    /// following page. `column` should be unique (a primary key, or see
+    /// [`keyset2`](Self::keyset2)); it replaces any earlier `order_by`.
+    ///
+    /// Unlike `OFFSET`, the cost does not grow with the page number and rows inserted
+    /// meanwhile do not shift the pages.
+    pub async fn keyset<E, V>(
+        mut self,
+        exec: &E,
+        column: Column<T, V>,
+        direction: Direction,
+        request: KeysetRequest<V>,
+    ) -> Result<KeysetPage<T, V>, Error>
+    where
+        E: Executor,
+        V: Bind + Clone + 'static,
+    {
+        if let Some(after) = request.after {
+            self = self.and_filter(Node::Compare {
+                column: column.col_ref(),
+                op: direction.comparison(),
+                value: Arc::new(after),
+            });
+        }
+        self.order = vec![OrderItem::Column(column.col_ref(), direction)];
+        let items = self.limit(u64::from(request.limit)).fetch_all(exec).await?;
+        let next = match items.last() {
+            Some(last) if items.len() == request.limit as usize => Some(column.get(last).clone()),
+            _ => None,
+        };
+        Ok(KeysetPage { items, next })
+    }
+
+    /// Keyset pagination over two columns — a sort column that may repeat and a
+    /// unique tie-breaker, e.g. `(created_at, id)` — compared as a row value.
+    pub async fn keyset2<E, A, B>(
+        mut self,
+        exec: &E,
+        columns: (Column<T, A>, Column<T, B>),
+        direction: Direction,
+        request: KeysetRequest<(A, B)>,
+    ) -> Result<KeysetPage<T, (A, B)>, Error>
+    where
+        E: Executor,
+        A: Bind + Clone + 'static,
+        B: Bind + Clone + 'static,
+    {
+        let (first, second) = columns;
+        if let Some((a, b)) = request.after {
+            self = self.and_filter(Node::RowCompare {
+                columns: vec![first.col_ref(), second.col_ref()],
+                op: direction.comparison(),
+                values: vec![Arc::new(a), Arc::new(b)],
+            });
+        }
+        self.order = vec![
+            OrderItem::Column(first.col_ref(), direction),
+            OrderItem::Column(second.col_ref(), direction),
+        ];
+        let items = self.limit(u64::from(request.limit)).fetch_all(exec).await?;
+        let next = match items.last() {
+            Some(last) if items.len() == request.limit as usize => {
+                Some((first.get(last).clone(), second.get(last).clone()))
+            }
+            _ => None,
+        };
+        Ok(KeysetPage { items, next })
+    }
+}
+
+impl<S, O> fmt::Debug for Select<S, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Select").field(&self.to_sql()).finish()
+    }
+}
+
+/// Something that can stand in `ORDER BY`: a column's [`Order`], or a generated sort
+/// enum value.
+pub trait OrderTerm {
+    /// The table whose column it orders by.
+    type Table;
+    /// The ordering.
+    fn into_order(self) -> Order<Self::Table>;
+}
+
+impl<T> OrderTerm for Order<T> {
+    type Table = T;
+    fn into_order(self) -> Order<T> {
+        self
+    }
+}
+
+impl<T: Table> OrderTerm for AnyColumn<T> {
+    type Table = T;
+    fn into_order(self) -> Order<T> {
+        self.order(Direction::Asc)
+    }
+}
+
+/// Index marker for aggregates that belong to no table (`count()`).
+pub struct AnyTable;
+
+impl<S> Contains<(), AnyTable> for S {}
+
+/// What `.columns(..)` accepts: a column, an aggregate, or a tuple of them, each
+/// from one of the query's tables.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be selected from this query",
+    label = "select columns of the query's tables, aggregates, or tuples of them"
+)]
+pub trait Selection<S, I> {
+    /// What a row decodes into.
+    type Output: Send + 'static;
+    #[doc(hidden)]
+    fn items(&self, out: &mut Vec<Item>);
+    #[doc(hidden)]
+    fn decode(row: &Row, at: &mut usize) -> Result<Self::Output, Error>;
+}
+
+fn decode_selection<Sel: Selection<S, I>, S, I>(row: Row) -> Result<Sel::Output, Error> {
+    let mut at = 0;
+    Sel::decode(&row, &mut at)
+}
+
+fn decode_next<V: Decode>(row: &Row, at: &mut usize) -> Result<V, Error> {
+    let value = row.try_get(*at)?;
+    *at += 1;
+    Ok(value)
+}
+
+impl<S, X, V, I> Selection<S, I> for Column<X, V>
+where
+    X: Table,
+    S: Contains<X, I>,
+    V: Decode + 'static,
+{
+    type Output = V;
+    fn items(&self, out: &mut Vec<Item>) {
+        out.push(Item(ItemKind::Column(self.col_ref())));
+    }
+    fn decode(row: &Row, at: &mut usize) -> Result<V, Error> {
+        decode_next(row, at)
+    }
+}
+
+impl<S, X, V, I> Selection<S, I> for NullableColumn<X, V>
+where
+    X: Table,
+    S: Contains<X, I>,
+    Option<V>: Decode + 'static,
+{
+    type Output = Option<V>;
+    fn items(&self, out: &mut Vec<Item>) {
+        out.push(Item(ItemKind::Column(self.0.col_ref())));
+    }
+    fn decode(row: &Row, at: &mut usize) -> Result<Option<V>, Error> {
+        decode_next(row, at)
+    }
+}
+
+macro_rules! tuple_selection {
+    ($(($T:ident, $I:ident, $v:ident)),+) => {
+        impl<S, $($T, $I),+> Selection<S, ($($I,)+)> for ($($T,)+)
+        where
+            $($T: Selection<S, $I>),+
+        {
+            type Output = ($($T::Output,)+);
+            fn items(&self, out: &mut Vec<Item>) {
+                let ($($v,)+) = self;
+                $($v.items(out);)+
+            }
+            fn decode(row: &Row, at: &mut usize) -> Result<Self::Output, Error> {
+                Ok(($($T::decode(row, at)?,)+))
+            }
+        }
+    };
+}
+
+tuple_selection!((A, IA, a));
+tuple_selection!((A, IA, a), (B, IB, b));
+tuple_selection!((A, IA, a), (B, IB, b), (C, IC, c));
+tuple_selection!((A, IA, a), (B, IB, b), (C, IC, c), (D, ID, d));
+tuple_selection!((A, IA, a), (B, IB, b), (C, IC, c), (D, ID, d), (E, IE, e));
+tuple_selection!(
+    (A, IA, a),
+    (B, IB, b),
+    (C, IC, c),
+    (D, ID, d),
+    (E, IE, e),
+    (F, IF, f)
+);
+tuple_selection!(
+    (A, IA, a),
+    (B, IB, b),
+    (C, IC, c),
+    (D, ID, d),
+    (E, IE, e),
+    (F, IF, f),
+    (G, IG, g)
+);
+tuple_selection!(
+    (A, IA, a),
+    (B, IB, b),
+    (C, IC, c),
+    (D, ID, d),
+    (E, IE, e),
+    (F, IF, f),
+    (G, IG, g),
+    (H, IH, h)
+);
+
+/// An aggregate function over table `X` (or over no table, for `count()`) whose
+/// value decodes into `Out`.
+pub struct Aggregate<X, Out> {
+    aggregate: AggregateRef,
+    _types: PhantomData<fn() -> (X, Out)>,
+}
+
+impl<X, Out> Clone for Aggregate<X, Out> {
+    fn clone(&self) -> Self {
+        Self {
+            aggregate: self.aggregate.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+/// The SQL of an aggregate: function, argument, and the cast that gives every backend
+/// the same result type.
+#[derive(Clone)]
+pub(crate) struct AggregateRef {
+    function: &'static str,
+    column: Option<ColRef>,
+    cast: Option<Cast>,
+}
+
+#[derive(Clone, Copy)]
+enum Cast {
+    Integer,
+    Float,
+}
+
+impl AggregateRef {
+    pub(crate) fn write(&self, w: &mut SqlWriter) {
+        let cast = self.cast.map(|cast| match (cast, w.backend()) {
+            (Cast::Integer, Backend::MySql) => "SIGNED",
+            (Cast::Integer, _) => "BIGINT",
+            (Cast::Float, Backend::MySql) => "DOUBLE",
+            (Cast::Float, _) => "DOUBLE PRECISION",
+        });
+        if cast.is_some() {
+            w.push("CAST(");
+        }
+        w.push(self.function);
+        w.push("(");
+        match &self.column {
+            Some(c) => w.qualified(c.table, c.name),
+            None => w.push("*"),
+        }
+        w.push(")");
+        if let Some(cast) = cast {
+            w.push(" AS ");
+            w.push(cast);
+            w.push(")");
+        }
+    }
+}
+
+impl<X, Out> Aggregate<X, Out> {
+    fn compare<V: Bind + 'static>(self, op: &'static str, value: V) -> Having<X> {
+        Having(Expr::new(Node::Aggregate {
+            aggregate: self.aggregate,
+            op,
+            value: Arc::new(value),
+        }))
+    }
+}
+
+macro_rules! aggregate_comparisons {
+    ($($method:ident => $op:literal),*) => {
+        impl<X, V: Bind + 'static> Aggregate<X, Option<V>> {
+            $(
+                #[doc = concat!("`aggregate ", $op, " value`, for `HAVING`.")]
+                pub fn $method(self, value: V) -> Having<X> {
+                    self.compare($op, value)
+                }
+            )*
+        }
+        impl<X> Aggregate<X, i64> {
+            $(
+                #[doc = concat!("`COUNT(..) ", $op, " value`, for `HAVING`.")]
+                pub fn $method(self, value: i64) -> Having<X> {
+                    self.compare($op, value)
+                }
+            )*
+        }
+    };
+}
+
+aggregate_comparisons!(eq => "=", ne => "<>", lt => "<", le => "<=", gt => ">", ge => ">=");
+
+impl<S, X, Out, I> Selection<S, I> for Aggregate<X, Out>
+where
+    S: Contains<X, I>,
+    Out: Decode + Send + 'static,
+{
+    type Output = Out;
+    fn items(&self, out: &mut Vec<Item>) {
+        out.push(Item(ItemKind::Aggregate(self.aggregate.clone())));
+    }
+    fn decode(row: &Row, at: &mut usize) -> Result<Out, Error> {
+        decode_next(row, at)
+    }
+}
+
+/// `COUNT(*)`.
+pub fn count() -> Aggregate<(), i64> {
+    Aggregate {
+        aggregate: AggregateRef {
+            function: "COUNT",
+            column: None,
+            cast: None,
+        },
+        _types: PhantomData,
+    }
+}
+
+/// `COUNT(column)`: the rows where `column` is not NULL.
+pub fn count_of<X: Table, V>(column: Column<X, V>) -> Aggregate<X, i64> {
+    Aggregate {
+        aggregate: AggregateRef {
+            function: "COUNT",
+            column: Some(column.col_ref()),
+            cast: None,
+        },
+        _types: PhantomData,
+    }
+}
+
+/// Numeric column types and what their `SUM` comes back as.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a numeric column type",
+    label = "`sum` and `avg` need an integer or floating-point column"
+)]
+pub trait Numeric {
+    /// `SUM`'s result: `i64` for integers, `f64` for floats.
+    type Sum;
+    #[doc(hidden)]
+    const FLOAT: bool;
+}
+
+macro_rules! numeric {
+    ($sum:ty, $float:literal: $($t:ty),*) => {$(
+        impl Numeric for $t { type Sum = $sum; const FLOAT: bool = $float; }
+        impl Numeric for Option<$t> { type Sum = $sum; const FLOAT: bool = $float; }
+    )*};
+}
+
+numeric!(i64, false: i8, i16, i32, i64);
+numeric!(f64, true: f32, f64);
+
+/// `SUM(column)`: `None` when no row has a value. Cast so that every backend returns
+/// `i64` for integers and `f64` for floats (Postgres would return NUMERIC).
+pub fn sum<X: Table, V: Numeric>(column: Column<X, V>) -> Aggregate<X, Option<V::Sum>> {
+    Aggregate {
+        aggregate: AggregateRef {
+            function: "SUM",
+            column: Some(column.col_ref()),
+            cast: Some(if V::FLOAT { Cast::Float } else { Cast::Integer }),
+        },
+        _types: PhantomData,
+    }
+}
+
+/// `AVG(column)` as `f64`.
+pub fn avg<X: Table, V: Numeric>(column: Column<X, V>) -> Aggregate<X, Option<f64>> {
+    Aggregate {
+        aggregate: AggregateRef {
+            function: "AVG",
+            column: Some(column.col_ref()),
+            cast: Some(Cast::Float),
+        },
+        _types: PhantomData,
+    }
+}
+
+/// `MIN(column)`.
+pub fn min<X: Table, V>(column: Column<X, V>) -> Aggregate<X, Option<V>> {
+    Aggregate {
+        aggregate: AggregateRef {
+            function: "MIN",
+            column: Some(column.col_ref()),
+            cast: None,
+        },
+        _types: PhantomData,
+    }
+}
+
+/// `MAX(column)`.
+pub fn max<X: Table, V>(column: Column<X, V>) -> Aggregate<X, Option<V>> {
+    Aggregate {
+        aggregate: AggregateRef {
+            function: "MAX",
+            column: Some(column.col_ref()),
+            cast: None,
+        },
+        _types: PhantomData,
+    }
+}

@@ -1,0 +1,218 @@
+//! The [`Table`] trait that `#[derive(Table)]` implements, and the repository helpers
+//! every table gets from it.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::column::{AnyColumn, Column, IntoValue};
+use crate::error::{Backend, Error};
+use crate::executor::Executor;
+use crate::row::Row;
+use crate::select::Select;
+use crate::types::{Bind, Param};
+use crate::write::{Delete, Insert, Unfiltered, Update};
+
+/// One column of a table's allowlist, as `#[derive(Table)]` describes it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ColumnInfo {
+    /// The SQL name.
+    pub name: &'static str,
+    /// The Rust field name.
+    pub field: &'static str,
+    /// `#[column(primary_key)]`.
+    pub primary_key: bool,
+    /// `#[column(generated)]`: filled by the database, left out of INSERT and `save`.
+    pub generated: bool,
+    /// `#[column(sortable)]`: reachable from the generated sort enum.
+    pub sortable: bool,
+    #[doc(hidden)]
+    pub rust_type: fn() -> &'static str,
+    #[doc(hidden)]
+    pub sql_type: fn(Backend) -> Option<String>,
+}
+
+impl ColumnInfo {
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        name: &'static str,
+        field: &'static str,
+        primary_key: bool,
+        generated: bool,
+        sortable: bool,
+        rust_type: fn() -> &'static str,
+        sql_type: fn(Backend) -> Option<String>,
+    ) -> Self {
+        Self {
+            name,
+            field,
+            primary_key,
+            generated,
+            sortable,
+            rust_type,
+            sql_type,
+        }
+    }
+
+    /// Whether the field is an `Option`, i.e. the column may hold NULL.
+    pub fn nullable(&self) -> bool {
+        crate::types::is_option((self.rust_type)())
+    }
+
+    /// The Rust type of the field.
+    pub fn rust_type(&self) -> &'static str {
+        (self.rust_type)()
+    }
+
+    /// The SQL type the driver uses for the field's Rust type on `backend`.
+    pub fn sql_type(&self, backend: Backend) -> Option<String> {
+        (self.sql_type)(backend)
+    }
+}
+
+/// A struct mapped to a table by `#[derive(Table)]`: its name, its column allowlist,
+/// row decoding, and the query builders.
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table, Debug, Clone, PartialEq)]
+/// #[table(name = "drivers")]
+/// pub struct Driver {
+///     #[column(primary_key, generated)]
+///     pub id: i64,
+///     #[column(sortable)]
+///     pub name: String,
+///     #[column(name = "vehicle_plate")]
+///     pub plate: String,
+///     pub available: bool,
+/// }
+///
+/// # async fn demo() -> txova_db::Result<()> {
+/// let db = txova_db::Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE drivers (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+///             vehicle_plate TEXT NOT NULL, available BOOLEAN NOT NULL)").await?;
+/// let rui = Driver { id: 0, name: "Rui".into(), plate: "MZ-1".into(), available: true };
+/// let rui = Driver::insert(&rui).returning().fetch_one(&db).await?;
+/// assert_eq!(Driver::get(&db, rui.id).await?.plate, "MZ-1");
+/// let free = Driver::select().filter(Driver::available.eq(true)).fetch_all(&db).await?;
+/// assert_eq!(free, [rui]);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+pub trait Table: Sized + Send + Sync + Unpin + 'static {
+    /// The table's SQL name.
+    const NAME: &'static str;
+    /// Every column, in field order: the allowlist for runtime names.
+    const COLUMNS: &'static [ColumnInfo];
+
+    #[doc(hidden)]
+    fn __decode(row: &Row, offset: usize) -> Result<Self, Error>;
+
+    #[doc(hidden)]
+    fn __insert_values(&self, out: &mut Vec<Arc<dyn Param>>);
+
+    #[doc(hidden)]
+    fn __update_values(&self, out: &mut Vec<Arc<dyn Param>>);
+
+    /// `SELECT` every column of this table.
+    fn select() -> Select<Self, Self> {
+        Select::of_table()
+    }
+
+    /// `INSERT` one row (generated columns are left to the database).
+    fn insert(row: &Self) -> Insert<Self> {
+        Insert::rows(std::iter::once(row))
+    }
+
+    /// `INSERT` many rows as multi-row statements, split to stay under the backend's
+    /// bind-parameter limit.
+    fn insert_many<'r>(rows: impl IntoIterator<Item = &'r Self>) -> Insert<Self> {
+        Insert::rows(rows)
+    }
+
+    /// `UPDATE`; needs `.set(..)`, and `.filter(..)` or `.all_rows()` before it runs.
+    fn update() -> Update<Self, Unfiltered> {
+        Update::new()
+    }
+
+    /// `DELETE`; needs `.filter(..)` or `.all_rows()` before it runs.
+    fn delete() -> Delete<Self, Unfiltered> {
+        Delete::new()
+    }
+
+    /// The column with this SQL or field name, or [`Error::InvalidColumn`]: the way to
+    /// turn user input into a column.
+    fn column_named(name: &str) -> Result<AnyColumn<Self>, Error> {
+        AnyColumn::named(name)
+    }
+
+    /// The row with this primary key, if there is one.
+    fn find<'e, E: Executor, K: IntoValue<Self::Key>>(
+        exec: &'e E,
+        id: K,
+    ) -> impl Future<Output = Result<Option<Self>, Error>> + Send + 'e
+    where
+        Self: PrimaryKey,
+    {
+        let query = Self::select().filter(Self::KEY.eq(id.into_value()));
+        async move { query.fetch_optional(exec).await }
+    }
+
+    /// The row with this primary key, or [`Error::NotFound`].
+    fn get<'e, E: Executor, K: IntoValue<Self::Key>>(
+        exec: &'e E,
+        id: K,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'e
+    where
+        Self: PrimaryKey,
+    {
+        let query = Self::select().filter(Self::KEY.eq(id.into_value()));
+        async move { query.fetch_one(exec).await }
+    }
+
+    /// Deletes the row with this primary key; `true` if there was one.
+    fn delete_by_id<'e, E: Executor, K: IntoValue<Self::Key>>(
+        exec: &'e E,
+        id: K,
+    ) -> impl Future<Output = Result<bool, Error>> + Send + 'e
+    where
+        Self: PrimaryKey,
+    {
+        let query = Self::delete().filter(Self::KEY.eq(id.into_value()));
+        async move { Ok(query.execute(exec).await? > 0) }
+    }
+
+    /// Writes every non-key, non-generated field of `self` to its row (found by primary
+    /// key); [`Error::NotFound`] if the row is gone.
+    fn save<'e, E: Executor>(
+        &self,
+        exec: &'e E,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'e
+    where
+        Self: PrimaryKey,
+    {
+        let update = Update::<Self, Unfiltered>::from_row(self)
+            .filter(Self::KEY.eq(Self::KEY.get(self).clone()));
+        async move {
+            match update.execute(exec).await? {
+                0 => Err(Error::NotFound),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// A [`Table`] with a single-column primary key.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no primary key",
+    label = "`find`, `get`, `save` and `delete_by_id` look rows up by primary key",
+    note = "mark the key field with `#[column(primary_key)]`"
+)]
+pub trait PrimaryKey: Table {
+    /// The key's type.
+    type Key: Bind + Clone + 'static;
+    /// The key column.
+    const KEY: Column<Self, Self::Key>;
+}

@@ -1,0 +1,606 @@
+//! `INSERT`, `UPDATE` and `DELETE`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::column::{Column, IntoValue};
+use crate::error::{Backend, Error};
+use crate::executor::Executor;
+use crate::expr::{Expr, Node};
+use crate::sql::{SqlWriter, Statement, bind_limit};
+use crate::table::Table;
+use crate::types::{Bind, Param};
+
+/// An `INSERT` of one or many rows of `T`; see [`Table::insert`] and
+/// [`Table::insert_many`].
+///
+/// Many rows go as multi-row `VALUES` lists, as few statements as the backend's bind
+/// limit allows (65,535 values on Postgres, 32,766 on SQLite). The statements are not
+/// atomic together unless run inside a transaction.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Clone)] #[table(name = "users")]
+/// # struct User { #[column(primary_key, generated)] id: i64, email: String, name: String }
+/// let ana = User { id: 0, email: "ana@example.com".into(), name: "Ana".into() };
+/// let upsert = User::insert(&ana).on_conflict([User::email]).do_update([User::name]);
+/// assert_eq!(
+///     upsert.to_sql().sql(),
+///     r#"INSERT INTO "users" ("email", "name") VALUES ($1, $2) ON CONFLICT ("email") DO UPDATE SET "name" = EXCLUDED."name""#
+/// );
+/// ```
+#[must_use = "an insert does nothing until it is executed"]
+pub struct Insert<T> {
+    rows: Vec<Vec<Arc<dyn Param>>>,
+    conflict: Option<Conflict>,
+    _table: PhantomData<fn() -> T>,
+}
+
+enum Conflict {
+    DoNothing(Vec<&'static str>),
+    DoUpdate {
+        target: Vec<&'static str>,
+        set: Vec<&'static str>,
+    },
+}
+
+/// Columns of `T`, as `[User::email]` or `(User::email, User::name)`.
+pub trait ColumnList<T> {
+    /// The SQL names.
+    fn names(self) -> Vec<&'static str>;
+}
+
+impl<T: Table, V, const N: usize> ColumnList<T> for [Column<T, V>; N] {
+    fn names(self) -> Vec<&'static str> {
+        self.iter().map(|c| c.name()).collect()
+    }
+}
+
+macro_rules! column_tuple {
+    ($($V:ident $c:ident),+) => {
+        impl<T: Table, $($V),+> ColumnList<T> for ($(Column<T, $V>,)+) {
+            fn names(self) -> Vec<&'static str> {
+                let ($($c,)+) = self;
+                vec![$($c.name()),+]
+            }
+        }
+    };
+}
+
+column_tuple!(A a);
+column_tuple!(A a, B b);
+column_tuple!(A a, B b, C c);
+column_tuple!(A a, B b, C c, D d);
+column_tuple!(A a, B b, C c, D d, E e);
+column_tuple!(A a, B b, C c, D d, E e, F f);
+
+impl<T: Table> Insert<T> {
+    pub(crate) fn rows<'r>(rows: impl IntoIterator<Item = &'r T>) -> Self {
+        let rows = rows
+            .into_iter()
+            .map(|row| {
+                let mut values = Vec::with_capacity(T::COLUMNS.len());
+                row.__insert_values(&mut values);
+                values
+            })
+            .collect();
+        Self {
+            rows,
+            conflict: None,
+            _table: PhantomData,
+        }
+    }
+
+    /// `ON CONFLICT DO NOTHING` (`INSERT IGNORE` on MySQL): rows that would violate a
+    /// unique constraint are skipped.
+    pub fn on_conflict_do_nothing(mut self) -> Self {
+        self.conflict = Some(Conflict::DoNothing(Vec::new()));
+        self
+    }
+
+    /// `ON CONFLICT (columns)`: say what to do with [`OnConflict::do_update`] or
+    /// [`OnConflict::do_nothing`].
+    pub fn on_conflict(self, target: impl ColumnList<T>) -> OnConflict<T> {
+        OnConflict {
+            insert: self,
+            target: target.names(),
+        }
+    }
+
+    /// Also return the inserted rows (with their generated columns).
+    pub fn returning(self) -> InsertReturning<T> {
+        InsertReturning(self)
+    }
+
+    fn insert_columns() -> impl Iterator<Item = &'static str> {
+        T::COLUMNS.iter().filter(|c| !c.generated).map(|c| c.name)
+    }
+
+    /// The statements, each under the backend's bind limit.
+    fn build(&self, backend: Backend, returning: bool) -> Result<Vec<Statement>, Error> {
+        if self.rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let width = Self::insert_columns().count();
+        if returning && backend == Backend::MySql {
+            return Err(Error::Unsupported {
+                feature: "INSERT … RETURNING",
+                backend,
+            });
+        }
+        // A row with no insertable column goes alone, as DEFAULT VALUES.
+        let per_statement = bind_limit(backend).checked_div(width).unwrap_or(1).max(1);
+        self.rows
+            .chunks(per_statement)
+            .map(|chunk| self.build_chunk(backend, chunk, width, returning))
+            .collect()
+    }
+
+    fn build_chunk(
+        &self,
+        backend: Backend,
+        chunk: &[Vec<Arc<dyn Param>>],
+        width: usize,
+        returning: bool,
+    ) -> Result<Statement, Error> {
+        let mut w = SqlWriter::new(backend);
+        let ignore =
+            backend == Backend::MySql && matches!(self.conflict, Some(Conflict::DoNothing(_)));
+        w.push(if ignore {
+            "INSERT IGNORE INTO "
+        } else {
+            "INSERT INTO "
+        });
+        w.ident(T::NAME);
+        if width == 0 {
+            w.push(" DEFAULT VALUES");
+        } else {
+            w.push(" (");
+            for (i, name) in Self::insert_columns().enumerate() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                w.ident(name);
+            }
+            w.push(") VALUES ");
+            for (r, row) in chunk.iter().enumerate() {
+                w.push(if r > 0 { ", (" } else { "(" });
+                for (i, value) in row.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.bind(Arc::clone(value));
+                }
+                w.push(")");
+            }
+        }
+        self.write_conflict(&mut w)?;
+        if returning {
+            write_returning::<T>(&mut w);
+        }
+        Ok(w.finish())
+    }
+
+    fn write_conflict(&self, w: &mut SqlWriter) -> Result<(), Error> {
+        let Some(conflict) = &self.conflict else {
+            return Ok(());
+        };
+        if w.backend() == Backend::MySql {
+            return match conflict {
+                Conflict::DoNothing(_) => Ok(()),
+                Conflict::DoUpdate { set, .. } => {
+                    w.push(" ON DUPLICATE KEY UPDATE ");
+                    for (i, name) in set.iter().enumerate() {
+                        if i > 0 {
+                            w.push(", ");
+                        }
+                        w.ident(name);
+                        w.push(" = VALUES(");
+                        w.ident(name);
+                        w.push(")");
+                    }
+                    Ok(())
+                }
+            };
+        }
+        let target = match conflict {
+            Conflict::DoNothing(target) | Conflict::DoUpdate { target, .. } => target,
+        };
+        w.push(" ON CONFLICT");
+        if !target.is_empty() {
+            w.push(" (");
+            for (i, name) in target.iter().enumerate() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                w.ident(name);
+            }
+            w.push(")");
+        }
+        match conflict {
+            Conflict::DoNothing(_) => w.push(" DO NOTHING"),
+            Conflict::DoUpdate { set, .. } => {
+                if set.is_empty() {
+                    return Err(Error::InvalidQuery {
+                        reason: "an upsert needs at least one column to update".into(),
+                    });
+                }
+                w.push(" DO UPDATE SET ");
+                for (i, name) in set.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.ident(name);
+                    w.push(" = EXCLUDED.");
+                    w.ident(name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first statement as it would run on Postgres (the others, for large batches,
+    /// have the same shape).
+    pub fn to_sql(&self) -> Statement {
+        first_statement(self.build(Backend::Postgres, false))
+    }
+
+    /// The statements as they would run on `backend`.
+    pub fn to_sql_for(&self, backend: Backend) -> Vec<Statement> {
+        self.build(backend, false).unwrap_or_default()
+    }
+
+    /// Runs the insert; returns the rows inserted.
+    pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error> {
+        let mut affected = 0;
+        for statement in self.build(exec.backend(), false)? {
+            affected += exec
+                .execute_statement(&statement.sql, &statement.params)
+                .await?;
+        }
+        Ok(affected)
+    }
+}
+
+fn first_statement(statements: Result<Vec<Statement>, Error>) -> Statement {
+    match statements {
+        Ok(mut statements) if !statements.is_empty() => statements.swap_remove(0),
+        Ok(_) => Statement {
+            sql: String::from("/* nothing to insert */"),
+            params: Vec::new(),
+        },
+        Err(err) => Statement {
+            sql: format!("/* {err} */"),
+            params: Vec::new(),
+        },
+    }
+}
+
+fn write_returning<T: Table>(w: &mut SqlWriter) {
+    w.push(" RETURNING ");
+    for (i, column) in T::COLUMNS.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.ident(column.name);
+    }
+}
+
+/// `ON CONFLICT (..)` waiting for its action.
+#[must_use = "say what happens on conflict: .do_update(..) or .do_nothing()"]
+pub struct OnConflict<T> {
+    insert: Insert<T>,
+    target: Vec<&'static str>,
+}
+
+impl<T: Table> OnConflict<T> {
+    /// `DO UPDATE SET column = EXCLUDED.column` for each of `columns` (upsert).
+    pub fn do_update(mut self, columns: impl ColumnList<T>) -> Insert<T> {
+        self.insert.conflict = Some(Conflict::DoUpdate {
+            target: self.target,
+            set: columns.names(),
+        });
+        self.insert
+    }
+
+    /// `DO NOTHING` for conflicts on these columns.
+    pub fn do_nothing(mut self) -> Insert<T> {
+        self.insert.conflict = Some(Conflict::DoNothing(self.target));
+        self.insert
+    }
+}
+
+/// An [`Insert`] that returns the rows it wrote.
+#[must_use = "an insert does nothing until it is fetched"]
+pub struct InsertReturning<T>(Insert<T>);
+
+impl<T: Table> InsertReturning<T> {
+    /// The rows as written (skipped conflicts return nothing).
+    pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error> {
+        let mut out = Vec::with_capacity(self.0.rows.len());
+        for statement in self.0.build(exec.backend(), true)? {
+            for row in exec
+                .fetch_all_statement(&statement.sql, &statement.params)
+                .await?
+            {
+                out.push(T::__decode(&row, 0)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The one row written, or [`Error::NotFound`] if a conflict skipped it.
+    pub async fn fetch_one<E: Executor>(self, exec: &E) -> Result<T, Error> {
+        self.fetch_all(exec)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotFound)
+    }
+
+    /// The first statement as it would run on Postgres.
+    pub fn to_sql(&self) -> Statement {
+        first_statement(self.0.build(Backend::Postgres, true))
+    }
+}
+
+/// Typestate of [`Update`] and [`Delete`]: no filter chosen yet.
+pub struct Unfiltered;
+/// Typestate of [`Update`] and [`Delete`]: `.filter(..)` or `.all_rows()` was called.
+pub struct Filtered;
+
+/// Whether an UPDATE or DELETE has said which rows it touches.
+#[diagnostic::on_unimplemented(
+    message = "this statement has no filter and would touch every row of the table",
+    label = "add `.filter(..)`, or `.all_rows()` if every row is really meant",
+    note = "UPDATE and DELETE need an explicit choice of rows before they run"
+)]
+pub trait RowsChosen {}
+
+impl RowsChosen for Filtered {}
+
+/// An `UPDATE` of `T`; see [`Table::update`].
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, status: String, driver_id: Option<i64> }
+/// let assign = Ride::update()
+///     .set(Ride::status, "assigned")
+///     .set(Ride::driver_id, 7)
+///     .filter(Ride::id.eq(42) & Ride::status.eq("requested"));
+/// assert_eq!(
+///     assign.to_sql().sql(),
+///     r#"UPDATE "rides" SET "status" = $1, "driver_id" = $2 WHERE ("rides"."id" = $3 AND "rides"."status" = $4)"#
+/// );
+/// ```
+#[must_use = "an update does nothing until it is executed"]
+pub struct Update<T, F = Unfiltered> {
+    set: Vec<(&'static str, Arc<dyn Param>)>,
+    filter: Expr<T>,
+    _state: PhantomData<fn() -> F>,
+}
+
+impl<T: Table> Update<T, Unfiltered> {
+    pub(crate) fn new() -> Self {
+        Self {
+            set: Vec::new(),
+            filter: Expr::always(),
+            _state: PhantomData,
+        }
+    }
+
+    /// Sets every non-key, non-generated column from `row` (what `save` runs).
+    pub(crate) fn from_row(row: &T) -> Self {
+        let mut values = Vec::new();
+        row.__update_values(&mut values);
+        let names = T::COLUMNS
+            .iter()
+            .filter(|c| !c.primary_key && !c.generated)
+            .map(|c| c.name);
+        Self {
+            set: names.zip(values).collect(),
+            filter: Expr::always(),
+            _state: PhantomData,
+        }
+    }
+
+    /// Touches every row of the table, deliberately.
+    pub fn all_rows(self) -> Update<T, Filtered> {
+        Update {
+            set: self.set,
+            filter: self.filter,
+            _state: PhantomData,
+        }
+    }
+}
+
+impl<T: Table, F> Update<T, F> {
+    /// `SET column = value`.
+    pub fn set<V: Bind + 'static>(
+        mut self,
+        column: Column<T, V>,
+        value: impl IntoValue<V>,
+    ) -> Self {
+        self.set.push((column.name(), Arc::new(value.into_value())));
+        self
+    }
+
+    /// Restricts the rows updated (ANDed with earlier filters).
+    pub fn filter(self, condition: Expr<T>) -> Update<T, Filtered> {
+        Update {
+            set: self.set,
+            filter: self.filter.and(condition),
+            _state: PhantomData,
+        }
+    }
+
+    fn build(&self, backend: Backend, returning: bool) -> Result<Statement, Error> {
+        if self.set.is_empty() {
+            return Err(Error::InvalidQuery {
+                reason: format!("UPDATE of `{}` sets no column", T::NAME),
+            });
+        }
+        if returning && backend == Backend::MySql {
+            return Err(Error::Unsupported {
+                feature: "UPDATE … RETURNING",
+                backend,
+            });
+        }
+        let mut w = SqlWriter::new(backend);
+        w.push("UPDATE ");
+        w.ident(T::NAME);
+        w.push(" SET ");
+        for (i, (name, value)) in self.set.iter().enumerate() {
+            if i > 0 {
+                w.push(", ");
+            }
+            w.ident(name);
+            w.push(" = ");
+            w.bind(Arc::clone(value));
+        }
+        write_where(&mut w, &self.filter.node)?;
+        if returning {
+            write_returning::<T>(&mut w);
+        }
+        Ok(w.finish())
+    }
+
+    /// The statement as it would run on Postgres.
+    pub fn to_sql(&self) -> Statement {
+        self.to_sql_for(Backend::Postgres)
+    }
+
+    /// The statement as it would run on `backend`.
+    pub fn to_sql_for(&self, backend: Backend) -> Statement {
+        self.build(backend, false).unwrap_or_else(|err| Statement {
+            sql: format!("/* {err} */"),
+            params: Vec::new(),
+        })
+    }
+
+    /// Runs the update; returns the rows changed.
+    pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error>
+    where
+        F: RowsChosen,
+    {
+        let statement = self.build(exec.backend(), false)?;
+        exec.execute_statement(&statement.sql, &statement.params)
+            .await
+    }
+
+    /// Runs the update and returns the changed rows.
+    pub async fn returning<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error>
+    where
+        F: RowsChosen,
+    {
+        let statement = self.build(exec.backend(), true)?;
+        let rows = exec
+            .fetch_all_statement(&statement.sql, &statement.params)
+            .await?;
+        rows.iter().map(|row| T::__decode(row, 0)).collect()
+    }
+}
+
+fn write_where(w: &mut SqlWriter, node: &Node) -> Result<(), Error> {
+    if !matches!(node, Node::Const(true)) {
+        w.push(" WHERE ");
+        node.write(w)?;
+    }
+    Ok(())
+}
+
+/// A `DELETE` from `T`; see [`Table::delete`].
+#[must_use = "a delete does nothing until it is executed"]
+pub struct Delete<T, F = Unfiltered> {
+    filter: Expr<T>,
+    _state: PhantomData<fn() -> F>,
+}
+
+impl<T: Table> Delete<T, Unfiltered> {
+    pub(crate) fn new() -> Self {
+        Self {
+            filter: Expr::always(),
+            _state: PhantomData,
+        }
+    }
+
+    /// Deletes every row of the table, deliberately.
+    pub fn all_rows(self) -> Delete<T, Filtered> {
+        Delete {
+            filter: self.filter,
+            _state: PhantomData,
+        }
+    }
+}
+
+impl<T: Table, F> Delete<T, F> {
+    /// Restricts the rows deleted (ANDed with earlier filters).
+    pub fn filter(self, condition: Expr<T>) -> Delete<T, Filtered> {
+        Delete {
+            filter: self.filter.and(condition),
+            _state: PhantomData,
+        }
+    }
+
+    fn build(&self, backend: Backend, returning: bool) -> Result<Statement, Error> {
+        if returning && backend == Backend::MySql {
+            return Err(Error::Unsupported {
+                feature: "DELETE … RETURNING",
+                backend,
+            });
+        }
+        let mut w = SqlWriter::new(backend);
+        w.push("DELETE FROM ");
+        w.ident(T::NAME);
+        write_where(&mut w, &self.filter.node)?;
+        if returning {
+            write_returning::<T>(&mut w);
+        }
+        Ok(w.finish())
+    }
+
+    /// The statement as it would run on Postgres.
+    pub fn to_sql(&self) -> Statement {
+        self.build(Backend::Postgres, false)
+            .unwrap_or_else(|err| Statement {
+                sql: format!("/* {err} */"),
+                params: Vec::new(),
+            })
+    }
+
+    /// Runs the delete; returns the rows deleted.
+    pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error>
+    where
+        F: RowsChosen,
+    {
+        let statement = self.build(exec.backend(), false)?;
+        exec.execute_statement(&statement.sql, &statement.params)
+            .await
+    }
+
+    /// Runs the delete and returns the deleted rows.
+    pub async fn returning<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error>
+    where
+        F: RowsChosen,
+    {
+        let statement = self.build(exec.backend(), true)?;
+        let rows = exec
+            .fetch_all_statement(&statement.sql, &statement.params)
+            .await?;
+        rows.iter().map(|row| T::__decode(row, 0)).collect()
+    }
+}
+
+impl<T: Table, F> fmt::Debug for Update<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Update").field(&self.to_sql()).finish()
+    }
+}
+
+impl<T: Table, F> fmt::Debug for Delete<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Delete").field(&self.to_sql()).finish()
+    }
+}
