@@ -5,10 +5,12 @@
 
 mod support;
 
+mod builder;
 mod connect;
 mod db_handle;
 #[cfg(feature = "mysql")]
 mod errors_mysql;
 mod errors_postgres;
 mod errors_sqlite;
+mod golden_sql;
 mod raw_query;

@@ -308,17 +308,25 @@ impl<T: Table, V: Bind + 'static> Column<T, V> {
     }
 }
 
-impl<T: Table, V: Text> Column<T, V> {
+// The bounds sit on the methods, not the impl, so a misuse reports the traits'
+// `on_unimplemented` messages rather than "method exists but bounds not satisfied".
+impl<T: Table, V> Column<T, V> {
     /// `column LIKE pattern`, case-sensitive on every backend (`%` any run, `_` one
     /// character, `\` escapes). On SQLite, whose LIKE ignores ASCII case, it is written
     /// as an equivalent `GLOB`.
-    pub fn like(self, pattern: impl Into<String>) -> Expr<T> {
+    pub fn like(self, pattern: impl Into<String>) -> Expr<T>
+    where
+        V: Text,
+    {
         self.pattern(pattern.into(), false)
     }
 
     /// Case-insensitive [`like`](Self::like): `ILIKE` on Postgres, `lower(column) LIKE
     /// lower(pattern)` elsewhere (ASCII case folding on SQLite).
-    pub fn ilike(self, pattern: impl Into<String>) -> Expr<T> {
+    pub fn ilike(self, pattern: impl Into<String>) -> Expr<T>
+    where
+        V: Text,
+    {
         self.pattern(pattern.into(), true)
     }
 
@@ -331,9 +339,12 @@ impl<T: Table, V: Text> Column<T, V> {
     }
 }
 
-impl<T: Table, V: Nullable> Column<T, V> {
+impl<T: Table, V> Column<T, V> {
     /// `column IS NULL` (only for `Option` fields).
-    pub fn is_null(self) -> Expr<T> {
+    pub fn is_null(self) -> Expr<T>
+    where
+        V: Nullable,
+    {
         Expr::new(Node::Null {
             column: self.col_ref(),
             negated: false,
@@ -341,7 +352,10 @@ impl<T: Table, V: Nullable> Column<T, V> {
     }
 
     /// `column IS NOT NULL` (only for `Option` fields).
-    pub fn is_not_null(self) -> Expr<T> {
+    pub fn is_not_null(self) -> Expr<T>
+    where
+        V: Nullable,
+    {
         Expr::new(Node::Null {
             column: self.col_ref(),
             negated: true,

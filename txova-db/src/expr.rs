@@ -349,7 +349,7 @@ pub struct Join<S, U>(PhantomData<fn() -> (S, U)>);
 
 impl<T: Table> Contains<T, Here> for T {}
 impl<S, U: Table> Contains<U, Here> for Join<S, U> {}
-impl<S: Contains<X, I>, U, X, I> Contains<X, There<I>> for Join<S, U> {}
+impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for Join<S, U> {}
 
 /// A value bound for a condition, boxed; see [`Expr::raw`].
 pub fn param<V: Bind + 'static>(value: V) -> Arc<dyn Param> {

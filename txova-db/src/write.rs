@@ -46,6 +46,11 @@ enum Conflict {
 }
 
 /// Columns of `T`, as `[User::email]` or `(User::email, User::name)`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a list of `{T}`'s columns",
+    label = "conflict targets and upsert columns must belong to the table inserted into",
+    note = "write them as an array `[{T}::a, {T}::b]` (same type) or a tuple `({T}::a, {T}::b)`"
+)]
 pub trait ColumnList<T> {
     /// The SQL names.
     fn names(self) -> Vec<&'static str>;

@@ -126,7 +126,7 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         #primary_key
 
         #[automatically_derived]
-        #[allow(non_upper_case_globals)]
+        #[allow(non_upper_case_globals, dead_code)]
         impl #ident {
             #(#column_consts)*
         }
@@ -197,6 +197,7 @@ fn sort_enum(container: &Container<'_>, columns: &[&Field<'_>]) -> Option<TokenS
     Some(quote! {
         #[doc = #doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::hash::Hash)]
+        #[allow(dead_code)]
         #vis enum #enum_ident {
             #(#variants),*
         }

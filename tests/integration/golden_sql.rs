@@ -1,0 +1,175 @@
+//! The exact SQL the builders write, for Postgres and SQLite.
+
+use txova_db::{Backend, Direction, Select, Table, count, sum};
+
+use crate::builder::{Ride, User};
+
+fn sql(statement: txova_db::sql::Statement) -> String {
+    statement.sql().to_owned()
+}
+
+const USER_COLUMNS: &str = r#""users"."id", "users"."name", "users"."email_address", "users"."status", "users"."age", "users"."score", "users"."nickname""#;
+
+#[test]
+fn select_with_filters_order_and_limit() {
+    let query = User::select()
+        .filter(User::status.eq("active") & User::age.ge(18))
+        .filter(User::nickname.is_null() | User::name.is_in(["Ana", "Rui"]))
+        .order_by(User::age.desc())
+        .limit(10)
+        .offset(20);
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        format!(
+            r#"SELECT {USER_COLUMNS} FROM "users" WHERE ("users"."status" = $1 AND "users"."age" >= $2 AND ("users"."nickname" IS NULL OR "users"."name" IN ($3, $4))) ORDER BY "users"."age" DESC LIMIT 10 OFFSET 20"#
+        )
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Sqlite)),
+        format!(
+            r#"SELECT {USER_COLUMNS} FROM "users" WHERE ("users"."status" = ? AND "users"."age" >= ? AND ("users"."nickname" IS NULL OR "users"."name" IN (?, ?))) ORDER BY "users"."age" DESC LIMIT 10 OFFSET 20"#
+        )
+    );
+    assert_eq!(
+        query.to_sql().params(),
+        [r#""active""#, "18", r#""Ana""#, r#""Rui""#]
+    );
+}
+
+#[test]
+fn like_ilike_between_and_negation_per_dialect() {
+    let query = User::select().columns(User::id).filter(
+        User::name.like("A%") & User::email.ilike("%@EXAMPLE.COM") & !User::age.between(1, 9),
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        r#"SELECT "users"."id" FROM "users" WHERE ("users"."name" LIKE $1 AND "users"."email_address" ILIKE $2 AND NOT ("users"."age" BETWEEN $3 AND $4))"#
+    );
+    let sqlite = query.to_sql_for(Backend::Sqlite);
+    assert_eq!(
+        sqlite.sql(),
+        r#"SELECT "users"."id" FROM "users" WHERE ("users"."name" GLOB ? AND lower("users"."email_address") LIKE lower(?) ESCAPE '\' AND NOT ("users"."age" BETWEEN ? AND ?))"#
+    );
+    assert_eq!(sqlite.params()[0], r#""A*""#);
+}
+
+#[test]
+fn empty_in_lists_are_constants() {
+    let none: [i64; 0] = [];
+    assert!(sql(User::select().filter(User::id.is_in(none)).to_sql()).ends_with("WHERE 1 = 0"));
+    assert!(
+        sql(User::select().filter(User::id.not_in(none)).to_sql()).ends_with(r#"FROM "users""#)
+    );
+    let always_true_but_age = User::select().filter(User::id.not_in(none) & User::age.eq(3));
+    assert!(sql(always_true_but_age.to_sql()).ends_with(r#"WHERE "users"."age" = $1"#));
+}
+
+#[test]
+fn offset_without_limit_and_locks_per_dialect() {
+    let query = User::select()
+        .columns(User::id)
+        .offset(5)
+        .for_update()
+        .skip_locked();
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        r#"SELECT "users"."id" FROM "users" OFFSET 5 FOR UPDATE SKIP LOCKED"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Sqlite)),
+        "/* SKIP LOCKED is not supported on sqlite */"
+    );
+    let plain_lock = User::select().columns(User::id).offset(5).for_share();
+    assert_eq!(
+        sql(plain_lock.to_sql_for(Backend::Sqlite)),
+        r#"SELECT "users"."id" FROM "users" LIMIT -1 OFFSET 5"#
+    );
+    assert!(sql(plain_lock.nowait().to_sql()).ends_with("FOR SHARE NOWAIT"));
+}
+
+#[test]
+fn joins_aggregates_group_by_having() {
+    let query = User::select()
+        .inner_join(User::id, Ride::user_id)
+        .columns((User::name, count(), sum(Ride::fare_cents)))
+        .filter(Ride::status.eq("completed"))
+        .group_by(User::name)
+        .having(count().gt(2))
+        .order_by(User::name.asc());
+    assert_eq!(
+        sql(query.to_sql()),
+        r#"SELECT "users"."name", COUNT(*), CAST(SUM("rides"."fare_cents") AS BIGINT) FROM "users" INNER JOIN "rides" ON "users"."id" = "rides"."user_id" WHERE "rides"."status" = $1 GROUP BY "users"."name" HAVING COUNT(*) > $2 ORDER BY "users"."name" ASC"#
+    );
+    let left = User::select()
+        .left_join(User::id, Ride::user_id)
+        .columns((User::id, Ride::id.nullable()));
+    assert!(
+        sql(left.to_sql()).contains(r#"LEFT JOIN "rides" ON "users"."id" = "rides"."user_id""#)
+    );
+}
+
+#[test]
+fn insert_upsert_update_delete() {
+    let ana = User {
+        id: 0,
+        name: "Ana".into(),
+        email: "ana@example.com".into(),
+        status: "active".into(),
+        age: 30,
+        score: 1.0,
+        nickname: None,
+        loaded_from_cache: true,
+    };
+    let insert_columns = r#""name", "email_address", "status", "age", "score", "nickname""#;
+    assert_eq!(
+        sql(User::insert_many([&ana, &ana]).to_sql()),
+        format!(
+            r#"INSERT INTO "users" ({insert_columns}) VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)"#
+        )
+    );
+    assert_eq!(
+        sql(User::insert(&ana)
+            .on_conflict_do_nothing()
+            .returning()
+            .to_sql()),
+        format!(
+            r#"INSERT INTO "users" ({insert_columns}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING "id", "name", "email_address", "status", "age", "score", "nickname""#
+        )
+    );
+    let upsert = User::insert(&ana)
+        .on_conflict([User::email])
+        .do_update((User::name, User::age));
+    assert!(sql(upsert.to_sql()).ends_with(
+        r#"ON CONFLICT ("email_address") DO UPDATE SET "name" = EXCLUDED."name", "age" = EXCLUDED."age""#
+    ));
+    assert_eq!(
+        sql(User::update()
+            .set(User::age, 31)
+            .filter(User::id.eq(7))
+            .to_sql_for(Backend::Sqlite)),
+        r#"UPDATE "users" SET "age" = ? WHERE "users"."id" = ?"#
+    );
+    assert_eq!(
+        sql(User::update().set(User::status, "gone").all_rows().to_sql()),
+        r#"UPDATE "users" SET "status" = $1"#
+    );
+    assert_eq!(
+        sql(User::delete().filter(User::age.lt(18)).to_sql()),
+        r#"DELETE FROM "users" WHERE "users"."age" < $1"#
+    );
+}
+
+#[test]
+fn untyped_builder_quotes_and_renumbers() {
+    let query = Select::from("audit log")
+        .columns(["who", "what \"quoted\""])
+        .expect("lenient")
+        .filter_raw("at > ? AND note <> '?'", 5_i64)
+        .filter_raw("kind = ?", "login")
+        .order_by_name("at", Direction::Desc)
+        .expect("lenient");
+    assert_eq!(
+        sql(query.to_sql()),
+        r#"SELECT "audit log"."who", "audit log"."what ""quoted""" FROM "audit log" WHERE ((at > $1 AND note <> '?') AND (kind = $2)) ORDER BY "audit log"."at" DESC"#
+    );
+}

@@ -1,0 +1,8 @@
+#[path = "../../models.rs"]
+mod models;
+use models::User;
+use txova_db::Table;
+
+fn main() {
+    let _ = User::select().columns(txova_db::sum(User::name));
+}

@@ -1,0 +1,6 @@
+use txova_db::Table;
+
+#[derive(Table)]
+struct Marker;
+
+fn main() {}

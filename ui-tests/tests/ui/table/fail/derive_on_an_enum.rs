@@ -1,0 +1,9 @@
+use txova_db::Table;
+
+#[derive(Table)]
+enum Status {
+    Active,
+    Banned,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use txova_db::Table;
+
+#[derive(Table)]
+#[table(name = users)]
+struct User {
+    #[column(primary_key)]
+    id: i64,
+}
+
+fn main() {}
