@@ -1,4 +1,4 @@
-//! The rides service, at its first stage: connect, migrate, book a ride, read it back.
+//! The rides service: users, drivers and rides on txova-db.
 //!
 //! With no environment it runs on an in-memory SQLite database, so it needs no server:
 //!
@@ -9,10 +9,51 @@
 
 use std::process::ExitCode;
 
-use txova_db::{Backend, Db, DbConfig, ErrorKind, query};
+use txova_db::{
+    Backend, Db, DbConfig, Direction, ErrorKind, KeysetRequest, PageRequest, Table, count, sum,
+};
 
 const POSTGRES_SCHEMA: &str = include_str!("../../migrations/postgres/0001_create_rides.up.sql");
 const SQLITE_SCHEMA: &str = include_str!("../../migrations/sqlite/0001_create_rides.up.sql");
+
+/// Someone who requests rides.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "users")]
+struct User {
+    #[column(primary_key, generated)]
+    id: i64,
+    #[column(sortable)]
+    name: String,
+    email: String,
+}
+
+/// Someone who drives them.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "drivers")]
+struct Driver {
+    #[column(primary_key, generated)]
+    id: i64,
+    #[column(sortable)]
+    name: String,
+    #[column(name = "vehicle_plate")]
+    plate: String,
+    available: bool,
+}
+
+/// A ride from request to completion.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "rides")]
+struct Ride {
+    #[column(primary_key, generated)]
+    id: i64,
+    user_id: i64,
+    driver_id: Option<i64>,
+    status: String,
+    pickup: String,
+    dropoff: String,
+    #[column(sortable)]
+    fare_cents: i64,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -42,69 +83,149 @@ async fn run() -> txova_db::Result<()> {
         _ => SQLITE_SCHEMA,
     };
     db.execute_script(schema).await?;
-    println!("migrated: users, drivers, rides");
+    let drift = txova_db::verify_schema::<Ride, _>(&db).await?;
+    println!("migrated: users, drivers, rides ({drift})");
 
     // A run id keeps repeated runs against a persistent database from colliding.
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or_default();
-    let user_id: i64 = query("INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id")
-        .bind("Ana Machava")
-        .bind(format!("ana+{run}@example.com"))
-        .fetch_one(&db)
-        .await?
-        .try_get(0)?;
-    let driver_id: i64 =
-        query("INSERT INTO drivers (name, vehicle_plate) VALUES ($1, $2) RETURNING id")
-            .bind("Rui Cossa")
-            .bind(format!("MZ-{run}"))
-            .fetch_one(&db)
-            .await?
-            .try_get(0)?;
-    println!("created user {user_id} and driver {driver_id}");
-
-    let ride_id: i64 = query(
-        "INSERT INTO rides (user_id, driver_id, status, pickup, dropoff, fare_cents)
-         VALUES ($1, $2, 'assigned', $3, $4, $5) RETURNING id",
-    )
-    .bind(user_id)
-    .bind(driver_id)
-    .bind("Avenida Julius Nyerere 1200")
-    .bind("Aeroporto Internacional de Maputo")
-    .bind(45_000_i64)
-    .fetch_one(&db)
-    .await?
-    .try_get(0)?;
-    println!("booked ride {ride_id}");
-
-    let ride = query(
-        "SELECT r.status, r.pickup, r.dropoff, r.fare_cents, u.name AS rider, d.name AS driver
-         FROM rides r JOIN users u ON u.id = r.user_id JOIN drivers d ON d.id = r.driver_id
-         WHERE r.id = $1",
-    )
-    .bind(ride_id)
+    let ana = User::insert(&User {
+        id: 0,
+        name: "Ana Machava".into(),
+        email: format!("ana+{run}@example.com"),
+    })
+    .returning()
     .fetch_one(&db)
     .await?;
-    let fare: i64 = ride.try_get("fare_cents")?;
+    let drivers: Vec<Driver> = ["Rui Cossa", "Zito Langa", "Lúcia Nhantumbo"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Driver {
+            id: 0,
+            name: (*name).into(),
+            plate: format!("MZ-{run}-{i}"),
+            available: true,
+        })
+        .collect();
+    let drivers = Driver::insert_many(&drivers)
+        .returning()
+        .fetch_all(&db)
+        .await?;
+    println!("created user {} and {} drivers", ana.id, drivers.len());
+
+    let requested = Ride {
+        id: 0,
+        user_id: ana.id,
+        driver_id: None,
+        status: "requested".into(),
+        pickup: "Avenida Julius Nyerere 1200".into(),
+        dropoff: "Aeroporto Internacional de Maputo".into(),
+        fare_cents: 45_000,
+    };
+    let ride = Ride::insert(&requested).returning().fetch_one(&db).await?;
+    println!("ride {} requested", ride.id);
+
+    // Assign the first available driver: the filter on status makes the update a
+    // no-op if someone else assigned the ride first.
+    let driver = Driver::select()
+        .filter(Driver::available.eq(true))
+        .order_by(DriverSort::NameAsc)
+        .fetch_one(&db)
+        .await?;
+    let assigned = Ride::update()
+        .set(Ride::driver_id, driver.id)
+        .set(Ride::status, "assigned")
+        .filter(Ride::id.eq(ride.id) & Ride::status.eq("requested"))
+        .execute(&db)
+        .await?;
+    Driver::update()
+        .set(Driver::available, false)
+        .filter(Driver::id.eq(driver.id))
+        .execute(&db)
+        .await?;
     println!(
-        "ride {ride_id}: {} from {} to {}, rider {}, driver {}, fare {}.{:02} MZN",
-        ride.try_get::<String>("status")?,
-        ride.try_get::<String>("pickup")?,
-        ride.try_get::<String>("dropoff")?,
-        ride.try_get::<String>("rider")?,
-        ride.try_get::<String>("driver")?,
+        "ride {} assigned to {} ({assigned} row)",
+        ride.id, driver.name
+    );
+
+    let (status, rider, driver_name, fare): (String, String, Option<String>, i64) = Ride::select()
+        .inner_join(Ride::user_id, User::id)
+        .left_join(Ride::driver_id, Driver::id)
+        .columns((
+            Ride::status,
+            User::name,
+            Driver::name.nullable(),
+            Ride::fare_cents,
+        ))
+        .filter(Ride::id.eq(ride.id))
+        .fetch_one(&db)
+        .await?;
+    println!(
+        "ride {}: {status}, rider {rider}, driver {}, fare {}.{:02} MZN",
+        ride.id,
+        driver_name.as_deref().unwrap_or("none"),
         fare / 100,
         fare % 100,
     );
 
+    // More rides, then the numbers a dashboard would show.
+    let more: Vec<Ride> = (1..=6)
+        .map(|i| Ride {
+            fare_cents: 10_000 * i,
+            status: if i % 2 == 0 { "completed" } else { "cancelled" }.into(),
+            ..requested.clone()
+        })
+        .collect();
+    Ride::insert_many(&more).execute(&db).await?;
+    let per_status: Vec<(String, i64, Option<i64>)> = Ride::select()
+        .columns((Ride::status, count(), sum(Ride::fare_cents)))
+        .filter(Ride::user_id.eq(ana.id))
+        .group_by(Ride::status)
+        .order_by(Ride::status.asc())
+        .fetch_all(&db)
+        .await?;
+    for (status, rides, total) in &per_status {
+        println!(
+            "  {status:<10} {rides} rides, {} MZN",
+            total.unwrap_or(0) / 100
+        );
+    }
+
+    // A `?sort=-fare_cents&page=1` request: the sort key can only name sortable columns.
+    let sort: RideSort = "-fare_cents".parse()?;
+    let page = Ride::select()
+        .filter(Ride::user_id.eq(ana.id))
+        .order_by(sort)
+        .paginate(&db, PageRequest::new(1, 3))
+        .await?;
+    println!(
+        "page {} of {}: fares {:?}",
+        page.page,
+        page.total_pages(),
+        page.items.iter().map(|r| r.fare_cents).collect::<Vec<_>>()
+    );
+    match "password".parse::<RideSort>() {
+        Err(refused) => println!("sort key refused: {refused}"),
+        Ok(sort) => println!("unexpected sort key accepted: {sort}"),
+    }
+    let first = Ride::select()
+        .filter(Ride::user_id.eq(ana.id))
+        .keyset(&db, Ride::id, Direction::Asc, KeysetRequest::first(4))
+        .await?;
+    println!(
+        "keyset page: {} rides, next cursor {:?}",
+        first.items.len(),
+        first.next
+    );
+
     // The database guards its invariants; the error says which one, on any backend.
-    let rejected =
-        query("INSERT INTO rides (user_id, pickup, dropoff, fare_cents) VALUES ($1, 'a', 'b', -1)")
-            .bind(user_id)
-            .execute(&db)
-            .await;
-    match rejected {
+    let negative = Ride {
+        fare_cents: -1,
+        ..requested.clone()
+    };
+    match Ride::insert(&negative).execute(&db).await {
         Err(err) if err.kind() == ErrorKind::Check => {
             println!(
                 "negative fare refused: {:?} ({})",

@@ -239,6 +239,16 @@ impl<T: Table, V: Bind + 'static> Column<T, V> {
         })
     }
 
+    /// `column = <placeholder>` for rendering cached statements; the value bound at run
+    /// time takes the placeholder's place.
+    pub(crate) fn eq_placeholder(self) -> Expr<T> {
+        Expr::new(Node::Compare {
+            column: self.col_ref(),
+            op: "=",
+            value: Arc::new(Placeholder),
+        })
+    }
+
     /// `column = value` when `value` is `Some`, and no condition at all when it is
     /// `None` — for optional search fields, without branching.
     ///
@@ -571,5 +581,34 @@ mod tests {
         assert_eq!(like_to_glob(r"100\%"), "100%");
         assert_eq!(like_to_glob(r"a\_b"), "a_b");
         assert_eq!(like_to_glob("what?*[x]"), "what[?][*][[]x]");
+    }
+}
+
+/// Stands for a value in a statement rendered once and run with values bound later.
+/// Never sent to a database: only its placeholder is written.
+#[derive(Debug)]
+struct Placeholder;
+
+impl Param for Placeholder {
+    #[cfg(feature = "postgres")]
+    fn add_to_postgres(
+        &self,
+        _: &mut sqlx::postgres::PgArguments,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        Err("a cached statement's placeholder was bound".into())
+    }
+    #[cfg(feature = "sqlite")]
+    fn add_to_sqlite(
+        &self,
+        _: &mut sqlx::sqlite::SqliteArguments,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        Err("a cached statement's placeholder was bound".into())
+    }
+    #[cfg(feature = "mysql")]
+    fn add_to_mysql(
+        &self,
+        _: &mut sqlx::mysql::MySqlArguments,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        Err("a cached statement's placeholder was bound".into())
     }
 }

@@ -41,6 +41,31 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         sql: &'a str,
         params: &'a [Arc<dyn Param>],
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a;
+
+    /// Hands each row to `sink` as it arrives (typed selects decode as they stream).
+    #[doc(hidden)]
+    fn fetch_each_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+        sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}
+
+/// Runs `sql` and decodes every row with `decode` as the rows stream in.
+pub(crate) async fn fetch_all_decoded<E: Executor, O: Send>(
+    exec: &E,
+    sql: &str,
+    params: &[Arc<dyn Param>],
+    decode: fn(Row) -> Result<O, Error>,
+) -> Result<Vec<O>, Error> {
+    let mut out = Vec::new();
+    let mut sink = |row: Row| {
+        out.push(decode(row)?);
+        Ok(())
+    };
+    exec.fetch_each_statement(sql, params, &mut sink).await?;
+    Ok(out)
 }
 
 impl sealed::Sealed for Db {}
@@ -72,6 +97,15 @@ impl Executor for Db {
         params: &'a [Arc<dyn Param>],
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a {
         self.run_fetch_optional(sql, params)
+    }
+
+    fn fetch_each_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param>],
+        sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        self.run_fetch_each(sql, params, sink)
     }
 }
 
@@ -110,6 +144,17 @@ macro_rules! executor_for_pool {
                 params: &'a [Arc<dyn Param>],
             ) -> Result<Option<Row>, Error> {
                 Db::from(self.clone()).run_fetch_optional(sql, params).await
+            }
+
+            async fn fetch_each_statement<'a>(
+                &'a self,
+                sql: &'a str,
+                params: &'a [Arc<dyn Param>],
+                sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
+            ) -> Result<(), Error> {
+                Db::from(self.clone())
+                    .run_fetch_each(sql, params, sink)
+                    .await
             }
         }
     };

@@ -142,20 +142,33 @@ where
     T: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     use sqlx::ValueRef as _;
+    // One lookup, then sqlx's own checks (`Row::try_get` would look the column up again).
     let raw = match column {
         ColumnRef::Index(i) => row.try_get_raw(i)?,
         ColumnRef::Name(n) => row.try_get_raw(n)?,
     };
-    if raw.is_null() && !accepts_null::<T>() {
-        return Err(sqlx::Error::ColumnDecode {
-            index: column.to_string(),
-            source: Box::new(sqlx::error::UnexpectedNullError),
-        });
+    let decode_error = |source| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source,
+    };
+    if raw.is_null() {
+        if !accepts_null::<T>() {
+            return Err(decode_error(Box::new(sqlx::error::UnexpectedNullError)));
+        }
+    } else {
+        let ty = raw.type_info();
+        if !sqlx::TypeInfo::is_null(&*ty) && !T::compatible(&ty) {
+            return Err(decode_error(
+                format!(
+                    "mismatched types; Rust type `{}` is not compatible with SQL type `{}`",
+                    std::any::type_name::<T>(),
+                    sqlx::TypeInfo::name(&*ty)
+                )
+                .into(),
+            ));
+        }
     }
-    match column {
-        ColumnRef::Index(i) => row.try_get(i),
-        ColumnRef::Name(n) => row.try_get(n),
-    }
+    T::decode(raw).map_err(decode_error)
 }
 
 /// Whether `T` is an `Option`, the one decodable type that holds NULL.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::column::{AnyColumn, Column, Direction, NullableColumn, Order};
 use crate::error::{Backend, Error};
-use crate::executor::Executor;
+use crate::executor::{Executor, fetch_all_decoded};
 use crate::expr::{ColRef, Contains, Expr, Join, Node};
 use crate::page::{KeysetPage, KeysetRequest, Page, PageRequest};
 use crate::row::Row;
@@ -516,12 +516,12 @@ impl<S, O> Select<S, O> {
     }
 
     /// Runs the query and decodes every row.
-    pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<O>, Error> {
+    pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<O>, Error>
+    where
+        O: Send,
+    {
         let statement = self.build(exec.backend())?;
-        let rows = exec
-            .fetch_all_statement(&statement.sql, &statement.params)
-            .await?;
-        rows.into_iter().map(self.decode).collect()
+        fetch_all_decoded(exec, &statement.sql, &statement.params, self.decode).await
     }
 
     /// Runs the query and decodes its first row, if any.
@@ -579,7 +579,10 @@ impl<S, O> Select<S, O> {
         self,
         exec: &E,
         request: PageRequest,
-    ) -> Result<Page<O>, Error> {
+    ) -> Result<Page<O>, Error>
+    where
+        O: Send,
+    {
         let total = self.count(exec).await?;
         let items = self
             .limit(u64::from(request.per_page()))

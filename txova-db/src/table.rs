@@ -9,6 +9,7 @@ use crate::error::{Backend, Error};
 use crate::executor::Executor;
 use crate::row::Row;
 use crate::select::Select;
+use crate::sql::cache::{Helper, statement};
 use crate::types::{Bind, Param};
 use crate::write::{Delete, Insert, Unfiltered, Update};
 
@@ -156,8 +157,19 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     where
         Self: PrimaryKey,
     {
-        let query = Self::select().filter(Self::KEY.eq(id.into_value()));
-        async move { query.fetch_optional(exec).await }
+        let params: [Arc<dyn Param>; 1] = [Arc::new(id.into_value())];
+        async move {
+            let sql = statement::<Self>(Helper::FindByKey, exec.backend(), || {
+                Self::select()
+                    .filter(Self::KEY.eq_placeholder())
+                    .to_sql_for(exec.backend())
+                    .sql
+            });
+            match exec.fetch_optional_statement(sql, &params).await? {
+                Some(row) => Self::__decode(&row, 0).map(Some),
+                None => Ok(None),
+            }
+        }
     }
 
     /// The row with this primary key, or [`Error::NotFound`].
@@ -168,8 +180,8 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     where
         Self: PrimaryKey,
     {
-        let query = Self::select().filter(Self::KEY.eq(id.into_value()));
-        async move { query.fetch_one(exec).await }
+        let found = Self::find(exec, id);
+        async move { found.await?.ok_or(Error::NotFound) }
     }
 
     /// Deletes the row with this primary key; `true` if there was one.
@@ -180,8 +192,16 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     where
         Self: PrimaryKey,
     {
-        let query = Self::delete().filter(Self::KEY.eq(id.into_value()));
-        async move { Ok(query.execute(exec).await? > 0) }
+        let params: [Arc<dyn Param>; 1] = [Arc::new(id.into_value())];
+        async move {
+            let sql = statement::<Self>(Helper::DeleteByKey, exec.backend(), || {
+                Self::delete()
+                    .filter(Self::KEY.eq_placeholder())
+                    .to_sql_for(exec.backend())
+                    .sql
+            });
+            Ok(exec.execute_statement(sql, &params).await? > 0)
+        }
     }
 
     /// Writes every non-key, non-generated field of `self` to its row (found by primary

