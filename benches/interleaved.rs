@@ -188,6 +188,43 @@ fn main() {
                     "select_10k: sqlx {s:.2} ms, txova-db {t:.2} ms, ratio {:.3}",
                     t / s
                 );
+
+                let insert_sql = "INSERT INTO bench_users (name, email, age, score, nickname) VALUES ($1, $2, $3, $4, $5)";
+                let (mut by_row_ms, mut many_ms) = (Vec::new(), Vec::new());
+                for round in 0..6 {
+                    for side in [round % 2, (round + 1) % 2] {
+                        sqlx::query("TRUNCATE bench_users").execute(&pool).await.unwrap();
+                        let started = Instant::now();
+                        if side == 0 {
+                            let mut tx = pool.begin().await.unwrap();
+                            for u in &rows {
+                                sqlx::query(insert_sql)
+                                    .bind(&u.name)
+                                    .bind(&u.email)
+                                    .bind(u.age)
+                                    .bind(u.score)
+                                    .bind(&u.nickname)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .unwrap();
+                            }
+                            tx.commit().await.unwrap();
+                        } else {
+                            User::insert_many(&rows).execute(&db).await.unwrap();
+                        }
+                        let millis = started.elapsed().as_secs_f64() * 1e3;
+                        if side == 0 {
+                            by_row_ms.push(millis)
+                        } else {
+                            many_ms.push(millis)
+                        }
+                    }
+                }
+                let (r, m) = (median(by_row_ms), median(many_ms));
+                println!(
+                    "insert_10k: row by row in one transaction {r:.1} ms, insert_many {m:.1} ms, {:.1}x faster",
+                    r / m
+                );
             }
         }
         pool.close().await;

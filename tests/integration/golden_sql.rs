@@ -121,10 +121,19 @@ fn insert_upsert_update_delete() {
         loaded_from_cache: true,
     };
     let insert_columns = r#""name", "email_address", "status", "age", "score", "nickname""#;
+    // Postgres takes many rows as one array per column; SQLite as VALUES lists.
+    let many = User::insert_many([&ana, &ana]);
     assert_eq!(
-        sql(User::insert_many([&ana, &ana]).to_sql()),
+        sql(many.to_sql()),
         format!(
-            r#"INSERT INTO "users" ({insert_columns}) VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)"#
+            r#"INSERT INTO "users" ({insert_columns}) SELECT * FROM UNNEST($1, $2, $3, $4, $5, $6)"#
+        )
+    );
+    assert_eq!(many.to_sql().params()[0], "[2 values]");
+    assert_eq!(
+        many.to_sql_for(Backend::Sqlite)[0].sql(),
+        format!(
+            r#"INSERT INTO "users" ({insert_columns}) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"#
         )
     );
     assert_eq!(

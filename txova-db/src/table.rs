@@ -117,19 +117,27 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     #[doc(hidden)]
     fn __update_values(&self, out: &mut Vec<Arc<dyn Param>>);
 
+    /// One array parameter per insertable column, for Postgres's `UNNEST` bulk insert;
+    /// `None` when a column's type has no Postgres array type.
+    #[doc(hidden)]
+    fn __insert_arrays(rows: &[&Self]) -> Option<Vec<Arc<dyn Param>>> {
+        let _ = rows;
+        None
+    }
+
     /// `SELECT` every column of this table.
     fn select() -> Select<Self, Self> {
         Select::of_table()
     }
 
     /// `INSERT` one row (generated columns are left to the database).
-    fn insert(row: &Self) -> Insert<Self> {
+    fn insert(row: &Self) -> Insert<'_, Self> {
         Insert::rows(std::iter::once(row))
     }
 
     /// `INSERT` many rows as multi-row statements, split to stay under the backend's
     /// bind-parameter limit.
-    fn insert_many<'r>(rows: impl IntoIterator<Item = &'r Self>) -> Insert<Self> {
+    fn insert_many<'r>(rows: impl IntoIterator<Item = &'r Self>) -> Insert<'r, Self> {
         Insert::rows(rows)
     }
 

@@ -31,11 +31,10 @@ use crate::types::{Bind, Param};
 /// );
 /// ```
 #[must_use = "an insert does nothing until it is executed"]
-pub struct Insert<T> {
-    rows: Vec<Vec<Arc<dyn Param>>>,
+pub struct Insert<'r, T> {
+    rows: Vec<&'r T>,
     conflict: Option<Conflict>,
     rows_per_statement: Option<usize>,
-    _table: PhantomData<fn() -> T>,
 }
 
 enum Conflict {
@@ -81,29 +80,24 @@ column_tuple!(A a, B b, C c, D d);
 column_tuple!(A a, B b, C c, D d, E e);
 column_tuple!(A a, B b, C c, D d, E e, F f);
 
-impl<T: Table> Insert<T> {
-    pub(crate) fn rows<'r>(rows: impl IntoIterator<Item = &'r T>) -> Self {
-        let rows = rows
-            .into_iter()
-            .map(|row| {
-                let mut values = Vec::with_capacity(T::COLUMNS.len());
-                row.__insert_values(&mut values);
-                values
-            })
-            .collect();
+impl<'r, T: Table> Insert<'r, T> {
+    pub(crate) fn rows(rows: impl IntoIterator<Item = &'r T>) -> Self {
         Self {
-            rows,
+            rows: rows.into_iter().collect(),
             conflict: None,
             rows_per_statement: None,
-            _table: PhantomData,
         }
     }
 
-    /// Values per statement by default: measured on Postgres 15, 10,000 five-column
-    /// rows insert fastest in statements of about 1,000 rows (35.8 ms, against 56.8 ms
-    /// as one 50,000-value statement, whose parse and plan dominate); a value budget
-    /// keeps wide tables at the same statement size.
+    /// Values per `VALUES`-list statement by default: measured on Postgres 15, 10,000
+    /// five-column rows insert fastest in statements of about 1,000 rows (35.8 ms,
+    /// against 56.8 ms as one 50,000-value statement, whose parse and plan dominate);
+    /// a value budget keeps wide tables at the same statement size.
     pub const DEFAULT_VALUES_PER_STATEMENT: usize = 5_000;
+
+    /// Rows per statement on Postgres's array path (`INSERT … SELECT * FROM
+    /// UNNEST($1, …)`, one array parameter per column), which bounds the message size.
+    pub const DEFAULT_ROWS_PER_ARRAY_STATEMENT: usize = 50_000;
 
     /// At most `rows` rows per statement (still capped by the bind limit).
     pub fn rows_per_statement(mut self, rows: usize) -> Self {
@@ -120,7 +114,7 @@ impl<T: Table> Insert<T> {
 
     /// `ON CONFLICT (columns)`: say what to do with [`OnConflict::do_update`] or
     /// [`OnConflict::do_nothing`].
-    pub fn on_conflict(self, target: impl ColumnList<T>) -> OnConflict<T> {
+    pub fn on_conflict(self, target: impl ColumnList<T>) -> OnConflict<'r, T> {
         OnConflict {
             insert: self,
             target: target.names(),
@@ -128,7 +122,7 @@ impl<T: Table> Insert<T> {
     }
 
     /// Also return the inserted rows (with their generated columns).
-    pub fn returning(self) -> InsertReturning<T> {
+    pub fn returning(self) -> InsertReturning<'r, T> {
         InsertReturning(self)
     }
 
@@ -136,73 +130,126 @@ impl<T: Table> Insert<T> {
         T::COLUMNS.iter().filter(|c| !c.generated).map(|c| c.name)
     }
 
-    /// The statements, each under the backend's bind limit.
+    /// The statements: on Postgres with several rows, one `UNNEST` statement per
+    /// chunk when every column's type has an array type; otherwise `VALUES` lists
+    /// under the backend's bind limit.
     fn build(&self, backend: Backend, returning: bool) -> Result<Vec<Statement>, Error> {
         if self.rows.is_empty() {
             return Ok(Vec::new());
         }
-        let width = Self::insert_columns().count();
         if returning && backend == Backend::MySql {
             return Err(Error::Unsupported {
                 feature: "INSERT … RETURNING",
                 backend,
             });
         }
-        // A row with no insertable column goes alone, as DEFAULT VALUES.
+        let width = Self::insert_columns().count();
+        if backend == Backend::Postgres && self.rows.len() > 1 && width > 0 {
+            let per_statement = self
+                .rows_per_statement
+                .unwrap_or(Self::DEFAULT_ROWS_PER_ARRAY_STATEMENT);
+            let arrays: Option<Vec<_>> = self
+                .rows
+                .chunks(per_statement)
+                .map(T::__insert_arrays)
+                .collect();
+            if let Some(arrays) = arrays {
+                return arrays
+                    .into_iter()
+                    .map(|columns| self.build_unnest(backend, columns, returning))
+                    .collect();
+            }
+        }
         let wanted = self.rows_per_statement.unwrap_or_else(|| {
             Self::DEFAULT_VALUES_PER_STATEMENT
                 .checked_div(width)
                 .unwrap_or(1)
         });
+        // A row with no insertable column goes alone, as DEFAULT VALUES.
         let per_statement = bind_limit(backend)
             .checked_div(width)
             .unwrap_or(1)
             .clamp(1, wanted.max(1));
         self.rows
             .chunks(per_statement)
-            .map(|chunk| self.build_chunk(backend, chunk, width, returning))
+            .map(|chunk| self.build_values(backend, chunk, width, returning))
             .collect()
     }
 
-    fn build_chunk(
-        &self,
-        backend: Backend,
-        chunk: &[Vec<Arc<dyn Param>>],
-        width: usize,
-        returning: bool,
-    ) -> Result<Statement, Error> {
-        let mut w = SqlWriter::new(backend);
-        w.reserve(64 + chunk.len() * (width * 8 + 4), chunk.len() * width);
+    fn write_head(&self, w: &mut SqlWriter) {
         let ignore =
-            backend == Backend::MySql && matches!(self.conflict, Some(Conflict::DoNothing(_)));
+            w.backend() == Backend::MySql && matches!(self.conflict, Some(Conflict::DoNothing(_)));
         w.push(if ignore {
             "INSERT IGNORE INTO "
         } else {
             "INSERT INTO "
         });
         w.ident(T::NAME);
+    }
+
+    fn write_column_list(w: &mut SqlWriter) {
+        w.push(" (");
+        for (i, name) in Self::insert_columns().enumerate() {
+            if i > 0 {
+                w.push(", ");
+            }
+            w.ident(name);
+        }
+        w.push(")");
+    }
+
+    fn build_values(
+        &self,
+        backend: Backend,
+        chunk: &[&T],
+        width: usize,
+        returning: bool,
+    ) -> Result<Statement, Error> {
+        let mut w = SqlWriter::new(backend);
+        w.reserve(64 + chunk.len() * (width * 8 + 4), chunk.len() * width);
+        self.write_head(&mut w);
         if width == 0 {
             w.push(" DEFAULT VALUES");
         } else {
-            w.push(" (");
-            for (i, name) in Self::insert_columns().enumerate() {
-                if i > 0 {
-                    w.push(", ");
-                }
-                w.ident(name);
-            }
-            w.push(") VALUES ");
+            Self::write_column_list(&mut w);
+            w.push(" VALUES ");
+            let mut values = Vec::with_capacity(width);
             for (r, row) in chunk.iter().enumerate() {
                 w.push(if r > 0 { ", (" } else { "(" });
-                for (i, value) in row.iter().enumerate() {
+                row.__insert_values(&mut values);
+                for (i, value) in values.drain(..).enumerate() {
                     if i > 0 {
                         w.push(", ");
                     }
-                    w.bind(Arc::clone(value));
+                    w.bind(value);
                 }
                 w.push(")");
             }
         }
+        self.write_conflict(&mut w)?;
+        if returning {
+            write_returning::<T>(&mut w);
+        }
+        Ok(w.finish())
+    }
+
+    fn build_unnest(
+        &self,
+        backend: Backend,
+        columns: Vec<Arc<dyn Param>>,
+        returning: bool,
+    ) -> Result<Statement, Error> {
+        let mut w = SqlWriter::new(backend);
+        self.write_head(&mut w);
+        Self::write_column_list(&mut w);
+        w.push(" SELECT * FROM UNNEST(");
+        for (i, column) in columns.into_iter().enumerate() {
+            if i > 0 {
+                w.push(", ");
+            }
+            w.bind(column);
+        }
+        w.push(")");
         self.write_conflict(&mut w)?;
         if returning {
             write_returning::<T>(&mut w);
@@ -321,14 +368,14 @@ fn write_returning<T: Table>(w: &mut SqlWriter) {
 
 /// `ON CONFLICT (..)` waiting for its action.
 #[must_use = "say what happens on conflict: .do_update(..) or .do_nothing()"]
-pub struct OnConflict<T> {
-    insert: Insert<T>,
+pub struct OnConflict<'r, T> {
+    insert: Insert<'r, T>,
     target: Vec<&'static str>,
 }
 
-impl<T: Table> OnConflict<T> {
+impl<'r, T: Table> OnConflict<'r, T> {
     /// `DO UPDATE SET column = EXCLUDED.column` for each of `columns` (upsert).
-    pub fn do_update(mut self, columns: impl ColumnList<T>) -> Insert<T> {
+    pub fn do_update(mut self, columns: impl ColumnList<T>) -> Insert<'r, T> {
         self.insert.conflict = Some(Conflict::DoUpdate {
             target: self.target,
             set: columns.names(),
@@ -337,7 +384,7 @@ impl<T: Table> OnConflict<T> {
     }
 
     /// `DO NOTHING` for conflicts on these columns.
-    pub fn do_nothing(mut self) -> Insert<T> {
+    pub fn do_nothing(mut self) -> Insert<'r, T> {
         self.insert.conflict = Some(Conflict::DoNothing(self.target));
         self.insert
     }
@@ -345,9 +392,9 @@ impl<T: Table> OnConflict<T> {
 
 /// An [`Insert`] that returns the rows it wrote.
 #[must_use = "an insert does nothing until it is fetched"]
-pub struct InsertReturning<T>(Insert<T>);
+pub struct InsertReturning<'r, T>(Insert<'r, T>);
 
-impl<T: Table> InsertReturning<T> {
+impl<T: Table> InsertReturning<'_, T> {
     /// The rows as written (skipped conflicts return nothing).
     pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error> {
         let mut out = Vec::with_capacity(self.0.rows.len());

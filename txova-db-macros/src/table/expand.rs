@@ -64,6 +64,19 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
             .collect()
     };
     let insert_values = push_values(&|f| !f.generated);
+    let insert_arrays = columns.iter().filter(|f| !f.generated).map(|field| {
+        let field_ident = field.ident;
+        let ty = field.ty;
+        quote_spanned! {field.ty.span()=>
+            out.push({
+                #[allow(unused_imports)]
+                use ::txova_db::__private::{ArrayParamFallback as _, ArrayParamViaPostgres as _};
+                (&::txova_db::__private::ArrayProbe::<#ty>::new()).array_param(
+                    rows.iter().map(|row| ::core::clone::Clone::clone(&row.#field_ident)),
+                )?
+            });
+        }
+    });
     let update_values = push_values(&|f| !f.generated && f.primary_key.is_none());
 
     let column_consts = columns.iter().enumerate().map(|(index, field)| {
@@ -120,6 +133,16 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
                 out: &mut ::std::vec::Vec<::txova_db::__private::Arc<dyn ::txova_db::__private::Param>>,
             ) {
                 #(#update_values)*
+            }
+
+            fn __insert_arrays(
+                rows: &[&Self],
+            ) -> ::core::option::Option<
+                ::std::vec::Vec<::txova_db::__private::Arc<dyn ::txova_db::__private::Param>>,
+            > {
+                let mut out = ::std::vec::Vec::new();
+                #(#insert_arrays)*
+                ::core::option::Option::Some(out)
             }
         }
 

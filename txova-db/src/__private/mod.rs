@@ -1,7 +1,10 @@
 //! Items the macros' expansions and the public traits' bounds need. Not a public API:
 //! nothing here follows semver.
 
+pub mod array;
 pub mod backend;
+
+pub use array::{ArrayParamFallback, ArrayParamViaPostgres, ArrayProbe};
 
 pub use crate::column::{Column, Direction, Order};
 pub use crate::error::{Error, InvalidSortKey};
