@@ -135,6 +135,9 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
                 #(#update_values)*
             }
 
+            // `(&ArrayProbe::<T>::new())` picks the array impl or the fallback by
+            // autoref: the borrow is the dispatch, not a needless one.
+            #[allow(clippy::needless_borrow)]
             fn __insert_arrays(
                 rows: &[&Self],
             ) -> ::core::option::Option<

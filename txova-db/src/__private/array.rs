@@ -118,6 +118,8 @@ mod tests {
     }
 
     #[test]
+    // The borrow is the dispatch: `&ArrayProbe` reaches the fallback impl.
+    #[allow(clippy::needless_borrow)]
     fn array_types_are_chosen_and_others_fall_back() {
         let ints = (&ArrayProbe::<i64>::new()).array_param([1_i64, 2, 3].into_iter());
         assert_eq!(
