@@ -671,6 +671,29 @@ async fn untyped_builder_lenient_and_strict() {
             strict.columns(["email_address"]).unwrap_err().kind(),
             ErrorKind::InvalidColumn
         );
+        let scoped = Select::from_table::<User>();
+        assert_eq!(
+            scoped.columns(["name", "secret"]).unwrap_err().kind(),
+            ErrorKind::InvalidColumn
+        );
+        let by_table: Vec<String> = Select::from_table::<User>()
+            .columns(["name"])
+            .expect("a column of User")
+            .order_by_name("age", Direction::Desc)
+            .expect("sortable by name")
+            .limit(1)
+            .fetch_all(&db)
+            .await
+            .expect("scoped query")
+            .iter()
+            .map(|r| r.try_get("name"))
+            .collect::<txova_db::Result<_>>()
+            .expect("decode");
+        assert_eq!(by_table, ["Carla"]);
+        assert_eq!(
+            Select::from("users").columns([""]).unwrap_err().kind(),
+            ErrorKind::InvalidColumn
+        );
         // A hostile table name is quoted whole: it names no table, and nothing runs.
         let hostile = Select::from("users\"; DROP TABLE users; --")
             .fetch_all(&db)

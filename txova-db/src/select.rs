@@ -210,6 +210,26 @@ impl Select<Dynamic, Row> {
         }
     }
 
+    /// The untyped builder over `T`'s table, strict with `T`'s columns as its
+    /// allowlist: for queries assembled from user input over a known table.
+    ///
+    /// ```
+    /// # use txova_db::{Table, Select};
+    /// # #[derive(Table)] #[table(name = "users")]
+    /// # struct User { #[column(primary_key)] id: i64, name: String }
+    /// let ok = Select::from_table::<User>().columns(["name"]);
+    /// assert!(ok.is_ok());
+    /// let refused = Select::from_table::<User>().columns(["password_hash"]);
+    /// assert_eq!(refused.unwrap_err().kind(), txova_db::ErrorKind::InvalidColumn);
+    /// ```
+    pub fn from_table<T: Table>() -> Self {
+        let mut select = Self::from(T::NAME);
+        if let FromClause::Dynamic { allowlist, .. } = &mut select.from {
+            *allowlist = Some(T::COLUMNS.iter().map(|c| c.name.to_owned()).collect());
+        }
+        select
+    }
+
     /// Restricts runtime column names to `columns`; names already given are checked now.
     pub fn allowlist<I, N>(mut self, columns: I) -> Result<Self, Error>
     where
@@ -289,6 +309,13 @@ impl<S, O> Select<S, O> {
     }
 
     fn check_allowed(&self, name: &str) -> Result<(), Error> {
+        // Quoting makes any name safe to write; these could still never name a column.
+        if name.is_empty() || name.contains('\0') {
+            return Err(Error::InvalidColumn {
+                table: self.from.name().to_owned(),
+                column: name.to_owned(),
+            });
+        }
         match &self.from {
             FromClause::Dynamic {
                 name: table,
@@ -394,6 +421,11 @@ impl<S, O> Select<S, O> {
 
     fn write(&self, w: &mut SqlWriter, with_tail: bool) -> Result<(), Error> {
         let table = self.from.name();
+        if table.is_empty() || table.contains('\0') {
+            return Err(Error::InvalidQuery {
+                reason: format!("{table:?} cannot name a table"),
+            });
+        }
         w.push("SELECT ");
         match (&self.items, &self.from) {
             (Some(items), _) => {
