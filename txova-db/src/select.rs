@@ -403,13 +403,7 @@ impl<S, O> Select<S, O> {
     /// The statement as it would run on `backend`; an unsupported feature shows as an
     /// SQL comment naming the error.
     pub fn to_sql_for(&self, backend: Backend) -> Statement {
-        match self.build(backend) {
-            Ok(statement) => statement,
-            Err(err) => Statement {
-                sql: format!("/* {err} */"),
-                params: Vec::new(),
-            },
-        }
+        Statement::or_comment(self.build(backend))
     }
 
     /// Renders the statement for `backend`.

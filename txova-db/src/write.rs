@@ -339,17 +339,15 @@ impl<'r, T: Table> Insert<'r, T> {
 }
 
 fn first_statement(statements: Result<Vec<Statement>, Error>) -> Statement {
-    match statements {
-        Ok(mut statements) if !statements.is_empty() => statements.swap_remove(0),
-        Ok(_) => Statement {
-            sql: String::from("/* nothing to insert */"),
-            params: Vec::new(),
-        },
-        Err(err) => Statement {
-            sql: format!("/* {err} */"),
-            params: Vec::new(),
-        },
-    }
+    Statement::or_comment(statements.and_then(|mut statements| {
+        if statements.is_empty() {
+            Err(Error::InvalidQuery {
+                reason: "nothing to insert".into(),
+            })
+        } else {
+            Ok(statements.swap_remove(0))
+        }
+    }))
 }
 
 fn decode_row<T: Table>(row: crate::row::Row) -> Result<T, Error> {
@@ -550,10 +548,7 @@ impl<T: Table, F> Update<T, F> {
 
     /// The statement as it would run on `backend`.
     pub fn to_sql_for(&self, backend: Backend) -> Statement {
-        self.build(backend, false).unwrap_or_else(|err| Statement {
-            sql: format!("/* {err} */"),
-            params: Vec::new(),
-        })
+        Statement::or_comment(self.build(backend, false))
     }
 
     /// Runs the update; returns the rows changed.
@@ -561,9 +556,7 @@ impl<T: Table, F> Update<T, F> {
     where
         F: RowsChosen,
     {
-        let statement = self.build(exec.backend(), false)?;
-        exec.execute_statement(&statement.sql, &statement.params)
-            .await
+        execute_built(exec, |backend| self.build(backend, false)).await
     }
 
     /// Runs the update and returns the changed rows.
@@ -571,9 +564,27 @@ impl<T: Table, F> Update<T, F> {
     where
         F: RowsChosen,
     {
-        let statement = self.build(exec.backend(), true)?;
-        fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
+        returning_built(exec, |backend| self.build(backend, true)).await
     }
+}
+
+/// Builds for the executor's backend and runs, for UPDATE and DELETE.
+async fn execute_built<E: Executor>(
+    exec: &E,
+    build: impl FnOnce(Backend) -> Result<Statement, Error>,
+) -> Result<u64, Error> {
+    let statement = build(exec.backend())?;
+    exec.execute_statement(&statement.sql, &statement.params)
+        .await
+}
+
+/// Builds for the executor's backend, runs, and decodes the RETURNING rows.
+async fn returning_built<T: Table, E: Executor>(
+    exec: &E,
+    build: impl FnOnce(Backend) -> Result<Statement, Error>,
+) -> Result<Vec<T>, Error> {
+    let statement = build(exec.backend())?;
+    fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
 }
 
 fn write_where(w: &mut SqlWriter, node: &Node) -> Result<(), Error> {
@@ -641,10 +652,7 @@ impl<T: Table, F> Delete<T, F> {
 
     /// The statement as it would run on `backend`.
     pub fn to_sql_for(&self, backend: Backend) -> Statement {
-        self.build(backend, false).unwrap_or_else(|err| Statement {
-            sql: format!("/* {err} */"),
-            params: Vec::new(),
-        })
+        Statement::or_comment(self.build(backend, false))
     }
 
     /// Runs the delete; returns the rows deleted.
@@ -652,9 +660,7 @@ impl<T: Table, F> Delete<T, F> {
     where
         F: RowsChosen,
     {
-        let statement = self.build(exec.backend(), false)?;
-        exec.execute_statement(&statement.sql, &statement.params)
-            .await
+        execute_built(exec, |backend| self.build(backend, false)).await
     }
 
     /// Runs the delete and returns the deleted rows.
@@ -662,8 +668,7 @@ impl<T: Table, F> Delete<T, F> {
     where
         F: RowsChosen,
     {
-        let statement = self.build(exec.backend(), true)?;
-        fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
+        returning_built(exec, |backend| self.build(backend, true)).await
     }
 }
 

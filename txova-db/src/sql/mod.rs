@@ -29,6 +29,15 @@ impl Statement {
         &self.sql
     }
 
+    /// A built statement, or one that shows why it could not be built as an SQL
+    /// comment (what the builders' `to_sql()` returns).
+    pub(crate) fn or_comment(built: Result<Statement, Error>) -> Statement {
+        built.unwrap_or_else(|err| Statement {
+            sql: format!("/* {err} */"),
+            params: Vec::new(),
+        })
+    }
+
     /// The bound values, as `Debug` renders them.
     pub fn params(&self) -> Vec<String> {
         self.params.iter().map(|p| format!("{p:?}")).collect()
