@@ -8,7 +8,12 @@
 //! Postgres comes from `TXOVA_TEST_POSTGRES_URL` or the local default; without one only
 //! `sql_generation` runs. Run with `cargo bench -p txova-db --bench builder`.
 
-#![allow(missing_docs, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 mod common;
 

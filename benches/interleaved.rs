@@ -10,7 +10,12 @@
 //! `INTERLEAVED_ONLY=sqlx` or `=txova` it runs 3,000 `find`s of one side and nothing
 //! else, for `valgrind --tool=callgrind` or `strace -c` to count that side's work.
 
-#![allow(missing_docs, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 mod common;
 

@@ -14,3 +14,4 @@ mod errors_postgres;
 mod errors_sqlite;
 mod golden_sql;
 mod raw_query;
+mod transactions;

@@ -9,7 +9,7 @@ use crate::error::{Backend, Error};
 use crate::row::Row;
 use crate::types::Param;
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 

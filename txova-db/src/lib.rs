@@ -14,6 +14,7 @@ pub mod schema;
 pub mod select;
 pub mod sql;
 pub mod table;
+pub mod transaction;
 pub mod types;
 pub mod write;
 
@@ -32,6 +33,7 @@ pub use row::{ColumnRef, Row};
 pub use schema::{SchemaProblem, SchemaReport, verify_schema};
 pub use select::{Select, avg, count, count_of, max, min, sum};
 pub use table::{PrimaryKey, Table};
+pub use transaction::{Isolation, RetryPolicy, Tx, TxOptions};
 pub use write::{Delete, Insert, Update};
 
 /// `#[derive(Table)]`: see [`Table`].

@@ -3,7 +3,6 @@
 //! wrapped.
 
 use sqlx::error::BoxDynError;
-use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Executor, IntoArguments};
 use std::sync::Arc;
 
@@ -86,7 +85,7 @@ impl Driver for sqlx::MySql {
 }
 
 pub(crate) async fn execute<D: Driver>(
-    conn: &mut PoolConnection<D>,
+    conn: &mut D::Connection,
     sql: &str,
     params: &[Arc<dyn Param + '_>],
 ) -> Result<u64, sqlx::Error>
@@ -96,13 +95,13 @@ where
 {
     let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
     let result = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args)
-        .execute(&mut **conn)
+        .execute(&mut *conn)
         .await?;
     Ok(D::rows_affected(&result))
 }
 
 pub(crate) async fn fetch_all<D: Driver>(
-    conn: &mut PoolConnection<D>,
+    conn: &mut D::Connection,
     sql: &str,
     params: &[Arc<dyn Param + '_>],
 ) -> Result<Vec<Row>, sqlx::Error>
@@ -112,7 +111,7 @@ where
 {
     let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
     let rows = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args)
-        .fetch_all(&mut **conn)
+        .fetch_all(&mut *conn)
         .await?;
     Ok(rows.into_iter().map(D::wrap_row).collect())
 }
@@ -123,7 +122,7 @@ where
 /// generic over the driver only: generic over the output too, rustc cannot prove the
 /// future `Send` (rust-lang/rust#100013).
 pub(crate) async fn fetch_each<D: Driver>(
-    conn: &mut PoolConnection<D>,
+    conn: &mut D::Connection,
     sql: &str,
     params: &[Arc<dyn Param + '_>],
     sink: &mut (dyn FnMut(Row) -> Result<(), crate::Error> + Send),
@@ -134,7 +133,7 @@ where
 {
     use futures_util::TryStreamExt as _;
     let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
-    let mut rows = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args).fetch(&mut **conn);
+    let mut rows = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args).fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         if let Err(err) = sink(D::wrap_row(row)) {
             return Ok(Err(err));
@@ -144,7 +143,7 @@ where
 }
 
 pub(crate) async fn fetch_optional<D: Driver>(
-    conn: &mut PoolConnection<D>,
+    conn: &mut D::Connection,
     sql: &str,
     params: &[Arc<dyn Param + '_>],
 ) -> Result<Option<Row>, sqlx::Error>
@@ -154,21 +153,21 @@ where
 {
     let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
     let row = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args)
-        .fetch_optional(&mut **conn)
+        .fetch_optional(&mut *conn)
         .await?;
     Ok(row.map(D::wrap_row))
 }
 
 /// Runs several `;`-separated statements with no parameters (schema scripts).
 pub(crate) async fn execute_script<D: Driver>(
-    conn: &mut PoolConnection<D>,
+    conn: &mut D::Connection,
     sql: &str,
 ) -> Result<u64, sqlx::Error>
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
 {
     let result = sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(&mut **conn)
+        .execute(&mut *conn)
         .await?;
     Ok(D::rows_affected(&result))
 }

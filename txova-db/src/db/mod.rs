@@ -1,7 +1,7 @@
 //! [`Db`]: the pooled database handle every query runs through.
 
 mod connect;
-mod driver;
+pub(crate) mod driver;
 mod stats;
 
 use std::fmt;
@@ -42,11 +42,11 @@ compile_error!("txova-db needs at least one backend feature: postgres, sqlite or
 /// ```
 #[derive(Clone)]
 pub struct Db {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    pool: Pool,
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
     config: DbConfig,
     /// `host:port` or the SQLite file: where errors say we were connected.
     target: String,
@@ -64,7 +64,7 @@ impl Inner {
     }
 }
 
-enum Pool {
+pub(crate) enum Pool {
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
     #[cfg(feature = "sqlite")]
@@ -73,31 +73,60 @@ enum Pool {
     MySql(sqlx::MySqlPool),
 }
 
-/// Runs `$body` with `$pool` bound to the backend's sqlx pool, whatever the backend.
-macro_rules! with_pool {
+/// Runs `$body` with `$pool` bound to the backend's sqlx pool and `$backend` naming
+/// the sqlx database type, whatever the backend.
+macro_rules! with_pool_impl {
     ($db:expr, |$pool:ident| $body:expr) => {
+        $crate::db::with_pool!($db, |$pool, _Backend| $body)
+    };
+    ($db:expr, |$pool:ident, $backend:ident| $body:expr) => {
         match &$db.inner.pool {
             #[cfg(feature = "postgres")]
-            Pool::Postgres($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => {
+                #[allow(dead_code)]
+                type $backend = sqlx::Postgres;
+                $body
+            }
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Sqlite($pool) => {
+                #[allow(dead_code)]
+                type $backend = sqlx::Sqlite;
+                $body
+            }
             #[cfg(feature = "mysql")]
-            Pool::MySql($pool) => $body,
+            $crate::db::Pool::MySql($pool) => {
+                #[allow(dead_code)]
+                type $backend = sqlx::MySql;
+                $body
+            }
         }
     };
 }
 
-/// Acquires a connection from `$pool`, runs `driver::$op` on it and observes the timing.
+pub(crate) use with_pool_impl as with_pool;
+
+/// Runs `driver::$op` in the task's transaction on this pool if there is one,
+/// else on a connection acquired for it; observes the timing either way.
 macro_rules! run_on_pool {
-    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
-        with_pool!($db, |pool| {
-            let mut conn = $db.acquire(pool).await?;
+    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
+        if let Some(tx) = crate::transaction::ambient_for($db) {
+            let mut conn = tx.connection().await?;
             let started = Instant::now();
-            let result = driver::$op(&mut conn, $sql $(, $arg)*).await;
+            let result = crate::transaction::with_tx_conn!(conn, |c, B| {
+                driver::$op::<B>(c, $sql $(, $arg)*).await
+            });
             $db.observe($sql, started.elapsed());
-            result.map_err(|e| $db.error(e))
-        })
-    };
+            tx.record(result.map_err(|e| $db.error(e)))
+        } else {
+            with_pool!($db, |pool, B| {
+                let mut conn = $db.acquire(pool).await?;
+                let started = Instant::now();
+                let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*).await;
+                $db.observe($sql, started.elapsed());
+                result.map_err(|e| $db.error(e))
+            })
+        }
+    }};
 }
 
 impl Db {
@@ -227,7 +256,7 @@ impl Db {
         acquired.map_err(|e| self.error(e))
     }
 
-    fn observe(&self, sql: &str, elapsed: Duration) {
+    pub(crate) fn observe(&self, sql: &str, elapsed: Duration) {
         if let Some(threshold) = self.inner.config.slow_query_threshold
             && elapsed >= threshold
         {
@@ -241,7 +270,7 @@ impl Db {
         }
     }
 
-    fn error(&self, err: sqlx::Error) -> Error {
+    pub(crate) fn error(&self, err: sqlx::Error) -> Error {
         Error::from_sqlx(err, &self.inner.target, self.inner.config.acquire_timeout)
     }
 }

@@ -93,6 +93,15 @@ pub enum Error {
         column: String,
     },
 
+    /// The connection was lost while COMMIT was in flight: the transaction may or may
+    /// not have been committed. Never retried automatically; check before repeating.
+    #[error("the outcome of COMMIT is unknown: {source}")]
+    AmbiguousCommit {
+        /// The connection failure.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A statement built at runtime is inconsistent (placeholders and values disagree,
     /// nothing to insert or update, …).
     #[error("invalid query: {reason}")]
@@ -170,6 +179,8 @@ pub enum ErrorKind {
     CircuitOpen,
     /// Invalid configuration or connection URL.
     Config,
+    /// The connection died during COMMIT: the outcome is unknown.
+    AmbiguousCommit,
     /// A statement built at runtime is inconsistent.
     InvalidQuery,
     /// The backend lacks a feature the statement needs.
@@ -332,6 +343,7 @@ impl Error {
             Self::InvalidColumn { .. } => ErrorKind::InvalidColumn,
             Self::Config(_) => ErrorKind::Config,
             Self::InvalidQuery { .. } => ErrorKind::InvalidQuery,
+            Self::AmbiguousCommit { .. } => ErrorKind::AmbiguousCommit,
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::Driver(_) => ErrorKind::Other,
         }

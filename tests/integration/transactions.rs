@@ -1,0 +1,467 @@
+//! Transactions on real Postgres (and SQLite): commit, rollback, panic, ambient joining,
+//! savepoints, retry under contention, a backend killed mid-transaction, and an
+//! ambiguous COMMIT.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use txova_db::transaction::Isolation;
+use txova_db::{Db, DbConfig, Error, ErrorKind, Table, TxOptions, query};
+
+use crate::support::{self, SqliteFile};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "accounts")]
+struct Account {
+    #[column(primary_key)]
+    id: i64,
+    balance: i64,
+}
+
+async fn accounts(db: &Db, n: i64, balance: i64) {
+    db.execute("CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)")
+        .await
+        .expect("table");
+    let rows: Vec<Account> = (1..=n).map(|id| Account { id, balance }).collect();
+    Account::insert_many(&rows)
+        .execute(db)
+        .await
+        .expect("accounts");
+}
+
+async fn balance(db: &Db, id: i64) -> i64 {
+    Account::get(db, id).await.expect("account").balance
+}
+
+async fn pg_txid(db: &Db) -> i64 {
+    query("SELECT txid_current()")
+        .fetch_one(db)
+        .await
+        .and_then(|r| r.try_get(0))
+        .expect("txid")
+}
+
+#[tokio::test]
+async fn commit_on_ok_rollback_on_err() {
+    let Some(pg) = support::postgres("commit_on_ok_rollback_on_err").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 2, 100).await;
+    db.transaction(|_tx| async move {
+        Account::update()
+            .set(Account::balance, 70)
+            .filter(Account::id.eq(1))
+            .execute(db)
+            .await?;
+        Account::update()
+            .set(Account::balance, 130)
+            .filter(Account::id.eq(2))
+            .execute(db)
+            .await?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .expect("commit");
+    assert_eq!((balance(db, 1).await, balance(db, 2).await), (70, 130));
+
+    let failed: Result<(), Error> = db
+        .transaction(|_tx| async move {
+            Account::update()
+                .set(Account::balance, 0)
+                .filter(Account::id.eq(1))
+                .execute(db)
+                .await?;
+            Err(Error::NotFound)
+        })
+        .await;
+    assert_eq!(failed.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(balance(db, 1).await, 70, "the update was rolled back");
+}
+
+#[tokio::test]
+async fn panic_rolls_back_and_the_pool_stays_clean() {
+    let Some(pg) = support::postgres_with("panic_rolls_back", |c| DbConfig {
+        max_connections: 1,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = pg.db.clone();
+    accounts(&db, 1, 100).await;
+    let task_db = db.clone();
+    let panicked = tokio::spawn(async move {
+        let db = &task_db;
+        let _: Result<(), Error> = db
+            .transaction(|_tx| async move {
+                Account::update()
+                    .set(Account::balance, 1)
+                    .all_rows()
+                    .execute(db)
+                    .await?;
+                panic!("boom inside the transaction");
+            })
+            .await;
+    })
+    .await;
+    assert!(
+        panicked.unwrap_err().is_panic(),
+        "the panic continues to the caller"
+    );
+    // The only connection went back to the pool, rolled back and out of the transaction.
+    assert_eq!(balance(&db, 1).await, 100);
+    // The panicked transaction wrote, so it had an xid; a connection still inside it
+    // would report one here.
+    let in_tx: bool = query("SELECT txid_current_if_assigned() IS NOT NULL")
+        .fetch_one(&db)
+        .await
+        .and_then(|r| r.try_get(0))
+        .expect("state");
+    assert!(
+        !in_tx,
+        "the pooled connection is not left inside a transaction"
+    );
+    db.transaction(|_tx| async { Ok::<_, Error>(()) })
+        .await
+        .expect("usable again");
+}
+
+#[tokio::test]
+async fn nested_transactions_join_and_savepoints_isolate() {
+    let Some(pg) = support::postgres("nested_join_and_savepoints").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    let (outer_txid, inner_txid) = db
+        .transaction(|_tx| async move {
+            let outer = pg_txid(db).await;
+            let inner = db
+                .transaction(|_tx| async move { Ok::<_, Error>(pg_txid(db).await) })
+                .await?;
+            assert!(db.current_tx().is_some());
+            Ok::<_, Error>((outer, inner))
+        })
+        .await
+        .expect("nested");
+    assert_eq!(
+        outer_txid, inner_txid,
+        "the inner call joined: no second BEGIN"
+    );
+    assert!(db.current_tx().is_none(), "ambient only inside the scope");
+
+    db.transaction(|_tx| async move {
+        Account::update()
+            .set(Account::balance, 90)
+            .all_rows()
+            .execute(db)
+            .await?;
+        let inner: Result<(), Error> = db
+            .transaction_with(TxOptions::new().savepoint(), |_tx| async move {
+                Account::update()
+                    .set(Account::balance, 0)
+                    .all_rows()
+                    .execute(db)
+                    .await?;
+                Err(Error::NotFound)
+            })
+            .await;
+        assert!(inner.is_err());
+        assert_eq!(
+            balance(db, 1).await,
+            90,
+            "rolled back to the savepoint only"
+        );
+        db.transaction_with(TxOptions::new().savepoint(), |_tx| async move {
+            Account::update()
+                .set(Account::balance, 80)
+                .all_rows()
+                .execute(db)
+                .await?;
+            Ok::<_, Error>(())
+        })
+        .await?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .expect("outer commits");
+    assert_eq!(balance(db, 1).await, 80);
+}
+
+#[tokio::test]
+async fn explicit_tx_executor_and_read_only() {
+    let Some(pg) = support::postgres("explicit_tx_and_read_only").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    db.transaction(|tx| async move {
+        Account::update()
+            .set(Account::balance, 5)
+            .all_rows()
+            .execute(&tx)
+            .await?;
+        assert_eq!(Account::get(&tx, 1).await?.balance, 5);
+        Ok::<_, Error>(())
+    })
+    .await
+    .expect("explicit executor");
+    let refused: Result<u64, Error> = db
+        .transaction_with(TxOptions::new().read_only(), |_tx| async move {
+            Account::update()
+                .set(Account::balance, 1)
+                .all_rows()
+                .execute(db)
+                .await
+        })
+        .await;
+    assert_eq!(
+        refused.unwrap_err().code(),
+        Some("25006"),
+        "read-only transaction"
+    );
+}
+
+/// 8 workers × 500 serializable transfers among 10 accounts: money is conserved, no
+/// balance goes negative, conflicts are retried, and no error reaches the caller.
+#[tokio::test]
+async fn bank_invariant_under_serializable_contention() {
+    let Some(pg) = support::postgres_with("bank_invariant", |c| DbConfig {
+        max_connections: 8,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    const ACCOUNTS: i64 = 10;
+    const START: i64 = 1_000;
+    accounts(&pg.db, ACCOUNTS, START).await;
+    let attempts = Arc::new(AtomicU64::new(0));
+    let started = std::time::Instant::now();
+    let options =
+        TxOptions::new()
+            .isolation(Isolation::Serializable)
+            .retry(txova_db::RetryPolicy {
+                max_attempts: 50,
+                base_delay: Duration::from_millis(2),
+                max_delay: Duration::from_millis(50),
+            });
+    let workers = (0..8_u64).map(|worker| {
+        let db = pg.db.clone();
+        let attempts = Arc::clone(&attempts);
+        let options = options.clone();
+        tokio::spawn(async move {
+            for n in 0..500_u64 {
+                let from = ((worker * 7 + n * 3) % ACCOUNTS as u64) as i64 + 1;
+                let to = ((worker * 5 + n * 11 + 1) % ACCOUNTS as u64) as i64 + 1;
+                let amount = ((worker + n) % 50) as i64 + 1;
+                let db = &db;
+                let attempts = &attempts;
+                db.transaction_with(options.clone(), |_tx| async move {
+                    attempts.fetch_add(1, Ordering::Relaxed);
+                    if from == to {
+                        return Ok::<_, Error>(());
+                    }
+                    // Touch the two rows in id order, as transfer code should: opposite
+                    // orders deadlock, and Postgres takes deadlock_timeout (1 s) to see it.
+                    let (low, high) = (from.min(to), from.max(to));
+                    let low_balance = Account::get(db, low).await?.balance;
+                    let high_balance = Account::get(db, high).await?.balance;
+                    let have = if from == low {
+                        low_balance
+                    } else {
+                        high_balance
+                    };
+                    if have < amount {
+                        return Ok(());
+                    }
+                    let delta = if from == low { -amount } else { amount };
+                    Account::update()
+                        .set(Account::balance, low_balance + delta)
+                        .filter(Account::id.eq(low))
+                        .execute(db)
+                        .await?;
+                    Account::update()
+                        .set(Account::balance, high_balance - delta)
+                        .filter(Account::id.eq(high))
+                        .execute(db)
+                        .await?;
+                    Ok(())
+                })
+                .await
+                .expect("no error reaches the caller");
+            }
+        })
+    });
+    for worker in futures_util::future::join_all(workers).await {
+        worker.expect("worker");
+    }
+    let all = Account::select().fetch_all(&pg.db).await.expect("accounts");
+    let total: i64 = all.iter().map(|a| a.balance).sum();
+    assert_eq!(total, ACCOUNTS * START, "money is conserved");
+    assert!(all.iter().all(|a| a.balance >= 0), "{all:?}");
+    let attempts = attempts.load(Ordering::Relaxed);
+    eprintln!(
+        "bank: {attempts} attempts for 4000 transfers in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        attempts > 4_000,
+        "conflicts were retried: {attempts} attempts for 4000 transfers"
+    );
+}
+
+#[tokio::test]
+async fn terminated_backend_mid_transaction() {
+    let Some(pg) = support::postgres("terminated_backend_mid_transaction").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    let killer = Db::connect(&pg.url()).await.expect("second handle");
+    let result: Result<(), Error> = db
+        .transaction(|_tx| {
+            let killer = killer.clone();
+            async move {
+                Account::update()
+                    .set(Account::balance, 1)
+                    .all_rows()
+                    .execute(db)
+                    .await?;
+                let pid: i32 = query("SELECT pg_backend_pid()")
+                    .fetch_one(db)
+                    .await?
+                    .try_get(0)?;
+                query("SELECT pg_terminate_backend($1)")
+                    .bind(pid)
+                    .execute(&killer)
+                    .await?;
+                Account::update()
+                    .set(Account::balance, 2)
+                    .all_rows()
+                    .execute(db)
+                    .await?;
+                Ok(())
+            }
+        })
+        .await;
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Connection);
+    assert_eq!(
+        balance(db, 1).await,
+        100,
+        "nothing of the transaction is visible"
+    );
+    for _ in 0..5 {
+        db.ping().await.expect("the pool recovered");
+    }
+}
+
+#[tokio::test]
+async fn lost_connection_during_commit_is_ambiguous_and_not_retried() {
+    let Some(pg) = support::postgres("lost_connection_during_commit").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    let killer = Db::connect(&pg.url()).await.expect("second handle");
+    let runs = AtomicU64::new(0);
+    let result: Result<(), Error> = db
+        .transaction(|_tx| {
+            let killer = killer.clone();
+            let runs = &runs;
+            async move {
+                runs.fetch_add(1, Ordering::Relaxed);
+                Account::update()
+                    .set(Account::balance, 1)
+                    .all_rows()
+                    .execute(db)
+                    .await?;
+                let pid: i32 = query("SELECT pg_backend_pid()")
+                    .fetch_one(db)
+                    .await?
+                    .try_get(0)?;
+                query("SELECT pg_terminate_backend($1)")
+                    .bind(pid)
+                    .execute(&killer)
+                    .await?;
+                // Give the server a moment to close the socket before COMMIT is sent.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(())
+            }
+        })
+        .await;
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AmbiguousCommit, "{err:?}");
+    assert!(!err.is_retryable());
+    assert_eq!(runs.load(Ordering::Relaxed), 1, "never retried blindly");
+}
+
+#[tokio::test]
+async fn sqlite_transactions_and_busy_retry() {
+    let file = SqliteFile::new();
+    let config = |url| DbConfig {
+        lock_timeout: Some(Duration::from_millis(20)),
+        ..DbConfig::new(url)
+    };
+    let db = Db::connect_with(config(file.url())).await.expect("sqlite");
+    accounts(&db, 2, 100).await;
+    let other = Db::connect_with(config(file.url()))
+        .await
+        .expect("second handle");
+    // `other` holds the write lock for a while; `db`'s BEGIN IMMEDIATE gets SQLITE_BUSY
+    // and retries until the lock is free.
+    let holder = tokio::spawn({
+        let other = other.clone();
+        async move {
+            other
+                .transaction(|_tx| {
+                    let other = other.clone();
+                    async move {
+                        other
+                            .execute("UPDATE accounts SET balance = balance + 1 WHERE id = 2")
+                            .await?;
+                        tokio::time::sleep(Duration::from_millis(150)).await;
+                        Ok::<_, Error>(())
+                    }
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let runs = AtomicU64::new(0);
+    let options = TxOptions::new().retry(txova_db::RetryPolicy {
+        max_attempts: 30,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    });
+    db.transaction_with(options, |_tx| {
+        let db = &db;
+        let runs = &runs;
+        async move {
+            runs.fetch_add(1, Ordering::Relaxed);
+            db.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1")
+                .await?;
+            Ok::<_, Error>(())
+        }
+    })
+    .await
+    .expect("retried past SQLITE_BUSY");
+    holder.await.expect("holder").expect("holder commits");
+    assert_eq!((balance(&db, 1).await, balance(&db, 2).await), (90, 101));
+
+    let failed: Result<(), Error> = db
+        .transaction(|_tx| {
+            let db = &db;
+            async move {
+                db.execute("UPDATE accounts SET balance = 0").await?;
+                Err(Error::NotFound)
+            }
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(balance(&db, 1).await, 90, "rolled back on SQLite too");
+}
