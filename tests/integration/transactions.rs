@@ -465,3 +465,108 @@ async fn sqlite_transactions_and_busy_retry() {
     assert!(failed.is_err());
     assert_eq!(balance(&db, 1).await, 90, "rolled back on SQLite too");
 }
+
+/// An application error type: `#[transactional]` needs only `From<txova_db::Error>`.
+#[derive(Debug)]
+#[allow(dead_code)] // The Db variant is read through Debug only.
+enum RideError {
+    Db(Error),
+    NoDriver,
+}
+
+impl From<Error> for RideError {
+    fn from(err: Error) -> Self {
+        Self::Db(err)
+    }
+}
+
+struct Rides {
+    db: Db,
+    attempts: AtomicU64,
+}
+
+impl txova_db::UsesDb for Rides {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl Rides {
+    #[txova_db::transactional]
+    async fn txids<T: Clone + Send + Sync>(&self, marker: &T) -> Result<(i64, i64, T), Error> {
+        let outer = pg_txid(&self.db).await;
+        let inner = self.inner_txid().await?;
+        Ok((outer, inner, marker.clone()))
+    }
+
+    #[txova_db::transactional(read_only)]
+    async fn inner_txid(&self) -> Result<i64, Error> {
+        Ok(pg_txid(&self.db).await)
+    }
+
+    #[txova_db::transactional(isolation = "serializable", retries = 20)]
+    async fn move_money(&self, from: i64, to: i64, amount: i64) -> Result<(), RideError> {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        let have = Account::get(&self.db, from).await?.balance;
+        // Both concurrent transfers read before either writes: a conflict on every run.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        if have < amount {
+            return Err(RideError::NoDriver);
+        }
+        Account::update()
+            .set(Account::balance, have - amount)
+            .filter(Account::id.eq(from))
+            .execute(&self.db)
+            .await?;
+        let theirs = Account::get(&self.db, to).await?.balance;
+        Account::update()
+            .set(Account::balance, theirs + amount)
+            .filter(Account::id.eq(to))
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn transactional_methods_join_retry_and_keep_their_error_type() {
+    let Some(pg) = support::postgres("transactional_methods").await else {
+        return;
+    };
+    accounts(&pg.db, 2, 100).await;
+    let rides = Arc::new(Rides {
+        db: pg.db.clone(),
+        attempts: AtomicU64::new(0),
+    });
+    let (outer, inner, marker) = rides.txids(&"generic").await.expect("txids");
+    assert_eq!(
+        outer, inner,
+        "the nested #[transactional] call issued no second BEGIN"
+    );
+    assert_eq!(marker, "generic");
+
+    // Two conflicting serializable transfers at once: one is retried, both succeed.
+    // Open two connections first, so neither transfer waits for a connect.
+    let (p1, p2) = tokio::join!(
+        pg.db.execute("SELECT pg_sleep(0.05)"),
+        pg.db.execute("SELECT pg_sleep(0.05)")
+    );
+    p1.and(p2).expect("warm the pool");
+    let (a, b) = tokio::join!(rides.move_money(1, 2, 10), rides.move_money(1, 2, 20));
+    a.expect("first transfer");
+    b.expect("second transfer");
+    assert!(
+        rides.attempts.load(Ordering::Relaxed) > 2,
+        "a conflict was retried"
+    );
+    assert_eq!(
+        (balance(&pg.db, 1).await, balance(&pg.db, 2).await),
+        (70, 130)
+    );
+
+    match rides.move_money(1, 2, 1_000).await {
+        Err(RideError::NoDriver) => {}
+        other => panic!("the application's own error comes back unchanged: {other:?}"),
+    }
+    assert_eq!(balance(&pg.db, 1).await, 70);
+}

@@ -6,6 +6,7 @@
 
 mod ctxt;
 mod table;
+mod transactional;
 
 use proc_macro::TokenStream;
 
@@ -13,4 +14,14 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Table, attributes(table, column))]
 pub fn derive_table(input: TokenStream) -> TokenStream {
     table::derive(input.into()).into()
+}
+
+/// Runs an async function's body in a transaction; see `txova_db::transaction`.
+///
+/// Arguments: `isolation = "read_committed" | "repeatable_read" | "serializable"`,
+/// `read_only`, `retries = N`, `savepoint`, and `db = <expr>` (methods take the `Db`
+/// from `self` through `txova_db::UsesDb`).
+#[proc_macro_attribute]
+pub fn transactional(args: TokenStream, item: TokenStream) -> TokenStream {
+    transactional::transactional(args.into(), item.into()).into()
 }

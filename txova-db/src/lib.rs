@@ -33,11 +33,48 @@ pub use row::{ColumnRef, Row};
 pub use schema::{SchemaProblem, SchemaReport, verify_schema};
 pub use select::{Select, avg, count, count_of, max, min, sum};
 pub use table::{PrimaryKey, Table};
-pub use transaction::{Isolation, RetryPolicy, Tx, TxOptions};
+pub use transaction::{Isolation, RetryPolicy, Tx, TxOptions, UsesDb};
 pub use write::{Delete, Insert, Update};
 
 /// `#[derive(Table)]`: see [`Table`].
 pub use txova_db_macros::Table;
+
+/// Runs an async function's body in a transaction (see [`Db::transaction`]).
+///
+/// ```
+/// use txova_db::{Db, Error, UsesDb, transactional};
+///
+/// struct Rides {
+///     db: Db,
+/// }
+///
+/// impl UsesDb for Rides {
+///     fn db(&self) -> &Db {
+///         &self.db
+///     }
+/// }
+///
+/// impl Rides {
+///     #[transactional(isolation = "serializable", retries = 5)]
+///     async fn assign(&self, ride: i64, driver: i64) -> Result<(), Error> {
+///         txova_db::query("UPDATE rides SET driver_id = $1 WHERE id = $2")
+///             .bind(driver)
+///             .bind(ride)
+///             .execute(&self.db)
+///             .await?;
+///         Ok(())
+///     }
+/// }
+///
+/// #[transactional(db = db, read_only)]
+/// async fn count_rides(db: &Db) -> Result<i64, Error> {
+///     txova_db::query("SELECT count(*) FROM rides").fetch_one(db).await?.try_get(0)
+/// }
+/// ```
+///
+/// The body may run more than once (retries), so it cannot move its arguments out;
+/// clone what it needs to own.
+pub use txova_db_macros::transactional;
 
 /// The sqlx version txova-db drives, for code that needs the driver directly (a
 /// [`Db`] can also be built from an `sqlx` pool with `From`).

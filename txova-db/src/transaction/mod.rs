@@ -521,6 +521,50 @@ impl Db {
     }
 }
 
+/// Where `#[transactional]` methods find their database: implement it for the type
+/// the methods are on (a repository holding a `Db`).
+///
+/// ```
+/// use txova_db::{Db, UsesDb};
+///
+/// struct RideRepo {
+///     db: Db,
+/// }
+///
+/// impl UsesDb for RideRepo {
+///     fn db(&self) -> &Db {
+///         &self.db
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not say which database #[transactional] should use",
+    label = "the transaction's `Db` comes from here",
+    note = "implement `txova_db::UsesDb` for `{Self}`, or write `#[transactional(db = <expr>)]`"
+)]
+pub trait UsesDb {
+    /// The database the transaction runs on.
+    fn db(&self) -> &Db;
+}
+
+impl UsesDb for Db {
+    fn db(&self) -> &Db {
+        self
+    }
+}
+
+impl<T: UsesDb + ?Sized> UsesDb for &T {
+    fn db(&self) -> &Db {
+        (**self).db()
+    }
+}
+
+impl<T: UsesDb + ?Sized> UsesDb for Arc<T> {
+    fn db(&self) -> &Db {
+        (**self).db()
+    }
+}
+
 /// How one run of a transaction ended.
 enum Attempt<T, E> {
     /// Committed, or failed in a way a retry cannot fix.

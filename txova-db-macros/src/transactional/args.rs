@@ -1,0 +1,160 @@
+//! `#[transactional(isolation = "serializable", read_only, retries = 5, savepoint, db = expr)]`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser as _;
+use syn::spanned::Spanned as _;
+
+use crate::ctxt::Ctxt;
+
+const KEYS: &str = "`isolation`, `read_only`, `retries`, `savepoint`, `db`";
+const ISOLATIONS: &str = "\"read_committed\", \"repeatable_read\" or \"serializable\"";
+
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) isolation: Option<(&'static str, Span)>,
+    pub(crate) read_only: bool,
+    pub(crate) retries: Option<u32>,
+    pub(crate) savepoint: bool,
+    /// Where the `Db` comes from, when `self` is not the source.
+    pub(crate) db: Option<syn::Expr>,
+}
+
+impl Args {
+    pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Self {
+        let mut args = Self::default();
+        let mut seen: Vec<String> = Vec::new();
+        let parser = syn::meta::parser(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if seen.contains(&key) {
+                skip_value(&meta)?;
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("duplicate argument `{key}`: give it once"),
+                );
+                return Ok(());
+            }
+            seen.push(key.clone());
+            match key.as_str() {
+                "isolation" => {
+                    if let Some(lit) = string_value(cx, &meta)? {
+                        match lit.value().as_str() {
+                            "read_committed" => {
+                                args.isolation = Some(("ReadCommitted", lit.span()))
+                            }
+                            "repeatable_read" => {
+                                args.isolation = Some(("RepeatableRead", lit.span()))
+                            }
+                            "serializable" => args.isolation = Some(("Serializable", lit.span())),
+                            other => cx.error_spanned_by(
+                                &lit,
+                                format!("unknown isolation level \"{other}\"; write {ISOLATIONS}"),
+                            ),
+                        }
+                    }
+                }
+                "retries" => {
+                    let value = value_expr(cx, &meta)?;
+                    match &value {
+                        Some(syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Int(int),
+                            ..
+                        })) => match int.base10_parse::<u32>() {
+                            Ok(n) if n <= 100 => args.retries = Some(n),
+                            _ => cx.error_spanned_by(
+                                int,
+                                "`retries` takes a whole number from 0 to 100",
+                            ),
+                        },
+                        Some(other) => cx.error_spanned_by(
+                            other,
+                            "`retries` takes a whole number from 0 to 100, e.g. `retries = 5`",
+                        ),
+                        None => {}
+                    }
+                }
+                "read_only" => args.read_only = flag(cx, &meta)?,
+                "savepoint" => args.savepoint = flag(cx, &meta)?,
+                "db" => args.db = value_expr(cx, &meta)?,
+                _ => {
+                    skip_value(&meta)?;
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!("unknown argument `{key}`; valid arguments are {KEYS}"),
+                    );
+                }
+            }
+            Ok(())
+        });
+        if let Err(err) = parser.parse2(tokens) {
+            cx.syn_error(err);
+        }
+        args
+    }
+}
+
+fn flag(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
+    if meta.input.peek(syn::Token![=]) {
+        let value: syn::Expr = meta.value()?.parse()?;
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        cx.error_spanned_by(
+            &value,
+            format!("`{key}` is a flag and takes no value: write `{key}`"),
+        );
+    }
+    Ok(true)
+}
+
+fn value_expr(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Option<syn::Expr>> {
+    if !meta.input.peek(syn::Token![=]) {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{key}` needs a value: write `{key} = ...`"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(meta.value()?.parse()?))
+}
+
+fn string_value(
+    cx: &Ctxt,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<Option<syn::LitStr>> {
+    match value_expr(cx, meta)? {
+        Some(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        })) => Ok(Some(lit)),
+        Some(other) => {
+            cx.error_spanned_by(
+                &other,
+                format!("`isolation` takes a string: write {ISOLATIONS}"),
+            );
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+    }
+    let _ = meta.path.span();
+    Ok(())
+}
