@@ -13,5 +13,6 @@ mod errors_mysql;
 mod errors_postgres;
 mod errors_sqlite;
 mod golden_sql;
+mod migrations;
 mod raw_query;
 mod transactions;

@@ -93,6 +93,10 @@ pub enum Error {
         column: String,
     },
 
+    /// Migrating failed, or the migration files or history are inconsistent.
+    #[error(transparent)]
+    Migration(Box<crate::migrate::MigrateError>),
+
     /// The connection was lost while COMMIT was in flight: the transaction may or may
     /// not have been committed. Never retried automatically; check before repeating.
     #[error("the outcome of COMMIT is unknown: {source}")]
@@ -344,6 +348,7 @@ impl Error {
             Self::Config(_) => ErrorKind::Config,
             Self::InvalidQuery { .. } => ErrorKind::InvalidQuery,
             Self::AmbiguousCommit { .. } => ErrorKind::AmbiguousCommit,
+            Self::Migration(_) => ErrorKind::Migration,
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::Driver(_) => ErrorKind::Other,
         }

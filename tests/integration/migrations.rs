@@ -1,0 +1,335 @@
+//! Migrations on real Postgres and SQLite: concurrent migrators, dirty state and
+//! recovery, CREATE INDEX CONCURRENTLY beside a waiting migrator, a dropped future
+//! releasing the lock, checksums, and the whole Migrator surface.
+
+use std::time::Duration;
+
+use txova_db::migrate::{MigrateError, Step};
+use txova_db::{Db, Error, ErrorKind, Migrator, query};
+
+use crate::support::{self, SqliteFile};
+
+fn migration_error(err: &Error) -> &MigrateError {
+    match err {
+        Error::Migration(inner) => inner,
+        other => panic!("expected a migration error, got {other:?}"),
+    }
+}
+
+async fn count(db: &Db, sql: &'static str) -> i64 {
+    query(sql)
+        .fetch_one(db)
+        .await
+        .and_then(|r| r.try_get(0))
+        .expect("count")
+}
+
+const BASE: [(&str, &str); 3] = [
+    (
+        "0001_create_items.up.sql",
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL);",
+    ),
+    ("0001_create_items.down.sql", "DROP TABLE items;"),
+    (
+        "0002_seed_items.up.sql",
+        "INSERT INTO items VALUES (1, 'one'), (2, 'two');",
+    ),
+];
+
+#[tokio::test]
+async fn two_migrators_at_once_apply_each_file_exactly_once() {
+    let Some(pg) = support::postgres("two_migrators_at_once").await else {
+        return;
+    };
+    let other = Db::connect(&pg.url()).await.expect("second handle");
+    let migrator = Migrator::from_files(BASE).expect("files");
+    let (a, b) = tokio::join!(migrator.up(&pg.db), migrator.up(&other));
+    let (a, b) = (a.expect("first migrator"), b.expect("second migrator"));
+    assert_eq!(
+        a.len() + b.len(),
+        2,
+        "each file applied by exactly one of them"
+    );
+    assert_eq!(count(&pg.db, "SELECT count(*) FROM items").await, 2);
+    assert_eq!(
+        count(&pg.db, "SELECT count(*) FROM _txova_migrations").await,
+        2
+    );
+    let version = migrator
+        .version(&pg.db)
+        .await
+        .expect("version")
+        .expect("some");
+    assert_eq!((version.version, version.dirty), (2, false));
+}
+
+#[tokio::test]
+async fn failed_migration_is_dirty_without_partial_schema_and_recovers() {
+    let Some(pg) = support::postgres("failed_migration_dirty").await else {
+        return;
+    };
+    let broken = Migrator::from_files([
+        BASE[0],
+        (
+            "0002_two_tables.up.sql",
+            "CREATE TABLE first_half (x INT); CREATE TABLE second_half (x INT); SELECT 1 / 0;",
+        ),
+    ])
+    .expect("files");
+    let err = broken.up(&pg.db).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Migration);
+    assert!(
+        matches!(
+            migration_error(&err),
+            MigrateError::Failed { version: 2, .. }
+        ),
+        "{err}"
+    );
+    let version = broken
+        .version(&pg.db)
+        .await
+        .expect("version")
+        .expect("some");
+    assert_eq!((version.version, version.dirty), (2, true));
+    assert_eq!(
+        count(&pg.db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'first_half'").await,
+        0,
+        "the transactional file left nothing behind"
+    );
+    let refused = broken.up(&pg.db).await.unwrap_err();
+    assert!(matches!(
+        migration_error(&refused),
+        MigrateError::Dirty { version: 2 }
+    ));
+
+    let fixed = Migrator::from_files([
+        BASE[0],
+        (
+            "0002_two_tables.up.sql",
+            "CREATE TABLE first_half (x INT); CREATE TABLE second_half (x INT);",
+        ),
+    ])
+    .expect("files");
+    fixed.force(&pg.db, 1).await.expect("force");
+    let applied = fixed.up(&pg.db).await.expect("up after the fix");
+    assert_eq!(applied.iter().map(|a| a.version).collect::<Vec<_>>(), [2]);
+    let version = fixed.version(&pg.db).await.expect("version").expect("some");
+    assert_eq!((version.version, version.dirty), (2, false));
+}
+
+#[tokio::test]
+async fn create_index_concurrently_while_another_migrator_waits() {
+    let Some(pg) = support::postgres("create_index_concurrently").await else {
+        return;
+    };
+    let other = Db::connect(&pg.url()).await.expect("second handle");
+    let migrator = Migrator::from_files([
+        (
+            "0001_events.up.sql",
+            "CREATE TABLE events (id BIGINT PRIMARY KEY, kind TEXT NOT NULL);
+             INSERT INTO events SELECT g, 'k' || (g % 10) FROM generate_series(1, 20000) g;",
+        ),
+        (
+            "0002_index_events.up.sql",
+            "-- txova:no-transaction\nCREATE INDEX CONCURRENTLY events_kind_idx ON events (kind);",
+        ),
+    ])
+    .expect("files")
+    .lock_timeout(Duration::from_secs(30));
+    assert!(migrator.migrations()[1].no_transaction);
+    let waiting = async {
+        // Start second, so it polls for the lock while the index is built.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        migrator.up(&other).await
+    };
+    let (first, second) = tokio::join!(migrator.up(&pg.db), waiting);
+    let applied = first.expect("first").len()
+        + second
+            .expect("second waited, then found nothing to do")
+            .len();
+    assert_eq!(applied, 2);
+    assert_eq!(
+        count(&pg.db, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'events_kind_idx'").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_future_leaves_no_lock_behind() {
+    let Some(pg) = support::postgres("dropped_future_releases_lock").await else {
+        return;
+    };
+    let slow = Migrator::from_files([("0001_slow.up.sql", "SELECT pg_sleep(3);")]).expect("files");
+    let interrupted = tokio::time::timeout(Duration::from_millis(500), slow.up(&pg.db)).await;
+    assert!(
+        interrupted.is_err(),
+        "the migration was still running when dropped"
+    );
+    let other = Db::connect(&pg.url()).await.expect("second handle");
+    let started = std::time::Instant::now();
+    // force takes the lock: it must be free at once, not after the sleep.
+    slow.clone()
+        .lock_timeout(Duration::from_secs(2))
+        .force(&other, 0)
+        .await
+        .expect("the lock was released with the dropped future");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn lock_timeout_names_the_holder() {
+    let Some(pg) = support::postgres("lock_timeout_names_holder").await else {
+        return;
+    };
+    let slow =
+        Migrator::from_files([("0001_slow.up.sql", "SELECT pg_sleep(1.5);")]).expect("files");
+    let impatient = slow.clone().lock_timeout(Duration::from_millis(300));
+    let other = Db::connect(&pg.url()).await.expect("second handle");
+    let (held, refused) = tokio::join!(slow.up(&pg.db), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        impatient.up(&other).await
+    });
+    held.expect("the holder finishes");
+    let err = refused.unwrap_err();
+    match migration_error(&err) {
+        MigrateError::LockTimeout {
+            holder: Some(holder),
+            ..
+        } => {
+            assert!(holder.contains("pid"), "{holder}");
+        }
+        other => panic!("expected a lock timeout naming the holder: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sqlite_up_down_steps_status_dry_run_and_checksums() {
+    let file = SqliteFile::new();
+    let db = Db::connect(&file.url()).await.expect("sqlite");
+    let files = [
+        BASE[0],
+        BASE[1],
+        BASE[2],
+        ("0002_seed_items.down.sql", "DELETE FROM items;"),
+        (
+            "0003_add_price.up.sql",
+            "ALTER TABLE items ADD COLUMN price INTEGER;",
+        ),
+        (
+            "0003_add_price.down.sql",
+            "ALTER TABLE items DROP COLUMN price;",
+        ),
+    ];
+    let migrator = Migrator::from_files(files)
+        .expect("files")
+        .table("schema_history");
+
+    let plan = migrator
+        .clone()
+        .dry_run(true)
+        .up(&db)
+        .await
+        .expect("dry run");
+    assert_eq!(plan.len(), 3);
+    assert!(plan[0].sql.contains("CREATE TABLE items"));
+    assert_eq!(
+        migrator.version(&db).await.expect("version"),
+        None,
+        "a dry run changes nothing"
+    );
+
+    assert_eq!(migrator.steps(&db, 2).await.expect("two steps").len(), 2);
+    assert_eq!(
+        migrator.version(&db).await.expect("v").map(|v| v.version),
+        Some(2)
+    );
+    let status = migrator.status(&db).await.expect("status");
+    assert!(status[0].applied_at.is_some() && status[2].applied_at.is_none());
+    assert_eq!(migrator.up(&db).await.expect("rest").len(), 1);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM items WHERE price IS NULL").await,
+        2
+    );
+
+    let back = migrator.steps(&db, -2).await.expect("two down");
+    assert_eq!(
+        back.iter().map(|a| (a.version, a.step)).collect::<Vec<_>>(),
+        [(3, Step::Down), (2, Step::Down)]
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM items").await, 0);
+    migrator.up(&db).await.expect("up again");
+
+    // An applied file edited in a way that matters is refused; whitespace is not.
+    let mut edited = files;
+    edited[0].1 = "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT);";
+    let changed = Migrator::from_files(edited)
+        .expect("files")
+        .table("schema_history");
+    let err = changed.up(&db).await.unwrap_err();
+    assert!(matches!(
+        migration_error(&err),
+        MigrateError::ChecksumMismatch { version: 1, .. }
+    ));
+    assert!(changed.status(&db).await.expect("status")[0].checksum_mismatch);
+    assert_eq!(changed.repair(&db).await.expect("repair"), 1);
+    changed.up(&db).await.expect("accepted after repair");
+    let mut crlf = edited;
+    crlf[0].1 = "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT);\r\n\r\n";
+    Migrator::from_files(crlf)
+        .expect("files")
+        .table("schema_history")
+        .up(&db)
+        .await
+        .expect("CRLF and trailing blank lines do not change the checksum");
+
+    // A version applied but no longer on disk.
+    let missing = Migrator::from_files([edited[0], BASE[2]])
+        .expect("files")
+        .table("schema_history");
+    let err = missing.up(&db).await.unwrap_err();
+    assert!(matches!(
+        migration_error(&err),
+        MigrateError::MissingFile { version: 3 }
+    ));
+
+    let all = migrator.down_all(&db).await.unwrap_err();
+    assert!(
+        matches!(migration_error(&all), MigrateError::ChecksumMismatch { .. }),
+        "{all}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_file_lock_serializes_migrators() {
+    let file = SqliteFile::new();
+    let a = Db::connect(&file.url()).await.expect("a");
+    let b = Db::connect(&file.url()).await.expect("b");
+    let migrator = Migrator::from_files(BASE).expect("files");
+    let (ra, rb) = tokio::join!(migrator.up(&a), migrator.up(&b));
+    assert_eq!(ra.expect("a").len() + rb.expect("b").len(), 2);
+    assert_eq!(count(&a, "SELECT count(*) FROM items").await, 2);
+}
+
+#[tokio::test]
+async fn rides_migrations_apply_and_revert() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/sqlite");
+    let migrator = Migrator::from_dir(&dir).expect("the repository's migrations parse");
+    let db = Db::connect("sqlite::memory:").await.expect("sqlite");
+    assert_eq!(
+        migrator.up(&db).await.expect("up").len(),
+        migrator.migrations().len()
+    );
+    migrator.down_all(&db).await.expect("down_all");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'rides'"
+        )
+        .await,
+        0
+    );
+}

@@ -1,0 +1,241 @@
+//! Migration files: `NNNN_description.up.sql` and `NNNN_description.down.sql`, read from a
+//! directory or embedded at compile time, validated before anything runs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+
+use super::MigrateError;
+
+/// One migration: its version, its SQL both ways, and the checksum of its `up` file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The number the file names start with.
+    pub version: i64,
+    /// The rest of the file name (`create_users`).
+    pub description: String,
+    /// The `.up.sql` text.
+    pub up: String,
+    /// The `.down.sql` text, if there is one.
+    pub down: Option<String>,
+    /// The file opts out of the wrapping transaction with `-- txova:no-transaction`
+    /// (for `CREATE INDEX CONCURRENTLY` and the like).
+    pub no_transaction: bool,
+    /// SHA-256 of the normalised `up` text, hex.
+    pub checksum: String,
+}
+
+impl fmt::Debug for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Migration")
+            .field("version", &self.version)
+            .field("description", &self.description)
+            .field("no_transaction", &self.no_transaction)
+            .field("checksum", &self.checksum)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The marker line that runs a file outside a transaction.
+pub const NO_TRANSACTION: &str = "-- txova:no-transaction";
+
+/// Text as it is hashed: no BOM, `\n` line ends, no trailing blanks on lines or at the
+/// end. Saving a file with another editor does not change its checksum.
+pub fn normalise(sql: &str) -> String {
+    let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let trimmed = out.trim_end_matches('\n').len();
+    out.truncate(trimmed);
+    out
+}
+
+/// The checksum of a migration's text.
+pub fn checksum(sql: &str) -> String {
+    let digest = Sha256::digest(normalise(sql).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Which half of a migration a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Up,
+    Down,
+}
+
+/// Parses `0001_create_users.up.sql` into `(1, "create_users", Up)`.
+fn parse_name(name: &str) -> Option<(i64, String, Direction)> {
+    let (stem, direction) = if let Some(stem) = name.strip_suffix(".up.sql") {
+        (stem, Direction::Up)
+    } else if let Some(stem) = name.strip_suffix(".down.sql") {
+        (stem, Direction::Down)
+    } else {
+        return None;
+    };
+    let (number, description) = stem.split_once('_')?;
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || description.is_empty() {
+        return None;
+    }
+    Some((number.parse().ok()?, description.to_owned(), direction))
+}
+
+/// Builds the ordered, validated migration list from `(file name, text)` pairs.
+///
+/// Refused before anything runs: a file name that does not parse, two files for the
+/// same version and direction, versions that disagree on their description, a `.down`
+/// without its `.up`, and a gap in the version sequence.
+pub fn from_files<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Migration>, MigrateError> {
+    let mut by_version: BTreeMap<i64, (String, Option<String>, Option<String>)> = BTreeMap::new();
+    for (name, text) in files {
+        if !name.ends_with(".sql") {
+            continue;
+        }
+        let (version, description, direction) =
+            parse_name(name).ok_or_else(|| MigrateError::BadFileName {
+                file: name.to_owned(),
+            })?;
+        let entry = by_version
+            .entry(version)
+            .or_insert_with(|| (description.clone(), None, None));
+        if entry.0 != description {
+            return Err(MigrateError::DuplicateVersion {
+                version,
+                files: format!("{}, {name}", entry.0),
+            });
+        }
+        let slot = match direction {
+            Direction::Up => &mut entry.1,
+            Direction::Down => &mut entry.2,
+        };
+        if slot.replace(text.to_owned()).is_some() {
+            return Err(MigrateError::DuplicateVersion {
+                version,
+                files: name.to_owned(),
+            });
+        }
+    }
+    let mut migrations = Vec::with_capacity(by_version.len());
+    let mut previous: Option<i64> = None;
+    for (version, (description, up, down)) in by_version {
+        let Some(up) = up else {
+            return Err(MigrateError::DownWithoutUp { version });
+        };
+        if let Some(previous) = previous
+            && version != previous + 1
+        {
+            return Err(MigrateError::Gap {
+                after: previous,
+                next: version,
+            });
+        }
+        previous = Some(version);
+        let no_transaction = up.lines().any(|l| l.trim() == NO_TRANSACTION);
+        migrations.push(Migration {
+            version,
+            checksum: checksum(&up),
+            description,
+            up,
+            down,
+            no_transaction,
+        });
+    }
+    Ok(migrations)
+}
+
+/// Reads every `*.sql` file of `dir` (not recursing).
+pub fn from_dir(dir: &Path) -> Result<Vec<Migration>, MigrateError> {
+    let read_error = |source| MigrateError::Read {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_error)? {
+        let entry = entry.map_err(read_error)?;
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).map_err(|source| MigrateError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        files.push((name, text));
+    }
+    from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_or_are_refused() {
+        assert_eq!(
+            parse_name("0001_create_users.up.sql"),
+            Some((1, "create_users".into(), Direction::Up))
+        );
+        assert_eq!(
+            parse_name("0012_a_b.down.sql"),
+            Some((12, "a_b".into(), Direction::Down))
+        );
+        for bad in [
+            "create.up.sql",
+            "01.up.sql",
+            "x1_a.up.sql",
+            "0001_a.sql",
+            "_a.up.sql",
+        ] {
+            assert_eq!(parse_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn checksums_ignore_bom_crlf_and_trailing_blanks() {
+        let plain = "CREATE TABLE t (x int);\nINSERT INTO t VALUES (1);";
+        let edited = "\u{feff}CREATE TABLE t (x int);  \r\nINSERT INTO t VALUES (1);\r\n\r\n";
+        assert_eq!(checksum(plain), checksum(edited));
+        assert_ne!(checksum(plain), checksum("CREATE TABLE t (x bigint);"));
+    }
+
+    #[test]
+    fn bad_sets_are_refused_before_anything_runs() {
+        let err = |files: &[(&str, &str)]| from_files(files.iter().copied()).unwrap_err();
+        assert!(matches!(
+            err(&[("0001_a.up.sql", ""), ("0003_c.up.sql", "")]),
+            MigrateError::Gap { after: 1, next: 3 }
+        ));
+        assert!(matches!(
+            err(&[("0001_a.up.sql", ""), ("0001_b.up.sql", "")]),
+            MigrateError::DuplicateVersion { version: 1, .. }
+        ));
+        assert!(matches!(
+            err(&[("0001_a.down.sql", "")]),
+            MigrateError::DownWithoutUp { version: 1 }
+        ));
+        assert!(matches!(
+            err(&[("0001-a.up.sql", "")]),
+            MigrateError::BadFileName { .. }
+        ));
+        let ok = from_files([
+            (
+                "0002_b.up.sql",
+                "-- txova:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);",
+            ),
+            ("0001_a.up.sql", "CREATE TABLE t (x int);"),
+            ("0001_a.down.sql", "DROP TABLE t;"),
+            ("README.md", "ignored"),
+        ])
+        .expect("valid");
+        assert_eq!(ok.iter().map(|m| m.version).collect::<Vec<_>>(), [1, 2]);
+        assert!(ok[1].no_transaction && !ok[0].no_transaction);
+        assert!(ok[0].down.is_some() && ok[1].down.is_none());
+    }
+}
