@@ -5,6 +5,7 @@
 //! runtime items through `::txova_db::__private`, so this crate is not usable alone.
 
 mod ctxt;
+mod embed;
 mod table;
 mod transactional;
 
@@ -24,4 +25,11 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn transactional(args: TokenStream, item: TokenStream) -> TokenStream {
     transactional::transactional(args.into(), item.into()).into()
+}
+
+/// Embeds a migrations directory (relative to the crate's `Cargo.toml`) and builds a
+/// `txova_db::Migrator` from it: `embed_migrations!("migrations")?`.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    embed::embed_migrations(input.into()).into()
 }

@@ -41,6 +41,19 @@ pub use write::{Delete, Insert, Update};
 /// `#[derive(Table)]`: see [`Table`].
 pub use txova_db_macros::Table;
 
+/// Builds a [`Migrator`] from a directory of migrations embedded in the binary at
+/// compile time (path relative to the crate's `Cargo.toml`); file names are checked
+/// while compiling.
+///
+/// ```
+/// # fn demo() -> txova_db::Result<()> {
+/// let migrator = txova_db::embed_migrations!("../migrations/sqlite")?;
+/// assert!(!migrator.migrations().is_empty());
+/// # Ok(()) }
+/// # demo().unwrap();
+/// ```
+pub use txova_db_macros::embed_migrations;
+
 /// Runs an async function's body in a transaction (see [`Db::transaction`]).
 ///
 /// ```

@@ -1,0 +1,220 @@
+//! The built `txova-db` binary: its output, its exit codes, and a killed process
+//! leaving no migration lock behind.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use txova_db_test_support::{Service, server_url, unique_name};
+
+struct Workspace {
+    dir: PathBuf,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(unique_name("txova_cli"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir }
+    }
+
+    fn migrations(&self) -> PathBuf {
+        self.dir.join("migrations")
+    }
+
+    fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.dir.join("app.db").display())
+    }
+
+    fn write(&self, file: &str, sql: &str) {
+        std::fs::write(self.migrations().join(file), sql).unwrap();
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn txova(url: Option<&str>, dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_txova-db"));
+    command.arg("migrate").arg("--dir").arg(dir).args(args);
+    command.env_remove("DATABASE_URL");
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn create_up_status_version_down_steps_force_on_sqlite() {
+    let ws = Workspace::new();
+    let url = ws.sqlite_url();
+    let dir = ws.migrations();
+    let run = |args: &[&str]| txova(Some(&url), &dir, args);
+
+    let created = run(&["create", "users"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(stdout(&created).contains("0001_users.up.sql"));
+    run(&["create", "orders"]);
+    ws.write(
+        "0001_users.up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
+    );
+    ws.write("0001_users.down.sql", "DROP TABLE users;");
+    ws.write(
+        "0002_orders.up.sql",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);",
+    );
+    ws.write("0002_orders.down.sql", "DROP TABLE orders;");
+
+    let plan = run(&["up", "--dry-run"]);
+    assert!(
+        stdout(&plan).contains("would apply 0001 users"),
+        "{}",
+        stdout(&plan)
+    );
+    assert!(stdout(&plan).contains("CREATE TABLE users"));
+    assert_eq!(stdout(&run(&["version"])).trim(), "none");
+
+    let up = run(&["up"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let printed = stdout(&up);
+    let lines: Vec<&str> = printed.lines().map(str::trim).collect();
+    assert!(lines[0].starts_with("applied 0001 users"), "{lines:?}");
+    assert!(lines[1].starts_with("applied 0002 orders"), "{lines:?}");
+    assert_eq!(stdout(&run(&["version"])).trim(), "2");
+    assert!(stdout(&run(&["up"])).contains("nothing to do"));
+
+    let status = stdout(&run(&["status"]));
+    assert!(
+        status.contains("0001 users") && status.contains("applied at"),
+        "{status}"
+    );
+
+    assert!(stdout(&run(&["down"])).contains("reverted 0002 orders"));
+    assert!(stdout(&run(&["steps", "-1"])).contains("reverted 0001 users"));
+    assert!(stdout(&run(&["steps", "2"])).contains("applied 0002 orders"));
+
+    // A failing file: exit 1, the reason on stderr, the version dirty.
+    run(&["create", "broken"]);
+    ws.write(
+        "0003_broken.up.sql",
+        "CREATE TABLE broken (x INT); SELECT * FROM no_such_table;",
+    );
+    let failed = run(&["up"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        stderr(&failed).contains("migration 3 (broken) failed"),
+        "{}",
+        stderr(&failed)
+    );
+    assert_eq!(stdout(&run(&["version"])).trim(), "3 (dirty)");
+    let refused = run(&["up"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("dirty"));
+
+    ws.write("0003_broken.up.sql", "CREATE TABLE broken (x INT);");
+    assert!(run(&["force", "2"]).status.success());
+    assert!(stdout(&run(&["up"])).contains("applied 0003 broken"));
+    assert_eq!(stdout(&run(&["version"])).trim(), "3");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_reason() {
+    let ws = Workspace::new();
+    let dir = ws.migrations();
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let no_db = txova(None, &dir, &["up"]);
+    assert_eq!(no_db.status.code(), Some(1));
+    assert!(stderr(&no_db).contains("DATABASE_URL"));
+
+    ws.write("0001-users.up.sql", "SELECT 1;");
+    let bad_name = txova(Some(&ws.sqlite_url()), &dir, &["up"]);
+    assert_eq!(bad_name.status.code(), Some(1));
+    assert!(
+        stderr(&bad_name).contains("0001-users.up.sql"),
+        "{}",
+        stderr(&bad_name)
+    );
+
+    let bad_create = txova(Some(&ws.sqlite_url()), &dir, &["create", "drop table"]);
+    assert_eq!(bad_create.status.code(), Some(1));
+
+    let password = txova(
+        Some("postgres://app:s3cret@127.0.0.1:1/db"),
+        &ws.dir.join("none"),
+        &["up"],
+    );
+    assert_eq!(password.status.code(), Some(1));
+    assert!(!stderr(&password).contains("s3cret"));
+}
+
+#[test]
+fn killing_the_process_leaves_no_lock_behind() {
+    let Some(base) = server_url(Service::Postgres, "cli: killed process releases lock") else {
+        return;
+    };
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.migrations()).unwrap();
+    ws.write("0001_slow.up.sql", "SELECT pg_sleep(10);");
+    let schema = unique_name("cli");
+    let admin = Command::new("psql")
+        .arg(&base)
+        .args(["-qc", &format!("CREATE SCHEMA {schema}")])
+        .status();
+    if !admin.is_ok_and(|s| s.success()) {
+        txova_db_test_support::skip(
+            "killing_the_process_leaves_no_lock_behind",
+            "psql is not available to create a schema",
+        );
+        return;
+    }
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options[search_path]={schema}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_txova-db"))
+        .args(["migrate", "--dir"])
+        .arg(ws.migrations())
+        .arg("up")
+        .env("DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let started = Instant::now();
+    let forced = txova(
+        Some(&url),
+        &ws.migrations(),
+        &["force", "0", "--lock-timeout", "5s"],
+    );
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let _ = Command::new("psql")
+        .arg(&base)
+        .args([
+            "-qc",
+            &format!("SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"),
+        ])
+        .status();
+}

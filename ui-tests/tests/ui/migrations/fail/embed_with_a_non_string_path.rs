@@ -1,0 +1,3 @@
+fn main() {
+    let _ = txova_db::embed_migrations!(migrations);
+}
