@@ -26,7 +26,7 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::runtime::Runtime;
 use txova_db::{Db, Table, sqlx};
 
-use common::{CREATE_TABLE, INSERT_ONE, SqlxUser, User, find_sql, rows, select_all_sql};
+use common::{CREATE_TABLE, SqlxUser, User, find_sql, insert_row_by_row, rows, select_all_sql};
 use txova_db_test_support::{Service, server_url, unique_name};
 
 struct Fixture {
@@ -149,19 +149,7 @@ fn bench(c: &mut Criterion) {
                 truncate();
                 let started = Instant::now();
                 fx.rt.block_on(async {
-                    let mut tx = fx.pool.begin().await.unwrap();
-                    for u in &batch {
-                        sqlx::query(INSERT_ONE)
-                            .bind(&u.name)
-                            .bind(&u.email)
-                            .bind(u.age)
-                            .bind(u.score)
-                            .bind(&u.nickname)
-                            .execute(&mut *tx)
-                            .await
-                            .unwrap();
-                    }
-                    tx.commit().await.unwrap();
+                    insert_row_by_row(&fx.pool, &batch).await;
                 });
                 total += started.elapsed();
             }

@@ -45,8 +45,26 @@ pub const CREATE_TABLE: &str = "CREATE TABLE bench_users (
     name TEXT NOT NULL, email TEXT NOT NULL, age INT NOT NULL,
     score DOUBLE PRECISION NOT NULL, nickname TEXT)";
 
-pub const INSERT_ONE: &str =
+const INSERT_ONE: &str =
     "INSERT INTO bench_users (name, email, age, score, nickname) VALUES ($1, $2, $3, $4, $5)";
+
+/// The hand-written bulk insert `insert_many` is measured against: one INSERT per row,
+/// all in one transaction.
+pub async fn insert_row_by_row(pool: &sqlx::PgPool, rows: &[User]) {
+    let mut tx = pool.begin().await.expect("begin");
+    for u in rows {
+        sqlx::query(INSERT_ONE)
+            .bind(&u.name)
+            .bind(&u.email)
+            .bind(u.age)
+            .bind(u.score)
+            .bind(&u.nickname)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+}
 
 const COLUMNS: &str = r#""bench_users"."id", "bench_users"."name", "bench_users"."email", "bench_users"."age", "bench_users"."score", "bench_users"."nickname""#;
 

@@ -25,7 +25,7 @@ use std::time::Instant;
 use sqlx::PgPool;
 use txova_db::{Db, Table, sqlx};
 
-use common::{CREATE_TABLE, INSERT_ONE, SqlxUser, User, find_sql, rows, select_all_sql};
+use common::{CREATE_TABLE, SqlxUser, User, find_sql, insert_row_by_row, rows, select_all_sql};
 use txova_db_test_support::{Service, server_url, unique_name};
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -143,26 +143,13 @@ fn main() {
                     t / s
                 );
 
-                let insert_sql = INSERT_ONE;
                 let (mut by_row_ms, mut many_ms) = (Vec::new(), Vec::new());
                 for round in 0..6 {
                     for side in [round % 2, (round + 1) % 2] {
                         sqlx::query("TRUNCATE bench_users").execute(&pool).await.unwrap();
                         let started = Instant::now();
                         if side == 0 {
-                            let mut tx = pool.begin().await.unwrap();
-                            for u in &rows {
-                                sqlx::query(insert_sql)
-                                    .bind(&u.name)
-                                    .bind(&u.email)
-                                    .bind(u.age)
-                                    .bind(u.score)
-                                    .bind(&u.nickname)
-                                    .execute(&mut *tx)
-                                    .await
-                                    .unwrap();
-                            }
-                            tx.commit().await.unwrap();
+                            insert_row_by_row(&pool, &rows).await;
                         } else {
                             User::insert_many(&rows).execute(&db).await.unwrap();
                         }
