@@ -125,16 +125,20 @@ async fn fetch_one_optional_and_not_found() {
     db.execute_script("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2);")
         .await
         .expect("script");
-    let missing = query("SELECT x FROM t WHERE x = ?").bind(9_i64);
+    let missing = || query("SELECT x FROM t WHERE x = ?").bind(9_i64);
     assert!(
-        missing
+        format!("{:?}", missing()).contains('9'),
+        "Debug shows parameters"
+    );
+    assert!(
+        missing()
             .fetch_optional(&db)
             .await
             .expect("optional")
             .is_none()
     );
     assert_eq!(
-        missing.fetch_one(&db).await.unwrap_err().kind(),
+        missing().fetch_one(&db).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
     let first = query("SELECT x FROM t ORDER BY x")
@@ -150,8 +154,4 @@ async fn fetch_one_optional_and_not_found() {
         .await
         .expect("borrowed bind");
     assert!(found.is_some());
-    assert!(
-        format!("{missing:?}").contains("9"),
-        "Debug shows parameters"
-    );
 }

@@ -548,8 +548,8 @@ async fn transactional_methods_join_retry_and_keep_their_error_type() {
     // Two conflicting serializable transfers at once: one is retried, both succeed.
     // Open two connections first, so neither transfer waits for a connect.
     let (p1, p2) = tokio::join!(
-        pg.db.execute("SELECT pg_sleep(0.05)"),
-        pg.db.execute("SELECT pg_sleep(0.05)")
+        query("SELECT pg_sleep(0.05)").execute(&pg.db),
+        query("SELECT pg_sleep(0.05)").execute(&pg.db)
     );
     p1.and(p2).expect("warm the pool");
     let (a, b) = tokio::join!(rides.move_money(1, 2, 10), rides.move_money(1, 2, 20));

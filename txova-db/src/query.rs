@@ -61,22 +61,22 @@ impl<'q> Query<'q> {
     }
 
     /// Runs the statement, returning the number of rows it affected.
-    pub async fn execute(&self, db: &Db) -> Result<u64, Error> {
+    pub async fn execute(self, db: &Db) -> Result<u64, Error> {
         db.run_execute(&self.sql, &self.params).await
     }
 
     /// Runs the statement and returns every row.
-    pub async fn fetch_all(&self, db: &Db) -> Result<Vec<Row>, Error> {
+    pub async fn fetch_all(self, db: &Db) -> Result<Vec<Row>, Error> {
         db.run_fetch_all(&self.sql, &self.params).await
     }
 
     /// Runs the statement and returns its first row, or `None`.
-    pub async fn fetch_optional(&self, db: &Db) -> Result<Option<Row>, Error> {
+    pub async fn fetch_optional(self, db: &Db) -> Result<Option<Row>, Error> {
         db.run_fetch_optional(&self.sql, &self.params).await
     }
 
     /// Runs the statement and returns its first row, or [`Error::NotFound`].
-    pub async fn fetch_one(&self, db: &Db) -> Result<Row, Error> {
+    pub async fn fetch_one(self, db: &Db) -> Result<Row, Error> {
         self.fetch_optional(db).await?.ok_or(Error::NotFound)
     }
 }
