@@ -34,6 +34,20 @@ async fn balance(db: &Db, id: i64) -> i64 {
     Account::get(db, id).await.expect("account").balance
 }
 
+/// Terminates, through `killer`, the server backend serving `db` in this task's
+/// transaction.
+async fn terminate_own_backend(db: &Db, killer: &Db) -> Result<(), Error> {
+    let pid: i32 = query("SELECT pg_backend_pid()")
+        .fetch_one(db)
+        .await?
+        .try_get(0)?;
+    query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(killer)
+        .await?;
+    Ok(())
+}
+
 async fn pg_txid(db: &Db) -> i64 {
     query("SELECT txid_current()")
         .fetch_one(db)
@@ -332,14 +346,7 @@ async fn terminated_backend_mid_transaction() {
                     .all_rows()
                     .execute(db)
                     .await?;
-                let pid: i32 = query("SELECT pg_backend_pid()")
-                    .fetch_one(db)
-                    .await?
-                    .try_get(0)?;
-                query("SELECT pg_terminate_backend($1)")
-                    .bind(pid)
-                    .execute(&killer)
-                    .await?;
+                terminate_own_backend(db, &killer).await?;
                 Account::update()
                     .set(Account::balance, 2)
                     .all_rows()
@@ -380,14 +387,7 @@ async fn lost_connection_during_commit_is_ambiguous_and_not_retried() {
                     .all_rows()
                     .execute(db)
                     .await?;
-                let pid: i32 = query("SELECT pg_backend_pid()")
-                    .fetch_one(db)
-                    .await?
-                    .try_get(0)?;
-                query("SELECT pg_terminate_backend($1)")
-                    .bind(pid)
-                    .execute(&killer)
-                    .await?;
+                terminate_own_backend(db, &killer).await?;
                 // Give the server a moment to close the socket before COMMIT is sent.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Ok(())
