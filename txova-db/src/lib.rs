@@ -1,6 +1,7 @@
 #![doc = include_str!("../../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod column;
 pub mod config;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod row;
 pub mod schema;
 pub mod select;
 pub mod sql;
+pub mod store;
 pub mod table;
 pub mod transaction;
 pub mod types;

@@ -131,6 +131,31 @@ pub enum Error {
     /// Any other failure reported by the driver.
     #[error(transparent)]
     Driver(sqlx::Error),
+
+    /// The key-value store (Redis, or the embedded store) failed: a broken or refused
+    /// connection ([`ErrorKind::Connection`]), a command that outran its timeout
+    /// ([`ErrorKind::Timeout`]), or an error reply ([`ErrorKind::Cache`]).
+    #[error("{kind} error from the store ({target}): {source}")]
+    Store {
+        /// The classification: `Connection`, `Timeout` or `Cache`.
+        kind: ErrorKind,
+        /// The server or topology the command went to (no credentials).
+        target: String,
+        /// What the client reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A cached value could not be encoded or decoded (a type that changed shape, a
+    /// value written by a newer envelope version), or a cache key is unusable.
+    #[error("cache entry `{key}`: {source}")]
+    Cache {
+        /// The key, as sent to the store.
+        key: String,
+        /// What went wrong.
+        #[source]
+        source: crate::cache::CacheError,
+    },
 }
 
 /// The stable classification of an [`Error`], for matching.
@@ -351,6 +376,8 @@ impl Error {
             Self::Migration(_) => ErrorKind::Migration,
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::Driver(_) => ErrorKind::Other,
+            Self::Store { kind, .. } => *kind,
+            Self::Cache { .. } => ErrorKind::Cache,
         }
     }
 

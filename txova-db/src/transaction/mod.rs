@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
 use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
 
 pub use retry::RetryPolicy;
@@ -172,6 +173,8 @@ struct TxInner {
     savepoints: AtomicU32,
     /// The first retryable failure seen by a statement of this transaction.
     failure: Mutex<Option<ErrorKind>>,
+    /// Work to run once the transaction has committed (cache evictions).
+    after_commit: Mutex<Vec<BoxFuture<'static, ()>>>,
 }
 
 pub(crate) enum TxConn {
@@ -233,6 +236,11 @@ impl std::ops::DerefMut for TxConnGuard<'_> {
     }
 }
 
+/// The task's transaction on any database, if there is one.
+pub(crate) fn current_any() -> Option<Tx> {
+    CURRENT.try_with(Tx::clone).ok()
+}
+
 /// The task's transaction, if it is one of `db`'s pool.
 pub(crate) fn ambient_for(db: &Db) -> Option<Tx> {
     CURRENT
@@ -259,6 +267,7 @@ impl Tx {
                 conn: AsyncMutex::new(Some(conn)),
                 savepoints: AtomicU32::new(0),
                 failure: Mutex::new(None),
+                after_commit: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -271,6 +280,50 @@ impl Tx {
     /// The backend.
     pub fn backend(&self) -> Backend {
         self.inner.db.backend()
+    }
+
+    /// Runs `work` after this transaction commits, before the `transaction` call
+    /// returns; drops it if the transaction rolls back or is retried. Registered
+    /// inside a joined or savepoint scope, it waits for the outermost commit (and runs
+    /// even if that savepoint was rolled back: use it for work that is safe to do
+    /// extra, like cache evictions).
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// let db = txova_db::Db::connect("sqlite::memory:").await?;
+    /// let (sender, receiver) = tokio::sync::oneshot::channel();
+    /// db.transaction(|tx| {
+    ///     let sender = std::sync::Mutex::new(Some(sender));
+    ///     async move {
+    ///         let sender = sender.lock().unwrap().take();
+    ///         tx.after_commit(async move {
+    ///             if let Some(sender) = sender {
+    ///                 let _ = sender.send("committed");
+    ///             }
+    ///         });
+    ///         Ok::<_, txova_db::Error>(())
+    ///     }
+    /// })
+    /// .await?;
+    /// assert_eq!(receiver.await.unwrap(), "committed");
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub fn after_commit(&self, work: impl Future<Output = ()> + Send + 'static) {
+        if let Ok(mut hooks) = self.inner.after_commit.lock() {
+            hooks.push(Box::pin(work));
+        }
+    }
+
+    /// Runs the after-commit work, in registration order.
+    async fn run_after_commit(&self) {
+        let hooks = match self.inner.after_commit.lock() {
+            Ok(mut hooks) => std::mem::take(&mut *hooks),
+            Err(_) => return,
+        };
+        for hook in hooks {
+            hook.await;
+        }
     }
 
     pub(crate) async fn connection(&self) -> Result<TxConnGuard<'_>, Error> {
@@ -500,7 +553,10 @@ impl Db {
                 std::panic::resume_unwind(panic);
             }
             Ok(Ok(value)) => match tx.commit().await {
-                Ok(()) => Attempt::Done(Ok(value)),
+                Ok(()) => {
+                    tx.run_after_commit().await;
+                    Attempt::Done(Ok(value))
+                }
                 Err(err) if err.is_retryable() => Attempt::Retryable(err.kind(), Err(E::from(err))),
                 Err(err) => Attempt::Done(Err(E::from(err))),
             },
