@@ -14,6 +14,11 @@
 
 #[cfg(feature = "docker")]
 mod docker;
+mod redis_servers;
+
+pub use redis_servers::{
+    RedisCluster, RedisSentinel, RedisServer, redis_cli, redis_cluster, redis_sentinel,
+};
 
 use std::io::Write as _;
 use std::net::{TcpStream, ToSocketAddrs};

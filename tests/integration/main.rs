@@ -6,6 +6,8 @@
 mod support;
 
 mod builder;
+#[cfg(feature = "redis")]
+mod cache;
 mod connect;
 mod db_handle;
 #[cfg(feature = "mysql")]

@@ -4,6 +4,8 @@
 //! Depend on `txova-db` and use the macros through its re-exports; the expansions name
 //! runtime items through `::txova_db::__private`, so this crate is not usable alone.
 
+mod attr;
+mod cache;
 mod ctxt;
 mod embed;
 mod table;
@@ -25,6 +27,26 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn transactional(args: TokenStream, item: TokenStream) -> TokenStream {
     transactional::transactional(args.into(), item.into()).into()
+}
+
+/// Caches an async function's `Ok` or `Some` value; see `txova_db::cache`.
+///
+/// Arguments: `key = "user:profile:<id>"` (placeholders name parameters or their
+/// fields, and are escaped), `ttl = "15m"` (default: the cache's), and `cache = <expr>`
+/// (methods take the cache from `self` through `txova_db::cache::UsesCache`).
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    cache::attribute(cache::Kind::Cached, args.into(), item.into()).into()
+}
+
+/// Evicts a cache key after an async function succeeds (after the commit when called
+/// inside a transaction); see `txova_db::cache`.
+///
+/// Arguments: `key = "user:profile:<id>"` and `cache = <expr>`. Stack the attribute to
+/// evict several keys.
+#[proc_macro_attribute]
+pub fn cache_evict(args: TokenStream, item: TokenStream) -> TokenStream {
+    cache::attribute(cache::Kind::CacheEvict, args.into(), item.into()).into()
 }
 
 /// Embeds a migrations directory (relative to the crate's `Cargo.toml`) and builds a

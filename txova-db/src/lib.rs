@@ -43,6 +43,54 @@ pub use write::{Delete, Insert, Update};
 /// `#[derive(Table)]`: see [`Table`].
 pub use txova_db_macros::Table;
 
+/// Caches an async function's `Ok` or `Some` value in a [`cache::Cache`], keyed by a
+/// template over its parameters; see [`cache::Cache::get_or_set`] for what happens on a
+/// hit, a miss, concurrent misses and a cache outage.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use txova_db::cache::{Cache, UsesCache};
+/// use txova_db::{Error, cache_evict, cached};
+///
+/// #[derive(Clone, Serialize, Deserialize)]
+/// struct Profile {
+///     id: i64,
+///     name: String,
+/// }
+///
+/// struct Profiles {
+///     cache: Cache,
+/// }
+///
+/// impl UsesCache for Profiles {
+///     fn cache(&self) -> &Cache {
+///         &self.cache
+///     }
+/// }
+///
+/// impl Profiles {
+///     #[cached(key = "user:profile:<id>", ttl = "15m")]
+///     async fn profile(&self, id: i64) -> Result<Profile, Error> {
+///         Ok(Profile { id, name: "Ana".into() }) // a database read, in real code
+///     }
+///
+///     #[cache_evict(key = "user:profile:<id>")]
+///     async fn rename(&self, id: i64, name: &str) -> Result<(), Error> {
+///         Ok(()) // a database write, in real code
+///     }
+/// }
+/// ```
+///
+/// Placeholders name parameters (`<id>`) or their fields (`<req.user_id>`, `<self.tenant>`)
+/// and are escaped with [`cache::CacheKey`]; a placeholder naming no parameter, a bad
+/// `ttl`, a non-async function or a return type that cannot be cached is a compile
+/// error. Inside a transaction the cache is bypassed.
+pub use txova_db_macros::cached;
+
+/// Evicts a cache key (same template as [`cached`]) after the function succeeds — after
+/// the commit, when it runs inside a transaction. Stack it to evict several keys.
+pub use txova_db_macros::cache_evict;
+
 /// Builds a [`Migrator`] from a directory of migrations embedded in the binary at
 /// compile time (path relative to the crate's `Cargo.toml`); file names are checked
 /// while compiling.
@@ -92,6 +140,11 @@ pub use txova_db_macros::embed_migrations;
 /// The body may run more than once (retries), so it cannot move its arguments out;
 /// clone what it needs to own.
 pub use txova_db_macros::transactional;
+
+/// The redis-rs version txova-db drives, for commands built with `redis::cmd` and run
+/// through [`store::RedisClient::query`].
+#[cfg(feature = "redis")]
+pub use redis;
 
 /// The sqlx version txova-db drives, for code that needs the driver directly (a
 /// [`Db`] can also be built from an `sqlx` pool with `From`).

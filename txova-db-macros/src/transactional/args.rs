@@ -2,8 +2,8 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser as _;
-use syn::spanned::Spanned as _;
 
+use crate::attr::{flag, skip_value, string_value, value_expr};
 use crate::ctxt::Ctxt;
 
 const KEYS: &str = "`isolation`, `read_only`, `retries`, `savepoint`, `db`";
@@ -24,11 +24,7 @@ impl Args {
         let mut args = Self::default();
         let mut seen: Vec<String> = Vec::new();
         let parser = syn::meta::parser(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let key = crate::attr::key_of(&meta);
             if seen.contains(&key) {
                 skip_value(&meta)?;
                 cx.error_spanned_by(
@@ -40,7 +36,7 @@ impl Args {
             seen.push(key.clone());
             match key.as_str() {
                 "isolation" => {
-                    if let Some(lit) = string_value(cx, &meta)? {
+                    if let Some(lit) = string_value(cx, &meta, "\"serializable\"")? {
                         match lit.value().as_str() {
                             "read_committed" => {
                                 args.isolation = Some(("ReadCommitted", lit.span()))
@@ -94,67 +90,4 @@ impl Args {
         }
         args
     }
-}
-
-fn flag(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
-    if meta.input.peek(syn::Token![=]) {
-        let value: syn::Expr = meta.value()?.parse()?;
-        let key = meta
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        cx.error_spanned_by(
-            &value,
-            format!("`{key}` is a flag and takes no value: write `{key}`"),
-        );
-    }
-    Ok(true)
-}
-
-fn value_expr(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Option<syn::Expr>> {
-    if !meta.input.peek(syn::Token![=]) {
-        let key = meta
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        cx.error_spanned_by(
-            &meta.path,
-            format!("`{key}` needs a value: write `{key} = ...`"),
-        );
-        return Ok(None);
-    }
-    Ok(Some(meta.value()?.parse()?))
-}
-
-fn string_value(
-    cx: &Ctxt,
-    meta: &syn::meta::ParseNestedMeta<'_>,
-) -> syn::Result<Option<syn::LitStr>> {
-    match value_expr(cx, meta)? {
-        Some(syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(lit),
-            ..
-        })) => Ok(Some(lit)),
-        Some(other) => {
-            cx.error_spanned_by(
-                &other,
-                format!("`isolation` takes a string: write {ISOLATIONS}"),
-            );
-            Ok(None)
-        }
-        None => Ok(None),
-    }
-}
-
-fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(syn::Token![=]) {
-        let _: syn::Expr = meta.value()?.parse()?;
-    } else if meta.input.peek(syn::token::Paren) {
-        let _content;
-        syn::parenthesized!(_content in meta.input);
-    }
-    let _ = meta.path.span();
-    Ok(())
 }

@@ -41,12 +41,7 @@ pub(crate) fn expand(function: &syn::ItemFn, args: &Args) -> TokenStream {
         block,
         ..
     } = function;
-    let outer = attrs
-        .iter()
-        .filter(|a| matches!(a.style, syn::AttrStyle::Outer));
-    let inner = attrs
-        .iter()
-        .filter(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
+    let (outer, inner) = crate::attr::split_attrs(attrs);
     let return_type = match &sig.output {
         syn::ReturnType::Type(_, ty) => quote!(#ty),
         syn::ReturnType::Default => quote!(()),

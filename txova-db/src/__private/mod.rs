@@ -6,6 +6,7 @@ pub mod backend;
 
 pub use array::{ArrayParamFallback, ArrayParamViaPostgres, ArrayProbe};
 
+pub use crate::cache::{Cache, CacheKey, UsesCache};
 pub use crate::column::{Column, Direction, Order};
 pub use crate::db::Db;
 pub use crate::error::{Error, InvalidSortKey};
@@ -27,4 +28,55 @@ pub fn type_name_of<V>() -> &'static str {
 /// anything that [`UsesDb`].
 pub fn db_of<S: UsesDb + ?Sized>(source: &S) -> &Db {
     source.db()
+}
+
+/// The cache behind `cache = <expr>` of `#[cached]`/`#[cache_evict]`, or `self`: a
+/// `Cache`, a reference to one, or anything that [`UsesCache`]; cloned (one `Arc`
+/// increment) so the body may move its captures.
+pub fn cache_of<S: UsesCache + ?Sized>(source: &S) -> Cache {
+    source.cache().clone()
+}
+
+/// Whether a `#[cache_evict]` function succeeded, so its key is evicted.
+#[diagnostic::on_unimplemented(
+    message = "#[cache_evict] cannot tell whether `{Self}` means success",
+    label = "return `Result<T, E>` (evicts on `Ok`), `Option<T>`, `bool`, `u64` or `()`",
+    note = "the key is evicted after the function succeeds, so its return type must say whether it did"
+)]
+pub trait EvictOutput {
+    /// Whether to evict.
+    fn succeeded(&self) -> bool;
+}
+
+impl<T, E> EvictOutput for Result<T, E> {
+    fn succeeded(&self) -> bool {
+        self.is_ok()
+    }
+}
+
+/// A write returning `Option` (the old row, say) succeeded whichever it returned.
+impl<T> EvictOutput for Option<T> {
+    fn succeeded(&self) -> bool {
+        true
+    }
+}
+
+impl EvictOutput for () {
+    fn succeeded(&self) -> bool {
+        true
+    }
+}
+
+/// `false` means nothing was written; there is nothing to evict.
+impl EvictOutput for bool {
+    fn succeeded(&self) -> bool {
+        *self
+    }
+}
+
+/// Rows affected.
+impl EvictOutput for u64 {
+    fn succeeded(&self) -> bool {
+        true
+    }
 }

@@ -168,6 +168,11 @@ impl std::fmt::Debug for Cache {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not say which cache its #[cached]/#[cache_evict] methods use",
+    label = "the cache is taken from `self`",
+    note = "implement `txova_db::cache::UsesCache` for `{Self}`, or name the cache: `#[cached(key = .., cache = self.cache)]`"
+)]
 pub trait UsesCache {
     /// The cache.
     fn cache(&self) -> &Cache;

@@ -35,9 +35,11 @@ use sentinel::SentinelPrimary;
 /// # async fn demo() -> txova_db::Result<()> {
 /// use txova_db::store::RedisClient;
 ///
-/// let redis = RedisClient::connect("redis://127.0.0.1:6379").await?;
-/// redis.query::<()>(redis::cmd("SET").arg("greeting").arg("hello")).await?;
-/// let value: Option<String> = redis.query(redis::cmd("GET").arg("greeting")).await?;
+/// use txova_db::redis;
+///
+/// let client = RedisClient::connect("redis://127.0.0.1:6379").await?;
+/// client.query::<()>(redis::cmd("SET").arg("greeting").arg("hello")).await?;
+/// let value: Option<String> = client.query(redis::cmd("GET").arg("greeting")).await?;
 /// assert_eq!(value.as_deref(), Some("hello"));
 /// # Ok(()) }
 /// ```
@@ -177,8 +179,10 @@ impl RedisClient {
     /// Runs one command and converts its reply.
     ///
     /// ```no_run
-    /// # async fn demo(redis: txova_db::store::RedisClient) -> txova_db::Result<()> {
-    /// let hits: i64 = redis.query(redis::cmd("INCR").arg("page:hits")).await?;
+    /// # async fn demo(client: txova_db::store::RedisClient) -> txova_db::Result<()> {
+    /// use txova_db::redis;
+    ///
+    /// let hits: i64 = client.query(redis::cmd("INCR").arg("page:hits")).await?;
     /// # Ok(()) }
     /// ```
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Error> {

@@ -1,0 +1,494 @@
+//! The cache on every store: embedded, standalone Redis, a 6-node Redis Cluster and a
+//! Sentinel-managed primary (the last two started by the test support from the
+//! installed `redis-server`), plus `#[cached]`/`#[cache_evict]` end to end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use txova_db::cache::{Cache, CacheConfig, CacheKey, Lookup, UsesCache};
+use txova_db::redis;
+use txova_db::store::{RedisClient, RedisConfig, Store};
+use txova_db::{Db, Error, ErrorKind, cache_evict, cached};
+use txova_db_test_support::{RedisServer, redis_cli, redis_cluster, redis_sentinel};
+
+use crate::support::{Service, server_url, unique_name};
+
+/// Every store this machine offers, by name: the embedded store always, Redis
+/// standalone / cluster / sentinel when they can be reached or started (in CI they
+/// must be).
+async fn stores(test: &str) -> Vec<(&'static str, Store)> {
+    let mut stores = vec![("embedded", Store::embedded())];
+    if let Some(url) = server_url(Service::Redis, test) {
+        stores.push((
+            "standalone",
+            Store::redis(&url).await.expect("connect to Redis"),
+        ));
+    }
+    if let Some(cluster) = redis_cluster(test) {
+        stores.push((
+            "cluster",
+            Store::redis(&cluster.url)
+                .await
+                .expect("connect to the cluster"),
+        ));
+    }
+    if let Some(sentinel) = redis_sentinel(test) {
+        stores.push((
+            "sentinel",
+            Store::redis(&sentinel.url)
+                .await
+                .expect("connect through the sentinel"),
+        ));
+    }
+    stores
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Profile {
+    id: i64,
+    name: String,
+}
+
+fn profile(id: i64) -> Profile {
+    Profile {
+        id,
+        name: format!("rider {id}"),
+    }
+}
+
+#[tokio::test]
+async fn set_get_none_delete_and_expiry_on_every_store() {
+    for (name, store) in stores("set_get_none_delete_and_expiry_on_every_store").await {
+        let cache = Cache::new(store);
+        let prefix = unique_name("c");
+        let key = CacheKey::new(&prefix).part("user").part(1).finish();
+        assert_eq!(
+            cache.get::<Profile>(&key).await.unwrap(),
+            Lookup::Miss,
+            "{name}"
+        );
+        cache.set(&key, &profile(1)).await.unwrap();
+        assert_eq!(
+            cache.get(&key).await.unwrap(),
+            Lookup::Hit(profile(1)),
+            "{name}"
+        );
+        let absent = format!("{prefix}:absent");
+        cache.set_none(&absent).await.unwrap();
+        assert_eq!(
+            cache.get::<Profile>(&absent).await.unwrap(),
+            Lookup::CachedNone,
+            "{name}"
+        );
+        assert!(cache.delete(&key).await.unwrap(), "{name}");
+        assert!(!cache.delete(&key).await.unwrap(), "{name}");
+        assert_eq!(
+            cache.get::<Profile>(&key).await.unwrap(),
+            Lookup::Miss,
+            "{name}"
+        );
+
+        let short = format!("{prefix}:short");
+        cache
+            .set_with_ttl(&short, &1, Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(cache.get(&short).await.unwrap(), Lookup::Hit(1), "{name}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            cache.get::<i32>(&short).await.unwrap(),
+            Lookup::Miss,
+            "{name}: expired"
+        );
+
+        let empty = cache.get::<i32>("").await.unwrap_err();
+        assert_eq!(empty.kind(), ErrorKind::Cache, "{name}: {empty}");
+    }
+}
+
+#[tokio::test]
+async fn mget_and_mset_keep_order_across_hash_slots() {
+    for (name, store) in stores("mget_and_mset_keep_order_across_hash_slots").await {
+        let cache = Cache::new(store);
+        let prefix = unique_name("m");
+        let entries: Vec<(String, Profile)> = (0..100)
+            .map(|i| (format!("{prefix}:{i}"), profile(i)))
+            .collect();
+        cache.mset(&entries, None).await.unwrap();
+        let mut keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        keys.insert(50, format!("{prefix}:missing"));
+        let found = cache.mget::<Profile>(&keys).await.unwrap();
+        assert_eq!(found.len(), 101, "{name}");
+        assert_eq!(found[50], Lookup::Miss, "{name}");
+        for (i, lookup) in found.iter().enumerate().filter(|(i, _)| *i != 50) {
+            let id = if i < 50 { i } else { i - 1 } as i64;
+            assert_eq!(lookup, &Lookup::Hit(profile(id)), "{name}: key {i}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn delete_pattern_scans_every_primary() {
+    for (name, store) in stores("delete_pattern_scans_every_primary").await {
+        let cache = Cache::new(store);
+        let prefix = unique_name("p");
+        let doomed: Vec<(String, i32)> = (0..1200)
+            .map(|i| (format!("{prefix}:ride:{i}"), i))
+            .collect();
+        let kept: Vec<(String, i32)> = (0..20).map(|i| (format!("{prefix}:user:{i}"), i)).collect();
+        cache.mset(&doomed, None).await.unwrap();
+        cache.mset(&kept, None).await.unwrap();
+        let deleted = cache
+            .delete_pattern(&format!("{prefix}:ride:*"))
+            .await
+            .unwrap();
+        assert_eq!(deleted, 1200, "{name}");
+        let doomed_keys: Vec<&str> = doomed.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            cache
+                .mget::<i32>(&doomed_keys)
+                .await
+                .unwrap()
+                .iter()
+                .all(Lookup::is_miss),
+            "{name}: every matching key is gone"
+        );
+        let kept_keys: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            cache
+                .mget::<i32>(&kept_keys)
+                .await
+                .unwrap()
+                .iter()
+                .all(|l| !l.is_miss()),
+            "{name}: others stay"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_misses_compute_once() {
+    for (name, store) in stores("a_thousand_concurrent_misses_compute_once").await {
+        let cache = Cache::new(store);
+        let key = unique_name("cold");
+        let computes = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                let (cache, key, computes) = (cache.clone(), key.clone(), computes.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_set(&key, None, || async {
+                            computes.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Ok::<_, Error>(profile(7))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), profile(7), "{name}");
+        }
+        assert_eq!(
+            computes.load(Ordering::SeqCst),
+            1,
+            "{name}: one compute for 1000 misses"
+        );
+        assert_eq!(
+            cache.get(&key).await.unwrap(),
+            Lookup::Hit(profile(7)),
+            "{name}"
+        );
+    }
+}
+
+/// A repository the way a service writes one: a `Db`, a `Cache`, methods with the
+/// attributes.
+struct Profiles {
+    db: Db,
+    cache: Cache,
+    prefix: String,
+    loads: AtomicUsize,
+}
+
+impl UsesCache for Profiles {
+    fn cache(&self) -> &Cache {
+        &self.cache
+    }
+}
+
+type RepoResult<T> = Result<T, Error>;
+
+impl Profiles {
+    async fn new(cache: Cache) -> Self {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        db.execute("CREATE TABLE profiles (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .await
+            .unwrap();
+        for id in 1..=10 {
+            txova_db::query("INSERT INTO profiles (id, name) VALUES (?, ?)")
+                .bind(id)
+                .bind(format!("rider {id}"))
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        Self {
+            db,
+            cache,
+            prefix: unique_name("repo"),
+            loads: AtomicUsize::new(0),
+        }
+    }
+
+    /// A type alias of `Result`: recognised through the trait, not by name.
+    #[cached(key = "<self.prefix>:profile:<id>", ttl = "1m")]
+    async fn profile(&self, id: i64) -> RepoResult<Profile> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        let row = txova_db::query("SELECT id, name FROM profiles WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.db)
+            .await?;
+        Ok(Profile {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+        })
+    }
+
+    /// `None` is cached as an absence.
+    #[cached(key = "<self.prefix>:maybe:<id>")]
+    async fn maybe(&self, id: i64) -> Option<Profile> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.profile(id).await.ok()
+    }
+
+    #[cache_evict(key = "<self.prefix>:profile:<id>")]
+    async fn rename(&self, id: i64, name: &str) -> Result<u64, Error> {
+        txova_db::query("UPDATE profiles SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(id)
+            .execute(&self.db)
+            .await
+    }
+
+    fn key(&self, id: i64) -> String {
+        format!("{}:profile:{id}", self.prefix)
+    }
+}
+
+#[tokio::test]
+async fn cached_methods_hit_after_the_first_call_and_cache_absences() {
+    let repo = Profiles::new(Cache::new(Store::embedded())).await;
+    assert_eq!(repo.profile(3).await.unwrap(), profile(3));
+    assert_eq!(repo.profile(3).await.unwrap(), profile(3));
+    assert_eq!(repo.loads.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        repo.cache.get(&repo.key(3)).await.unwrap(),
+        Lookup::Hit(profile(3))
+    );
+
+    // An error is not cached: the next call asks the source again.
+    assert!(repo.profile(99).await.is_err());
+    assert!(repo.profile(99).await.is_err());
+    assert_eq!(repo.loads.load(Ordering::SeqCst), 3);
+
+    repo.loads.store(0, Ordering::SeqCst);
+    assert_eq!(repo.maybe(42).await, None);
+    assert_eq!(repo.maybe(42).await, None);
+    // `maybe` once, and `profile` inside it once: the second call was a cached absence.
+    assert_eq!(repo.loads.load(Ordering::SeqCst), 2);
+    let key = format!("{}:maybe:42", repo.prefix);
+    assert_eq!(
+        repo.cache.get::<Profile>(&key).await.unwrap(),
+        Lookup::CachedNone
+    );
+}
+
+#[tokio::test]
+async fn an_entry_of_another_shape_is_a_miss_and_is_replaced() {
+    let repo = Profiles::new(Cache::new(Store::embedded())).await;
+    repo.cache
+        .set(&repo.key(4), &"not a profile")
+        .await
+        .unwrap();
+    assert_eq!(repo.profile(4).await.unwrap(), profile(4));
+    assert_eq!(
+        repo.cache.get(&repo.key(4)).await.unwrap(),
+        Lookup::Hit(profile(4))
+    );
+}
+
+#[tokio::test]
+async fn eviction_inside_a_transaction_waits_for_the_commit() {
+    let repo = Arc::new(Profiles::new(Cache::new(Store::embedded())).await);
+    repo.profile(5).await.unwrap();
+
+    // Rolled back: the entry stays (the row did not change).
+    let failed: Result<(), Error> = repo
+        .db
+        .transaction(|_| {
+            let repo = repo.clone();
+            async move {
+                repo.rename(5, "changed").await?;
+                Err(Error::NotFound)
+            }
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        repo.cache.get(&repo.key(5)).await.unwrap(),
+        Lookup::Hit(profile(5))
+    );
+
+    // Committed: the entry survives until the commit, then goes.
+    repo.db
+        .transaction(|_| {
+            let repo = repo.clone();
+            async move {
+                repo.rename(5, "renamed").await?;
+                assert_eq!(
+                    repo.cache.get(&repo.key(5)).await?,
+                    Lookup::Hit(profile(5)),
+                    "not evicted before the commit"
+                );
+                // Inside the transaction the cache is bypassed: the uncommitted name is
+                // read, and not cached.
+                assert_eq!(repo.profile(5).await?.name, "renamed");
+                assert_eq!(repo.cache.get(&repo.key(5)).await?, Lookup::Hit(profile(5)));
+                Ok::<_, Error>(())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.cache.get::<Profile>(&repo.key(5)).await.unwrap(),
+        Lookup::Miss
+    );
+    assert_eq!(repo.profile(5).await.unwrap().name, "renamed");
+
+    // Outside a transaction, eviction is immediate.
+    repo.rename(5, "again").await.unwrap();
+    assert_eq!(repo.profile(5).await.unwrap().name, "again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_calls_keep_answering_while_redis_is_killed_and_restarted() {
+    let test = "cached_calls_keep_answering_while_redis_is_killed_and_restarted";
+    let Some(mut server) = RedisServer::start(test) else {
+        return;
+    };
+    let client = RedisClient::connect_with(RedisConfig {
+        command_timeout: Duration::from_millis(200),
+        connect_timeout: Duration::from_millis(500),
+        max_reconnect_delay: Duration::from_millis(200),
+        ..RedisConfig::new(&server.url)
+    })
+    .await
+    .unwrap();
+    let repo = Profiles::new(Cache::new(client)).await;
+
+    for round in 0..300 {
+        if round == 100 {
+            server.kill();
+        }
+        if round == 200 {
+            server.restart().unwrap();
+        }
+        let id = round % 10 + 1;
+        assert_eq!(
+            repo.profile(id).await.unwrap(),
+            profile(id),
+            "round {round}"
+        );
+    }
+    // Back to hits once the server answers again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        repo.profile(1).await.unwrap();
+        let before = repo.loads.load(Ordering::SeqCst);
+        assert_eq!(repo.profile(1).await.unwrap(), profile(1));
+        if repo.loads.load(Ordering::SeqCst) == before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cache never recovered after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The direct API reports an outage instead of hiding it.
+    server.kill();
+    let err = repo.cache.get::<Profile>(&repo.key(1)).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_cluster_answers_ping_from_every_primary() {
+    let Some(cluster) = redis_cluster("the_cluster_answers_ping_from_every_primary") else {
+        return;
+    };
+    let client = RedisClient::connect(&cluster.url).await.unwrap();
+    assert!(client.is_cluster());
+    client.ping().await.unwrap();
+    // Keys in many slots, one client: routed to their owners.
+    for i in 0..50 {
+        let key = format!("{}:{i}", unique_name("route"));
+        client
+            .query::<()>(redis::cmd("SET").arg(&key).arg(i))
+            .await
+            .unwrap();
+        let value: i64 = client.query(redis::cmd("GET").arg(&key)).await.unwrap();
+        assert_eq!(value, i);
+    }
+}
+
+#[tokio::test]
+async fn sentinel_clients_follow_a_failover() {
+    let Some(sentinel) = redis_sentinel("sentinel_clients_follow_a_failover") else {
+        return;
+    };
+    let cache = Cache::with_config(
+        RedisClient::connect_with(RedisConfig {
+            command_timeout: Duration::from_millis(500),
+            ..RedisConfig::new(&sentinel.url)
+        })
+        .await
+        .unwrap(),
+        CacheConfig::default(),
+    );
+    let before = sentinel.primary_port().unwrap();
+    let key = unique_name("failover");
+    cache.set(&key, &1).await.unwrap();
+
+    redis_cli(
+        sentinel.sentinel_port,
+        &["SENTINEL", "FAILOVER", &sentinel.service],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sentinel.primary_port().unwrap() == before {
+        assert!(Instant::now() < deadline, "the sentinel did not fail over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Writes reach the new primary: the first ones may fail while the old primary is
+    // demoted, then the client re-resolves and stays there.
+    let mut written = false;
+    while Instant::now() < deadline {
+        if cache.set(&key, &2).await.is_ok() {
+            written = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(written, "no write reached the new primary");
+    assert_eq!(cache.get(&key).await.unwrap(), Lookup::Hit(2));
+    for i in 0..20 {
+        cache.set(&key, &i).await.unwrap();
+    }
+}

@@ -1,0 +1,89 @@
+//! Helpers for `key = value` attribute arguments shared by the attribute macros:
+//! flags, values, and skipping the value of an argument already reported.
+
+use syn::spanned::Spanned as _;
+
+use crate::ctxt::Ctxt;
+
+/// The argument's name (`isolation` in `isolation = ".."`).
+pub(crate) fn key_of(meta: &syn::meta::ParseNestedMeta<'_>) -> String {
+    meta.path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// A flag argument (`read_only`); a value given to it is reported.
+pub(crate) fn flag(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
+    if meta.input.peek(syn::Token![=]) {
+        let value: syn::Expr = meta.value()?.parse()?;
+        let key = key_of(meta);
+        cx.error_spanned_by(
+            &value,
+            format!("`{key}` is a flag and takes no value: write `{key}`"),
+        );
+    }
+    Ok(true)
+}
+
+/// The value of `key = value`, or `None` (reported) when the `= value` is missing.
+pub(crate) fn value_expr(
+    cx: &Ctxt,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<Option<syn::Expr>> {
+    if !meta.input.peek(syn::Token![=]) {
+        let key = key_of(meta);
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{key}` needs a value: write `{key} = ...`"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(meta.value()?.parse()?))
+}
+
+/// The string literal of `key = "..."`; anything else is reported with `expected`
+/// (e.g. `"15m"`) as the example to write.
+pub(crate) fn string_value(
+    cx: &Ctxt,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    expected: &str,
+) -> syn::Result<Option<syn::LitStr>> {
+    match value_expr(cx, meta)? {
+        Some(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        })) => Ok(Some(lit)),
+        Some(other) => {
+            let key = key_of(meta);
+            cx.error_spanned_by(
+                &other,
+                format!("`{key}` takes a string: write `{key} = {expected}`"),
+            );
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Consumes the value of an argument that is being rejected.
+pub(crate) fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+    }
+    let _ = meta.path.span();
+    Ok(())
+}
+
+/// Outer and inner attributes of a function, apart: the outer ones go back on the
+/// function, the inner ones (`#![allow(..)]`) to the top of its new body.
+pub(crate) fn split_attrs(
+    attrs: &[syn::Attribute],
+) -> (Vec<&syn::Attribute>, Vec<&syn::Attribute>) {
+    attrs
+        .iter()
+        .partition(|a| matches!(a.style, syn::AttrStyle::Outer))
+}

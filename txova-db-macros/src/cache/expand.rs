@@ -1,0 +1,142 @@
+//! The rewritten functions: same signature; the body runs inside
+//! `Cache::get_or_set` (`#[cached]`) or before an eviction (`#[cache_evict]`).
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned as _;
+
+use super::args::{Args, Kind};
+use super::template::Template;
+use crate::ctxt::Ctxt;
+
+pub(crate) fn check_signature(cx: &Ctxt, kind: Kind, function: &syn::ItemFn, args: &Args) {
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        cx.error_spanned_by(
+            sig.fn_token,
+            format!(
+                "{} needs an `async fn`: the cache is read and written around the awaited body",
+                kind.name()
+            ),
+        );
+    }
+    if kind == Kind::Cached && matches!(sig.output, syn::ReturnType::Default) {
+        cx.error_spanned_by(
+            &sig.ident,
+            "#[cached] stores the function's `Ok` or `Some` value: return `Result<T, E>` or `Option<T>`",
+        );
+    }
+    let has_self = sig
+        .inputs
+        .iter()
+        .any(|input| matches!(input, syn::FnArg::Receiver(_)));
+    if !has_self && args.cache.is_none() {
+        cx.error_spanned_by(
+            &sig.ident,
+            format!(
+                "a free function must say which cache to use: `{}(key = .., cache = <expr>)]` (methods take it from `self` through `txova_db::cache::UsesCache`)",
+                kind.name().trim_end_matches(']')
+            ),
+        );
+    }
+}
+
+/// The cache, owned (an `Arc` clone), so the body may move `self`.
+fn cache_source(args: &Args) -> TokenStream {
+    match &args.cache {
+        Some(expr) => quote_spanned! {expr.span()=>
+            ::txova_db::__private::cache_of(&#expr)
+        },
+        None => quote! {
+            ::txova_db::__private::cache_of(self)
+        },
+    }
+}
+
+/// The body as an `async move` block whose output is pinned to the declared return
+/// type, so `?` and `return` convert as they would in the plain function.
+fn body_future(function: &syn::ItemFn) -> TokenStream {
+    let sig = &function.sig;
+    let block = &function.block;
+    let return_type = return_type(sig);
+    quote_spanned! {sig.output.span()=>
+        async move {
+            #[allow(
+                unreachable_code,
+                clippy::diverging_sub_expression,
+                clippy::empty_loop,
+                clippy::let_unit_value,
+                clippy::needless_return
+            )]
+            if false {
+                let __txova_fake_return: #return_type = loop {};
+                return __txova_fake_return;
+            }
+            #block
+        }
+    }
+}
+
+fn return_type(sig: &syn::Signature) -> TokenStream {
+    match &sig.output {
+        syn::ReturnType::Type(_, ty) => quote!(#ty),
+        syn::ReturnType::Default => quote!(()),
+    }
+}
+
+pub(crate) fn expand(
+    kind: Kind,
+    function: &syn::ItemFn,
+    args: &Args,
+    key: &Template,
+) -> TokenStream {
+    let syn::ItemFn {
+        attrs, vis, sig, ..
+    } = function;
+    let (outer, inner) = crate::attr::split_attrs(attrs);
+    let cache = cache_source(args);
+    let key = key.expand();
+    let body = body_future(function);
+    let return_type = return_type(sig);
+    let output_span = sig.output.span();
+    let run = match kind {
+        Kind::Cached => {
+            let ttl = match args.ttl {
+                Some(ttl) => {
+                    let (secs, nanos) = (ttl.as_secs(), ttl.subsec_nanos());
+                    quote!(::core::option::Option::Some(::core::time::Duration::new(#secs, #nanos)))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            // The turbofish carries the return type's span: a type that cannot be
+            // cached is reported on it.
+            let get_or_set = quote_spanned! {output_span=>
+                ::txova_db::__private::Cache::get_or_set::<#return_type, _, _>
+            };
+            quote! {
+                #get_or_set(&__txova_cache, &__txova_key, #ttl, move || #body).await
+            }
+        }
+        Kind::CacheEvict => {
+            let succeeded = quote_spanned! {output_span=>
+                ::txova_db::__private::EvictOutput::succeeded(&__txova_result)
+            };
+            quote! {
+                let __txova_result: #return_type = #body.await;
+                if #succeeded {
+                    __txova_cache.evict(::std::vec![__txova_key]).await;
+                }
+                __txova_result
+            }
+        }
+    };
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            let __txova_cache: ::txova_db::__private::Cache = #cache;
+            let __txova_key: ::std::string::String = #key;
+            #run
+        }
+    }
+}
