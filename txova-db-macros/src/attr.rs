@@ -42,12 +42,12 @@ pub(crate) fn value_expr(
     Ok(Some(meta.value()?.parse()?))
 }
 
-/// The string literal of `key = "..."`; anything else is reported with `expected`
-/// (e.g. `"15m"`) as the example to write.
+/// The string literal of `key = "..."`; anything else is reported, with `write` saying
+/// what to write instead.
 pub(crate) fn string_value(
     cx: &Ctxt,
     meta: &syn::meta::ParseNestedMeta<'_>,
-    expected: &str,
+    write: &str,
 ) -> syn::Result<Option<syn::LitStr>> {
     match value_expr(cx, meta)? {
         Some(syn::Expr::Lit(syn::ExprLit {
@@ -56,10 +56,7 @@ pub(crate) fn string_value(
         })) => Ok(Some(lit)),
         Some(other) => {
             let key = key_of(meta);
-            cx.error_spanned_by(
-                &other,
-                format!("`{key}` takes a string: write `{key} = {expected}`"),
-            );
+            cx.error_spanned_by(&other, format!("`{key}` takes a string: write {write}"));
             Ok(None)
         }
         None => Ok(None),

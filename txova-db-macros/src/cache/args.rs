@@ -59,9 +59,9 @@ impl Args {
             }
             seen.push(key.clone());
             match key.as_str() {
-                "key" => args.key = string_value(cx, &meta, "\"user:profile:<id>\"")?,
+                "key" => args.key = string_value(cx, &meta, "`key = \"user:profile:<id>\"`")?,
                 "ttl" if kind == Kind::Cached => {
-                    if let Some(lit) = string_value(cx, &meta, "\"15m\"")? {
+                    if let Some(lit) = string_value(cx, &meta, "`ttl = \"15m\"`")? {
                         match humantime::parse_duration(&lit.value()) {
                             Ok(ttl) if ttl >= Duration::from_millis(1) => args.ttl = Some(ttl),
                             Ok(_) => cx.error_spanned_by(

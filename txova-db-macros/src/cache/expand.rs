@@ -48,7 +48,7 @@ fn cache_source(args: &Args) -> TokenStream {
             ::txova_db::__private::cache_of(&#expr)
         },
         None => quote! {
-            ::txova_db::__private::cache_of(self)
+            ::txova_db::__private::cache_of(&self)
         },
     }
 }
@@ -98,7 +98,12 @@ pub(crate) fn expand(
     let key = key.expand();
     let body = body_future(function);
     let return_type = return_type(sig);
-    let output_span = sig.output.span();
+    // The return type itself (not `->`): where a type that cannot be cached, or that
+    // says nothing of success, is reported.
+    let output_span = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => sig.ident.span(),
+    };
     let run = match kind {
         Kind::Cached => {
             let ttl = match args.ttl {
@@ -108,13 +113,16 @@ pub(crate) fn expand(
                 }
                 None => quote!(::core::option::Option::None),
             };
-            // The turbofish carries the return type's span: a type that cannot be
-            // cached is reported on it.
-            let get_or_set = quote_spanned! {output_span=>
-                ::txova_db::__private::Cache::get_or_set::<#return_type, _, _>
-            };
-            quote! {
-                #get_or_set(&__txova_cache, &__txova_key, #ttl, move || #body).await
+            // The call carries the return type's span: a type that cannot be cached
+            // is reported once, on it.
+            quote_spanned! {output_span=>
+                ::txova_db::__private::Cache::get_or_set::<#return_type, _, _>(
+                    &__txova_cache,
+                    &__txova_key,
+                    #ttl,
+                    move || #body,
+                )
+                .await
             }
         }
         Kind::CacheEvict => {

@@ -36,7 +36,7 @@ impl Args {
             seen.push(key.clone());
             match key.as_str() {
                 "isolation" => {
-                    if let Some(lit) = string_value(cx, &meta, "\"serializable\"")? {
+                    if let Some(lit) = string_value(cx, &meta, ISOLATIONS)? {
                         match lit.value().as_str() {
                             "read_committed" => {
                                 args.isolation = Some(("ReadCommitted", lit.span()))
