@@ -5,12 +5,20 @@
 //! ```sh
 //! cargo run --example rides
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example rides
+//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example rides
 //! ```
+//!
+//! The rider profile is cached with `#[cached]`: in the in-process store by default,
+//! in Redis when `REDIS_URL` is set.
 
 use std::process::ExitCode;
 
+use serde::{Deserialize, Serialize};
+use txova_db::cache::{Cache, UsesCache};
+use txova_db::store::Store;
 use txova_db::{
-    Backend, Db, DbConfig, Direction, ErrorKind, KeysetRequest, PageRequest, Table, count, sum,
+    Backend, Db, DbConfig, Direction, Error, ErrorKind, KeysetRequest, PageRequest, Table,
+    cache_evict, cached, count, sum,
 };
 
 /// Someone who requests rides.
@@ -50,6 +58,55 @@ struct Ride {
     dropoff: String,
     #[column(sortable)]
     fare_cents: i64,
+}
+
+/// What the rider's app shows on its profile screen: cached, since every screen asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RiderProfile {
+    id: i64,
+    name: String,
+    email: String,
+    rides: i64,
+}
+
+/// The rider repository: a `Db` and a `Cache`, with the cache attributes on its methods.
+struct Riders {
+    db: Db,
+    cache: Cache,
+}
+
+impl UsesCache for Riders {
+    fn cache(&self) -> &Cache {
+        &self.cache
+    }
+}
+
+impl Riders {
+    #[cached(key = "user:profile:<id>", ttl = "15m")]
+    async fn profile(&self, id: i64) -> Result<RiderProfile, Error> {
+        let user = User::find(&self.db, id).await?.ok_or(Error::NotFound)?;
+        let rides: i64 = Ride::select()
+            .columns(count())
+            .filter(Ride::user_id.eq(id))
+            .fetch_one(&self.db)
+            .await?;
+        Ok(RiderProfile {
+            id: user.id,
+            name: user.name,
+            email: user.email,
+            rides,
+        })
+    }
+
+    /// Evicts the cached profile once the rename is committed.
+    #[cache_evict(key = "user:profile:<id>")]
+    async fn rename(&self, id: i64, name: &str) -> Result<u64, Error> {
+        User::update()
+            .set(User::name, name)
+            .filter(User::id.eq(id))
+            .execute(&self.db)
+            .await
+    }
 }
 
 #[tokio::main]
@@ -240,6 +297,37 @@ async fn run() -> txova_db::Result<()> {
         }
         other => println!("unexpected outcome for a negative fare: {other:?}"),
     }
+
+    // The rider profile through the cache: a miss reads the database, a hit does not,
+    // a rename evicts it.
+    let store = Store::from_env().await?;
+    println!("cache store: {}", store.describe());
+    let riders = Riders {
+        db: db.clone(),
+        cache: Cache::new(store),
+    };
+    let timed = |label: &'static str, started: std::time::Instant| {
+        println!(
+            "  {label} in {:.0} µs",
+            started.elapsed().as_secs_f64() * 1e6
+        );
+    };
+    let started = std::time::Instant::now();
+    let profile = riders.profile(ana.id).await?;
+    timed("profile (miss: database)", started);
+    let started = std::time::Instant::now();
+    let again = riders.profile(ana.id).await?;
+    timed("profile (hit: cache)", started);
+    assert_eq!(profile, again);
+    println!("profile: {} with {} rides", profile.name, profile.rides);
+    db.transaction(|_| {
+        let riders = &riders;
+        let user = ana.id;
+        async move { riders.rename(user, "Ana M. Machava").await }
+    })
+    .await?;
+    let renamed = riders.profile(ana.id).await?;
+    println!("after the rename (evicted at commit): {}", renamed.name);
 
     let stats = db.stats();
     println!(
