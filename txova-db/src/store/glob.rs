@@ -34,13 +34,13 @@ pub(crate) fn matches(pattern: &[u8], text: &[u8]) -> bool {
                         continue;
                     }
                 }
-                b'\\' if p + 1 < pattern.len() => {
-                    if pattern[p + 1] == text[t] {
-                        p += 2;
-                        t += 1;
-                        continue;
-                    }
+                b'\\' if p + 1 < pattern.len() && pattern[p + 1] == text[t] => {
+                    p += 2;
+                    t += 1;
+                    continue;
                 }
+                // An escaped character that differs: no match here.
+                b'\\' if p + 1 < pattern.len() => {}
                 c if c == text[t] => {
                     p += 1;
                     t += 1;
@@ -115,6 +115,7 @@ mod tests {
             ("h[a-c]llo", "hdllo", false),
             ("a\\*b", "a*b", true),
             ("a\\*b", "axb", false),
+            ("\\x", "\\", false),
             ("*:profile:*", "user:profile:42", true),
             ("*a*b", "xaxxb", true),
             ("*a*b", "xaxxc", false),

@@ -58,7 +58,8 @@ struct Inner {
 enum Connection {
     Standalone(ConnectionManager),
     Cluster(ClusterConnection),
-    Sentinel(SentinelPrimary),
+    /// Boxed: the sentinel client is large, and one `Connection` lives per client.
+    Sentinel(Box<SentinelPrimary>),
 }
 
 /// One connection handle for one command: what `redis` crate APIs (scripts, pipelines,
@@ -148,7 +149,7 @@ impl RedisClient {
                         manager_config(&config),
                     )
                     .await?;
-                    Ok(Connection::Sentinel(primary))
+                    Ok(Connection::Sentinel(Box::new(primary)))
                 }
             }
         };
