@@ -5,6 +5,7 @@
 //! runtime items through `::txova_db::__private`, so this crate is not usable alone.
 
 mod attr;
+mod body;
 mod cache;
 mod ctxt;
 mod embed;

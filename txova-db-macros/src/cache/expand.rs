@@ -53,37 +53,6 @@ fn cache_source(args: &Args) -> TokenStream {
     }
 }
 
-/// The body as an `async move` block whose output is pinned to the declared return
-/// type, so `?` and `return` convert as they would in the plain function.
-fn body_future(function: &syn::ItemFn) -> TokenStream {
-    let sig = &function.sig;
-    let block = &function.block;
-    let return_type = return_type(sig);
-    quote_spanned! {sig.output.span()=>
-        async move {
-            #[allow(
-                unreachable_code,
-                clippy::diverging_sub_expression,
-                clippy::empty_loop,
-                clippy::let_unit_value,
-                clippy::needless_return
-            )]
-            if false {
-                let __txova_fake_return: #return_type = loop {};
-                return __txova_fake_return;
-            }
-            #block
-        }
-    }
-}
-
-fn return_type(sig: &syn::Signature) -> TokenStream {
-    match &sig.output {
-        syn::ReturnType::Type(_, ty) => quote!(#ty),
-        syn::ReturnType::Default => quote!(()),
-    }
-}
-
 pub(crate) fn expand(
     kind: Kind,
     function: &syn::ItemFn,
@@ -96,8 +65,8 @@ pub(crate) fn expand(
     let (outer, inner) = crate::attr::split_attrs(attrs);
     let cache = cache_source(args);
     let key = key.expand();
-    let body = body_future(function);
-    let return_type = return_type(sig);
+    let body = crate::body::pinned_async_body(sig, &function.block, true);
+    let return_type = crate::body::return_type(sig);
     // The return type itself (not `->`): where a type that cannot be cached, or that
     // says nothing of success, is reported.
     let output_span = match &sig.output {

@@ -42,10 +42,6 @@ pub(crate) fn expand(function: &syn::ItemFn, args: &Args) -> TokenStream {
         ..
     } = function;
     let (outer, inner) = crate::attr::split_attrs(attrs);
-    let return_type = match &sig.output {
-        syn::ReturnType::Type(_, ty) => quote!(#ty),
-        syn::ReturnType::Default => quote!(()),
-    };
     let db = match &args.db {
         Some(expr) => quote_spanned! {expr.span()=>
             ::txova_db::__private::db_of(&#expr)
@@ -68,25 +64,7 @@ pub(crate) fn expand(function: &syn::ItemFn, args: &Args) -> TokenStream {
     if args.savepoint {
         options = quote!(#options.savepoint());
     }
-    let output_span = sig.output.span();
-    // The fake return pins the async block's output to the declared return type, so
-    // `?` and `return` inside the body convert as they would in the plain function.
-    let body = quote_spanned! {output_span=>
-        async {
-            #[allow(
-                unreachable_code,
-                clippy::diverging_sub_expression,
-                clippy::empty_loop,
-                clippy::let_unit_value,
-                clippy::needless_return
-            )]
-            if false {
-                let __txova_fake_return: #return_type = loop {};
-                return __txova_fake_return;
-            }
-            #block
-        }
-    };
+    let body = crate::body::pinned_async_body(sig, block, false);
     quote! {
         #(#outer)*
         #vis #sig {

@@ -13,6 +13,8 @@ mod glob;
 mod redis;
 
 use std::fmt;
+#[cfg(feature = "redis")]
+use std::future::Future;
 use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
@@ -351,9 +353,6 @@ where
         cursor = next;
     }
 }
-
-#[cfg(feature = "redis")]
-use std::future::Future;
 
 /// Indices of `keys` grouped by cluster hash slot, in first-seen order.
 #[cfg(feature = "redis")]

@@ -1,21 +1,7 @@
-use serde::{Deserialize, Serialize};
-use txova_db::cache::{Cache, UsesCache};
+#[path = "../profiles.rs"]
+mod profiles;
+use profiles::Profile;
 use txova_db::{Error, cached};
-
-#[derive(Serialize, Deserialize)]
-struct Profile {
-    id: i64,
-}
-
-struct Profiles {
-    cache: Cache,
-}
-
-impl UsesCache for Profiles {
-    fn cache(&self) -> &Cache {
-        &self.cache
-    }
-}
 
 #[cached(key = "user:profile:<id>")]
 async fn profile(id: i64) -> Result<Profile, Error> {

@@ -1,21 +1,7 @@
-use serde::{Deserialize, Serialize};
-use txova_db::cache::{Cache, UsesCache};
+#[path = "../profiles.rs"]
+mod profiles;
+use profiles::{Profile, Profiles};
 use txova_db::{Error, cached};
-
-#[derive(Serialize, Deserialize)]
-struct Profile {
-    id: i64,
-}
-
-struct Profiles {
-    cache: Cache,
-}
-
-impl UsesCache for Profiles {
-    fn cache(&self) -> &Cache {
-        &self.cache
-    }
-}
 
 impl Profiles {
     #[cached(key = "user:profile:<id>", ttl = "0s")]
