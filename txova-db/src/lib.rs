@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod executor;
 pub mod expr;
+pub mod lock;
 pub mod migrate;
 pub mod page;
 pub mod query;
@@ -20,6 +21,8 @@ pub mod table;
 pub mod transaction;
 pub mod types;
 pub mod write;
+
+mod token;
 
 #[doc(hidden)]
 pub mod __private;

@@ -10,6 +10,7 @@ pub use crate::cache::{Cache, CacheKey, UsesCache};
 pub use crate::column::{Column, Direction, Order};
 pub use crate::db::Db;
 pub use crate::error::{Error, InvalidSortKey};
+pub use crate::lock::{LockOptions, Locks, UsesLocks};
 pub use crate::row::Row;
 pub use crate::select::OrderTerm;
 pub use crate::table::{ColumnInfo, PrimaryKey, Table};
@@ -35,6 +36,12 @@ pub fn db_of<S: UsesDb + ?Sized>(source: &S) -> &Db {
 /// increment) so the body may move its captures.
 pub fn cache_of<S: UsesCache + ?Sized>(source: &S) -> Cache {
     source.cache().clone()
+}
+
+/// The locks behind `locks = <expr>` of `#[locked]`, or `self`: `Locks`, a reference
+/// to them, or anything that [`UsesLocks`]; cloned so the body may move its captures.
+pub fn locks_of<S: UsesLocks + ?Sized>(source: &S) -> Locks {
+    source.locks().clone()
 }
 
 /// Whether a `#[cache_evict]` function succeeded, so its key is evicted.

@@ -156,6 +156,49 @@ pub enum Error {
         #[source]
         source: crate::cache::CacheError,
     },
+
+    /// A distributed lock stayed held by someone else until the wait's deadline.
+    #[error("lock `{key}` not acquired within {waited:?}")]
+    LockNotAcquired {
+        /// The lock's key in the store.
+        key: String,
+        /// How long the acquire waited.
+        waited: Duration,
+    },
+
+    /// A lock held by this process expired (or was taken over) before its body
+    /// finished: its protection no longer holds.
+    #[error("lock `{key}` was lost before the work under it finished")]
+    LockLost {
+        /// The lock's key in the store.
+        key: String,
+    },
+
+    /// A release or extension by a holder whose ownership had ended: the lock expired
+    /// and may now belong to another holder, whose ownership is left untouched.
+    #[error("lock `{key}` is not held by this owner (it expired or was taken over)")]
+    NotLockOwner {
+        /// The lock's key in the store.
+        key: String,
+    },
+
+    /// A key or name given to a store pattern (lock, rate limit, session) is unusable.
+    #[error("invalid key `{key}`: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A rate limit rejected the call.
+    #[error("rate limit for `{key}` exceeded; retry after {retry_after:?}")]
+    RateLimited {
+        /// The limited key (without the store prefix).
+        key: String,
+        /// How long until a call may be allowed again.
+        retry_after: Duration,
+    },
 }
 
 /// The stable classification of an [`Error`], for matching.
@@ -204,6 +247,9 @@ pub enum ErrorKind {
     NotLockOwner,
     /// A rate limit rejected the call.
     RateLimited,
+    /// A key or name given to a lock, rate limit or session call is unusable (empty, or
+    /// holding characters the store gives a meaning).
+    InvalidKey,
     /// A circuit breaker is open and short-circuited the call.
     CircuitOpen,
     /// Invalid configuration or connection URL.
@@ -378,6 +424,11 @@ impl Error {
             Self::Driver(_) => ErrorKind::Other,
             Self::Store { kind, .. } => *kind,
             Self::Cache { .. } => ErrorKind::Cache,
+            Self::LockNotAcquired { .. } => ErrorKind::LockNotAcquired,
+            Self::LockLost { .. } => ErrorKind::LockLost,
+            Self::NotLockOwner { .. } => ErrorKind::NotLockOwner,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
+            Self::InvalidKey { .. } => ErrorKind::InvalidKey,
         }
     }
 

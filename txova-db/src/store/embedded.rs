@@ -34,6 +34,8 @@ pub struct EmbeddedStore {
 struct Inner {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
+    /// The origin of [`EmbeddedStore::clock`].
+    epoch: Instant,
 }
 
 #[derive(Default)]
@@ -43,7 +45,7 @@ struct Shard {
 }
 
 struct Entry {
-    value: Vec<u8>,
+    value: Value,
     expires_at: Option<Instant>,
 }
 
@@ -51,6 +53,25 @@ impl Entry {
     fn live(&self, now: Instant) -> bool {
         self.expires_at.is_none_or(|at| at > now)
     }
+}
+
+/// What a key holds: the Redis types the patterns use.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    /// A string (cache entries, lock owners, counters).
+    Bytes(Vec<u8>),
+    /// A hash of fields (sessions, rate-limit state).
+    Hash(HashMap<String, String>),
+    /// A sorted set: member → score (session indexes).
+    Sorted(HashMap<String, f64>),
+}
+
+/// One key's state lent to an atomic update ([`EmbeddedStore::update`]): set `value` to
+/// `None` to delete the key; `expires_at` is kept unless changed.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) value: Option<Value>,
+    pub(crate) expires_at: Option<Instant>,
 }
 
 impl Default for EmbeddedStore {
@@ -74,6 +95,7 @@ impl EmbeddedStore {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
                 hasher: RandomState::new(),
+                epoch: Instant::now(),
             }),
         }
     }
@@ -106,11 +128,21 @@ impl EmbeddedStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The store's clock: time since it was created, on `tokio::time` (so a paused test
+    /// clock steps it). It plays the part of the Redis server's `TIME` for rate limits.
+    pub(crate) fn clock(&self) -> Duration {
+        Instant::now() - self.inner.epoch
+    }
+
+    /// The string at `key` (`None` for a missing key or one of another type).
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
         let now = Instant::now();
         let mut shard = self.lock(self.shard_of(key));
         match shard.entries.get(key) {
-            Some(entry) if entry.live(now) => Some(entry.value.clone()),
+            Some(entry) if entry.live(now) => match &entry.value {
+                Value::Bytes(bytes) => Some(bytes.clone()),
+                _ => None,
+            },
             Some(_) => {
                 shard.entries.remove(key);
                 None
@@ -121,16 +153,66 @@ impl EmbeddedStore {
 
     pub(crate) fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) {
         let now = Instant::now();
-        let expires_at = ttl.map(|ttl| now + ttl);
-        let mut shard = self.lock(self.shard_of(key));
-        shard
-            .entries
-            .insert(key.to_owned(), Entry { value, expires_at });
-        shard.writes += 1;
-        if shard.writes >= SWEEP_EVERY {
-            shard.writes = 0;
-            shard.entries.retain(|_, entry| entry.live(now));
+        self.update(key, |slot| {
+            slot.value = Some(Value::Bytes(value));
+            slot.expires_at = ttl.map(|ttl| now + ttl);
+        });
+    }
+
+    /// Runs `update` on `key`'s live state under the key's shard lock: the in-process
+    /// counterpart of a Lua script on one key.
+    pub(crate) fn update<R>(&self, key: &str, update: impl FnOnce(&mut Slot) -> R) -> R {
+        self.update_many(&[key], |slots| update(&mut slots[0]))
+    }
+
+    /// Runs `update` on the live state of every key in `keys` at once, holding their
+    /// shards' locks (taken in shard order, so concurrent updates cannot deadlock).
+    /// `keys` must be distinct.
+    pub(crate) fn update_many<R>(&self, keys: &[&str], update: impl FnOnce(&mut [Slot]) -> R) -> R {
+        let now = Instant::now();
+        let shard_of: Vec<usize> = keys.iter().map(|key| self.shard_of(key)).collect();
+        let mut order = shard_of.clone();
+        order.sort_unstable();
+        order.dedup();
+        let mut guards: Vec<(usize, MutexGuard<'_, Shard>)> =
+            order.into_iter().map(|i| (i, self.lock(i))).collect();
+        let positions: Vec<usize> = shard_of
+            .iter()
+            .map(|&s| guards.iter().position(|(i, _)| *i == s).unwrap_or_default())
+            .collect();
+        let mut slots: Vec<Slot> = keys
+            .iter()
+            .zip(&positions)
+            .map(|(key, &g)| match guards[g].1.entries.remove(*key) {
+                Some(entry) if entry.live(now) => Slot {
+                    value: Some(entry.value),
+                    expires_at: entry.expires_at,
+                },
+                _ => Slot {
+                    value: None,
+                    expires_at: None,
+                },
+            })
+            .collect();
+        let result = update(&mut slots);
+        for ((key, &g), slot) in keys.iter().zip(&positions).zip(slots) {
+            let shard = &mut guards[g].1;
+            if let Some(value) = slot.value {
+                shard.entries.insert(
+                    (*key).to_owned(),
+                    Entry {
+                        value,
+                        expires_at: slot.expires_at,
+                    },
+                );
+                shard.writes += 1;
+                if shard.writes >= SWEEP_EVERY {
+                    shard.writes = 0;
+                    shard.entries.retain(|_, entry| entry.live(now));
+                }
+            }
         }
+        result
     }
 
     /// Removes `key`; whether a live entry was there.

@@ -18,6 +18,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
+pub(crate) use embedded::Value;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisClient, RedisConfig};
@@ -48,8 +49,10 @@ pub struct Store {
     backend: Backend,
 }
 
+/// The store's backend, for the patterns (cache, locks, rate limits, sessions) that
+/// write one branch per backend.
 #[derive(Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Embedded(EmbeddedStore),
     #[cfg(feature = "redis")]
     Redis(RedisClient),
@@ -125,6 +128,10 @@ impl Store {
             #[cfg(feature = "redis")]
             Backend::Redis(_) => None,
         }
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     /// Checks the store answers; the round-trip time.
@@ -375,6 +382,6 @@ fn by_slot(keys: &[&str]) -> Vec<Vec<usize>> {
 
 /// `ttl` in whole milliseconds, at least 1 (`PX 0` is an error).
 #[cfg(feature = "redis")]
-fn ttl_millis(ttl: Duration) -> u64 {
+pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
