@@ -13,37 +13,7 @@ use txova_db::store::{RedisClient, RedisConfig, Store};
 use txova_db::{Db, Error, ErrorKind, cache_evict, cached};
 use txova_db_test_support::{RedisServer, redis_cli, redis_cluster, redis_sentinel};
 
-use crate::support::{Service, server_url, unique_name};
-
-/// Every store this machine offers, by name: the embedded store always, Redis
-/// standalone / cluster / sentinel when they can be reached or started (in CI they
-/// must be).
-async fn stores(test: &str) -> Vec<(&'static str, Store)> {
-    let mut stores = vec![("embedded", Store::embedded())];
-    if let Some(url) = server_url(Service::Redis, test) {
-        stores.push((
-            "standalone",
-            Store::redis(&url).await.expect("connect to Redis"),
-        ));
-    }
-    if let Some(cluster) = redis_cluster(test) {
-        stores.push((
-            "cluster",
-            Store::redis(&cluster.url)
-                .await
-                .expect("connect to the cluster"),
-        ));
-    }
-    if let Some(sentinel) = redis_sentinel(test) {
-        stores.push((
-            "sentinel",
-            Store::redis(&sentinel.url)
-                .await
-                .expect("connect through the sentinel"),
-        ));
-    }
-    stores
-}
+use crate::support::{stores, unique_name};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Profile {

@@ -15,6 +15,14 @@ mod errors_mysql;
 mod errors_postgres;
 mod errors_sqlite;
 mod golden_sql;
+#[cfg(feature = "redis")]
+mod locks;
 mod migrations;
+#[cfg(feature = "redis")]
+mod rate_limits;
 mod raw_query;
+#[cfg(feature = "redis")]
+mod round_trips;
+#[cfg(feature = "redis")]
+mod sessions;
 mod transactions;

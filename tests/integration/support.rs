@@ -103,3 +103,37 @@ impl Drop for SqliteFile {
         }
     }
 }
+
+/// Every store this machine offers, by name: the embedded store always, Redis
+/// standalone / cluster / sentinel when they can be reached or started (in CI they
+/// must be).
+#[cfg(feature = "redis")]
+pub async fn stores(test: &str) -> Vec<(&'static str, txova_db::store::Store)> {
+    use txova_db::store::Store;
+    use txova_db_test_support::{redis_cluster, redis_sentinel};
+
+    let mut stores = vec![("embedded", Store::embedded())];
+    if let Some(url) = server_url(Service::Redis, test) {
+        stores.push((
+            "standalone",
+            Store::redis(&url).await.expect("connect to Redis"),
+        ));
+    }
+    if let Some(cluster) = redis_cluster(test) {
+        stores.push((
+            "cluster",
+            Store::redis(&cluster.url)
+                .await
+                .expect("connect to the cluster"),
+        ));
+    }
+    if let Some(sentinel) = redis_sentinel(test) {
+        stores.push((
+            "sentinel",
+            Store::redis(&sentinel.url)
+                .await
+                .expect("connect through the sentinel"),
+        ));
+    }
+    stores
+}

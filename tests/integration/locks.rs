@@ -1,0 +1,151 @@
+//! Distributed locks on every store: mutual exclusion under contention, fencing
+//! tokens, the watchdog and the `lost()` signal, owner-only release, and the round
+//! trips an acquire and a release cost on the wire.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use txova_db::lock::{self, LockConfig, LockOptions, Locks};
+use txova_db::{Error, ErrorKind};
+
+use crate::support::{stores, unique_name};
+
+fn fast_retry(store: txova_db::store::Store) -> Locks {
+    let mut config = LockConfig::default();
+    config.wait = Duration::from_secs(60);
+    config.retry_base = Duration::from_millis(1);
+    config.retry_max = Duration::from_millis(10);
+    Locks::with_config(store, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contended_critical_sections_never_overlap_and_fencing_tokens_increase() {
+    for (name, store) in stores("contended_critical_sections_never_overlap").await {
+        let locks = fast_retry(store);
+        let resource = unique_name("lock");
+        let inside = Arc::new(AtomicUsize::new(0));
+        let tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (locks, resource, inside, tokens) = (
+                    locks.clone(),
+                    resource.clone(),
+                    inside.clone(),
+                    tokens.clone(),
+                );
+                tokio::spawn(async move {
+                    for _ in 0..100 {
+                        let guard = locks.acquire(&resource).await.unwrap();
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "overlap");
+                        tokens.lock().unwrap().push(guard.fencing_token());
+                        tokio::task::yield_now().await;
+                        assert_eq!(inside.fetch_sub(1, Ordering::SeqCst), 1, "overlap");
+                        guard.release().await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let tokens = tokens.lock().unwrap();
+        assert_eq!(tokens.len(), 1600, "{name}");
+        assert!(
+            tokens.windows(2).all(|pair| pair[0] < pair[1]),
+            "{name}: fencing tokens must strictly increase in acquisition order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_holder_without_watchdog_sees_lost_and_cannot_release_the_next_owners_lock() {
+    for (name, store) in stores("a_stalled_holder_sees_lost").await {
+        let locks = Locks::new(store);
+        let resource = unique_name("lock");
+        let options = LockOptions::new()
+            .ttl(Duration::from_millis(300))
+            .watchdog(false);
+        let stalled = locks.acquire_with(&resource, options).await.unwrap();
+        let lease = stalled.lease().clone();
+        tokio::time::timeout(Duration::from_secs(2), lease.lost())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: lost() must fire once the TTL passes"));
+        assert!(stalled.is_lost(), "{name}");
+        // The server expires the key no earlier than the lease: wait for it.
+        let next = locks
+            .acquire_with(&resource, LockOptions::new().wait(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        assert!(next.fencing_token() > stalled.fencing_token(), "{name}");
+        let err = stalled.release().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotLockOwner, "{name}: {err}");
+        // The refused release left the new owner's lock in place.
+        assert!(
+            locks.try_acquire(&resource).await.unwrap().is_none(),
+            "{name}"
+        );
+        assert!(!next.is_lost(), "{name}");
+        next.release().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_watchdog_keeps_the_lock_of_a_body_that_outlives_its_ttl() {
+    for (name, store) in stores("the_watchdog_keeps_the_lock").await {
+        let locks = Locks::new(store);
+        let resource = unique_name("lock");
+        let ran = locks
+            .with_lock(&resource, Duration::from_millis(300), |lease| {
+                let locks = locks.clone();
+                let resource = resource.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(1200)).await;
+                    assert!(!lease.is_lost());
+                    assert!(locks.try_acquire(&resource).await.unwrap().is_none());
+                    assert_eq!(
+                        lock::current().map(|l| l.fencing_token()),
+                        Some(lease.fencing_token())
+                    );
+                    true
+                }
+            })
+            .await
+            .unwrap();
+        assert!(ran, "{name}");
+        assert!(
+            locks.try_acquire(&resource).await.unwrap().is_some(),
+            "{name}: released"
+        );
+    }
+}
+
+#[tokio::test]
+async fn acquire_waits_up_to_its_deadline_and_a_dropped_guard_releases() {
+    for (name, store) in stores("acquire_waits_up_to_its_deadline").await {
+        let locks = Locks::new(store);
+        let resource = unique_name("lock");
+        let held = locks.acquire(&resource).await.unwrap();
+        let started = std::time::Instant::now();
+        let err = locks
+            .acquire_with(
+                &resource,
+                LockOptions::new().wait(Duration::from_millis(200)),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::LockNotAcquired { .. }),
+            "{name}: {err}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(200), "{name}");
+        drop(held);
+        let again = locks
+            .acquire_with(&resource, LockOptions::new().wait(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        again.release().await.unwrap();
+        let err = locks.acquire("").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidKey, "{name}");
+    }
+}
