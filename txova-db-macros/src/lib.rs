@@ -9,6 +9,8 @@ mod body;
 mod cache;
 mod ctxt;
 mod embed;
+mod key_template;
+mod locked;
 mod table;
 mod transactional;
 
@@ -48,6 +50,17 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cache_evict(args: TokenStream, item: TokenStream) -> TokenStream {
     cache::attribute(cache::Kind::CacheEvict, args.into(), item.into()).into()
+}
+
+/// Runs an async method's body under a distributed lock; see `txova_db::lock`.
+///
+/// Arguments: the lock name first (`"ride:assign:<id>"`: placeholders name parameters
+/// or their fields, and are escaped), then `ttl = "30s"`, `wait = "5s"` (defaults: the
+/// `LockConfig`'s), `watchdog = false`, and `locks = <expr>` (methods take the locks
+/// from `self` through `txova_db::lock::UsesLocks`).
+#[proc_macro_attribute]
+pub fn locked(args: TokenStream, item: TokenStream) -> TokenStream {
+    locked::attribute(args.into(), item.into()).into()
 }
 
 /// Embeds a migrations directory (relative to the crate's `Cargo.toml`) and builds a

@@ -96,6 +96,44 @@ pub use txova_db_macros::cached;
 /// the commit, when it runs inside a transaction. Stack it to evict several keys.
 pub use txova_db_macros::cache_evict;
 
+/// Runs an async method under a distributed lock ([`lock::Locks::run_locked`]): the
+/// name template is that of [`cached`], and the lock `lock:{ride:assign:42}` is held
+/// (extended by the watchdog) until the body's future completes.
+///
+/// ```
+/// use txova_db::lock::{Locks, UsesLocks};
+/// use txova_db::{Error, locked};
+///
+/// struct Dispatch {
+///     locks: Locks,
+/// }
+///
+/// impl UsesLocks for Dispatch {
+///     fn locks(&self) -> &Locks {
+///         &self.locks
+///     }
+/// }
+///
+/// impl Dispatch {
+///     #[locked("ride:assign:<ride_id>", ttl = "30s", wait = "5s")]
+///     async fn assign(&self, ride_id: i64, driver_id: i64) -> Result<u64, Error> {
+///         // Only one process assigns ride `ride_id` at a time; the fencing token
+///         // orders the assignments for the storage that records them.
+///         let lease = txova_db::lock::current().expect("inside #[locked]");
+///         Ok(lease.fencing_token())
+///     }
+/// }
+/// # let dispatch = Dispatch { locks: Locks::new(txova_db::store::Store::embedded()) };
+/// # let token = tokio::runtime::Runtime::new().unwrap().block_on(dispatch.assign(7, 1)).unwrap();
+/// # assert_eq!(token, 1);
+/// ```
+///
+/// Arguments after the name: `ttl`, `wait` (a lock still held after it is
+/// `Err(Error::LockNotAcquired)`, converted by `From`), `watchdog = false`, and
+/// `locks = <expr>` for free functions. The function must return `Result<T, E>` with
+/// `E: From<txova_db::Error>`.
+pub use txova_db_macros::locked;
+
 /// Builds a [`Migrator`] from a directory of migrations embedded in the binary at
 /// compile time (path relative to the crate's `Cargo.toml`); file names are checked
 /// while compiling.

@@ -6,8 +6,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
 use super::args::{Args, Kind};
-use super::template::Template;
 use crate::ctxt::Ctxt;
+use crate::key_template::Template;
 
 pub(crate) fn check_signature(cx: &Ctxt, kind: Kind, function: &syn::ItemFn, args: &Args) {
     let sig = &function.sig;

@@ -3,11 +3,16 @@
 
 mod args;
 mod expand;
-mod template;
 
 use proc_macro2::TokenStream;
 
 pub(crate) use args::Kind;
+
+const CACHE_KEY: crate::key_template::KeyRules = crate::key_template::KeyRules {
+    what: "cache key",
+    example: "key = \"user:profile:<id>\"",
+    forbid_braces: false,
+};
 
 /// Either attribute as a plain function over token streams, for unit tests.
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -23,8 +28,14 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     let args = args::Args::parse(&cx, kind, args);
     expand::check_signature(&cx, kind, &function, &args);
     let template = args.key.clone().and_then(|lit| {
-        let params = template::parameter_names(&function.sig);
-        template::Template::parse(&cx, lit, &params, &function.sig.ident.to_string())
+        let params = crate::key_template::parameter_names(&function.sig);
+        crate::key_template::Template::parse(
+            &cx,
+            lit,
+            &params,
+            &function.sig.ident.to_string(),
+            &CACHE_KEY,
+        )
     });
     match (cx.check(), template) {
         (Ok(()), Some(template)) => expand::expand(kind, &function, &args, &template),

@@ -300,21 +300,19 @@ impl Locks {
         Ok(output)
     }
 
-    /// Runs `work` (which returns `Result<T, E>`) under the lock `name`: what
-    /// `#[locked]` expands to. A lock that cannot be taken is `Err(E::from(error))`;
-    /// inside, [`current`] returns the lease.
-    pub async fn run_locked<T, E, F, Fut>(
-        &self,
-        name: &str,
-        options: LockOptions,
-        work: F,
-    ) -> Result<T, E>
+    /// Runs `work` (which returns `Result<T, E>` with `E: From<Error>`) under the lock
+    /// `name`: what `#[locked]` expands to. A lock that cannot be taken is
+    /// `Err(E::from(error))`; inside, [`current`] returns the lease.
+    pub async fn run_locked<R, F, Fut>(&self, name: &str, options: LockOptions, work: F) -> R
     where
-        E: From<Error>,
+        R: LockedOutput,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
+        Fut: Future<Output = R>,
     {
-        let guard = self.acquire_with(name, options).await?;
+        let guard = match self.acquire_with(name, options).await {
+            Ok(guard) => guard,
+            Err(err) => return R::from_lock_error(err),
+        };
         let output = CURRENT.scope(guard.lease().clone(), work()).await;
         finish(guard).await;
         output
@@ -328,6 +326,24 @@ impl Locks {
             .min(config.retry_max);
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(rand::random_range(0..=nanos))
+    }
+}
+
+/// What a function run under a lock ([`Locks::run_locked`], `#[locked]`) returns: a
+/// `Result` whose error can carry the lock's own failure.
+#[diagnostic::on_unimplemented(
+    message = "#[locked] cannot report a lock failure through `{Self}`",
+    label = "return `Result<T, E>` with `E: From<txova_db::Error>`",
+    note = "a lock still held after `wait` is returned as `Err(txova_db::Error::LockNotAcquired {{ .. }})`, converted with `From`"
+)]
+pub trait LockedOutput {
+    /// The output for a lock that could not be taken.
+    fn from_lock_error(err: Error) -> Self;
+}
+
+impl<T, E: From<Error>> LockedOutput for Result<T, E> {
+    fn from_lock_error(err: Error) -> Self {
+        Err(E::from(err))
     }
 }
 

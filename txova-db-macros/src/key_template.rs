@@ -1,10 +1,21 @@
-//! Key templates: `"user:profile:<id>"` → fixed text and placeholders naming
-//! parameters or their fields, checked against the function's parameters.
+//! Key templates of `#[cached]`, `#[cache_evict]` and `#[locked]`:
+//! `"user:profile:<id>"` → fixed text and placeholders naming parameters or their
+//! fields, checked against the function's parameters.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 
 use crate::ctxt::Ctxt;
+
+/// What a template names, for the messages, and what its fixed text may hold.
+pub(crate) struct KeyRules {
+    /// "cache key", "lock name".
+    pub(crate) what: &'static str,
+    /// How to write one: `key = "user:profile:<id>"`.
+    pub(crate) example: &'static str,
+    /// Whether `{` and `}` are refused (a lock name becomes a cluster hash tag).
+    pub(crate) forbid_braces: bool,
+}
 
 /// A parsed key template.
 pub(crate) struct Template {
@@ -26,12 +37,14 @@ impl Template {
         lit: syn::LitStr,
         params: &[String],
         function: &str,
+        rules: &KeyRules,
     ) -> Option<Self> {
+        let what = rules.what;
         let text = lit.value();
         if text.is_empty() {
             cx.error_spanned_by(
                 &lit,
-                "the cache key cannot be empty: write e.g. `key = \"user:profile:<id>\"`",
+                format!("the {what} cannot be empty: write e.g. `{}`", rules.example),
             );
             return None;
         }
@@ -46,8 +59,16 @@ impl Template {
                     cx.error_spanned_by(
                         &lit,
                         format!(
-                            "the fixed text of a cache key cannot contain {}: it would make `delete_pattern` globs match other keys; put user-supplied values in `<placeholders>`, which are escaped",
+                            "the fixed text of a {what} cannot contain {}: it would make `delete_pattern` globs match other keys; put user-supplied values in `<placeholders>`, which are escaped",
                             describe(bad)
+                        ),
+                    );
+                    ok = false;
+                } else if rules.forbid_braces && fixed.contains(['{', '}']) && ok {
+                    cx.error_spanned_by(
+                        &lit,
+                        format!(
+                            "the fixed text of a {what} cannot contain `{{` or `}}`: the name is wrapped in a Redis Cluster hash tag (`lock:{{name}}`); write it without braces"
                         ),
                     );
                     ok = false;
@@ -58,13 +79,13 @@ impl Template {
                 break;
             }
             if tail.starts_with('>') {
-                cx.error_spanned_by(&lit, "`>` without a matching `<` in the cache key: placeholders are written `<name>`");
+                cx.error_spanned_by(&lit, format!("`>` without a matching `<` in the {what}: placeholders are written `<name>`"));
                 return None;
             }
             let Some(close) = tail.find('>') else {
                 cx.error_spanned_by(
                     &lit,
-                    format!("unclosed placeholder `{tail}` in the cache key: write `<name>`"),
+                    format!("unclosed placeholder `{tail}` in the {what}: write `<name>`"),
                 );
                 return None;
             };

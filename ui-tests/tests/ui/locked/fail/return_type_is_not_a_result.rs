@@ -1,0 +1,13 @@
+#[path = "../dispatch.rs"]
+mod dispatch;
+use dispatch::{Dispatch, Ride};
+use txova_db::locked;
+
+impl Dispatch {
+    #[locked("ride:assign:<ride.id>")]
+    async fn assign(&self, ride: &Ride) -> Option<i64> {
+        Some(ride.id)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+#[path = "../dispatch.rs"]
+mod dispatch;
+use dispatch::{Dispatch, Ride};
+use txova_db::{Error, locked};
+
+impl Dispatch {
+    #[locked("ride:assign:<ride.id>", ttl = "thirty seconds", wait = 5)]
+    async fn assign(&self, ride: &Ride) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+#[path = "../dispatch.rs"]
+mod dispatch;
+use dispatch::{Dispatch, Ride};
+use txova_db::{Error, locked};
+
+impl Dispatch {
+    #[locked("ride:assign:<ride.id>", watchdog = "off")]
+    async fn assign(&self, ride: &Ride) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn main() {}
