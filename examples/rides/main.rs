@@ -8,17 +8,21 @@
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run --example rides
 //! ```
 //!
-//! The rider profile is cached with `#[cached]`: in the in-process store by default,
-//! in Redis when `REDIS_URL` is set.
+//! The rider profile is cached with `#[cached]`, drivers are assigned under
+//! `#[locked]`, ride requests are rate limited per rider and the rider keeps a
+//! session: in the in-process store by default, in Redis when `REDIS_URL` is set.
 
 use std::process::ExitCode;
 
 use serde::{Deserialize, Serialize};
 use txova_db::cache::{Cache, UsesCache};
+use txova_db::lock::{Locks, UsesLocks};
+use txova_db::rate_limit::{RateLimit, RateLimiter};
+use txova_db::session::{NewSession, SessionUpdate, Sessions};
 use txova_db::store::Store;
 use txova_db::{
     Backend, Db, DbConfig, Direction, Error, ErrorKind, KeysetRequest, PageRequest, Table,
-    cache_evict, cached, count, sum,
+    cache_evict, cached, count, locked, sum,
 };
 
 /// Someone who requests rides.
@@ -109,6 +113,57 @@ impl Riders {
     }
 }
 
+/// Driver dispatch: assignments of one ride take turns under a distributed lock, so two
+/// dispatchers (processes, or tasks) never hand one ride to two drivers.
+struct Dispatch {
+    db: Db,
+    locks: Locks,
+}
+
+impl UsesLocks for Dispatch {
+    fn locks(&self) -> &Locks {
+        &self.locks
+    }
+}
+
+impl Dispatch {
+    /// The first available driver, assigned to the ride in one transaction; `None`
+    /// when the ride was already assigned or no driver is free. With the lock's
+    /// fencing token, for the log.
+    #[locked("ride:assign:<ride_id>", ttl = "10s", wait = "2s")]
+    async fn assign(&self, ride_id: i64) -> Result<Option<(Driver, u64)>, Error> {
+        let fencing_token = txova_db::lock::current().map_or(0, |lease| lease.fencing_token());
+        let db = &self.db;
+        db.transaction(|_| async move {
+            let Some(driver) = Driver::select()
+                .filter(Driver::available.eq(true))
+                .order_by(DriverSort::NameAsc)
+                .fetch_optional(db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            // The status filter makes a second assignment of the ride a no-op.
+            let assigned = Ride::update()
+                .set(Ride::driver_id, driver.id)
+                .set(Ride::status, "assigned")
+                .filter(Ride::id.eq(ride_id) & Ride::status.eq("requested"))
+                .execute(db)
+                .await?;
+            if assigned == 0 {
+                return Ok(None);
+            }
+            Driver::update()
+                .set(Driver::available, false)
+                .filter(Driver::id.eq(driver.id))
+                .execute(db)
+                .await?;
+            Ok(Some((driver, fencing_token)))
+        })
+        .await
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
@@ -186,31 +241,87 @@ async fn run() -> txova_db::Result<()> {
         dropoff: "Aeroporto Internacional de Maputo".into(),
         fare_cents: 45_000,
     };
-    let ride = Ride::insert(&requested).returning().fetch_one(&db).await?;
-    println!("ride {} requested", ride.id);
+    // The store behind the cache, the locks, the rate limits and the sessions:
+    // in-process by default, Redis with REDIS_URL.
+    let store = Store::from_env().await?;
+    println!("store: {}", store.describe());
 
-    // Assign the first available driver: the filter on status makes the update a
-    // no-op if someone else assigned the ride first.
-    let driver = Driver::select()
-        .filter(Driver::available.eq(true))
-        .order_by(DriverSort::NameAsc)
-        .fetch_one(&db)
+    // The rider logs in: a session with a fresh id, rotated at login against fixation.
+    let sessions = Sessions::new(store.clone());
+    let session = sessions
+        .create(
+            NewSession::new(ana.id.to_string())
+                .device_id("android-3f9c")
+                .device_info("Txova Rider 2.4 (Android 15)")
+                .ip_address(std::net::Ipv4Addr::new(41, 94, 12, 7).into()),
+        )
         .await?;
-    let assigned = Ride::update()
-        .set(Ride::driver_id, driver.id)
-        .set(Ride::status, "assigned")
-        .filter(Ride::id.eq(ride.id) & Ride::status.eq("requested"))
-        .execute(&db)
+    let session = sessions
+        .rotate(session.id.as_str())
+        .await?
+        .ok_or(Error::NotFound)?;
+    sessions
+        .update(
+            session.id.as_str(),
+            SessionUpdate::new().data("city", "Maputo"),
+        )
         .await?;
-    Driver::update()
-        .set(Driver::available, false)
-        .filter(Driver::id.eq(driver.id))
-        .execute(&db)
-        .await?;
+    let active = sessions.list_for_user(&ana.id.to_string()).await?;
     println!(
-        "ride {} assigned to {} ({assigned} row)",
-        ride.id, driver.name
+        "session {}… for user {} on {}, {} active",
+        session.id.as_str().get(..8).unwrap_or_default(),
+        session.user_id,
+        session.device_id.as_deref().unwrap_or("?"),
+        active.len()
     );
+
+    // Ride requests are rate limited per rider: a burst of 3, then one every 20 s.
+    let limiter = RateLimiter::new(store.clone());
+    let ride_requests = RateLimit::token_bucket(3, std::time::Duration::from_secs(60));
+    let mut ride = None;
+    for attempt in 1..=5 {
+        let decision = limiter
+            // Keyed by the rider's email, unique per run (a database that persists
+            // across runs reuses user ids; Redis keeps the counts for a minute).
+            .check(&ride_requests, &format!("rides:request:{}", ana.email))
+            .await?;
+        if !decision.allowed() {
+            let headers: Vec<String> = decision
+                .headers()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect();
+            println!(
+                "request {attempt}: 429 Too Many Requests ({})",
+                headers.join(", ")
+            );
+            continue;
+        }
+        let created = Ride::insert(&requested).returning().fetch_one(&db).await?;
+        println!(
+            "request {attempt}: ride {} requested ({} more allowed now)",
+            created.id,
+            decision.remaining()
+        );
+        ride.get_or_insert(created);
+    }
+    let ride = ride.ok_or(Error::NotFound)?;
+
+    // Two dispatchers race for the ride; the lock makes them take turns and the second
+    // finds it assigned.
+    let dispatch = Dispatch {
+        db: db.clone(),
+        locks: Locks::new(store.clone()),
+    };
+    let (first, second) = tokio::join!(dispatch.assign(ride.id), dispatch.assign(ride.id));
+    for outcome in [first?, second?] {
+        match outcome {
+            Some((driver, fencing_token)) => println!(
+                "ride {} assigned to {} (lock fencing token {fencing_token})",
+                ride.id, driver.name
+            ),
+            None => println!("ride {} was already assigned", ride.id),
+        }
+    }
 
     let (status, rider, driver_name, fare): (String, String, Option<String>, i64) = Ride::select()
         .inner_join(Ride::user_id, User::id)
@@ -300,11 +411,9 @@ async fn run() -> txova_db::Result<()> {
 
     // The rider profile through the cache: a miss reads the database, a hit does not,
     // a rename evicts it.
-    let store = Store::from_env().await?;
-    println!("cache store: {}", store.describe());
     let riders = Riders {
         db: db.clone(),
-        cache: Cache::new(store),
+        cache: Cache::new(store.clone()),
     };
     let timed = |label: &'static str, started: std::time::Instant| {
         println!(
@@ -328,6 +437,10 @@ async fn run() -> txova_db::Result<()> {
     .await?;
     let renamed = riders.profile(ana.id).await?;
     println!("after the rename (evicted at commit): {}", renamed.name);
+
+    // Log out everywhere.
+    let ended = sessions.delete_all_for_user(&ana.id.to_string()).await?;
+    println!("logged out: {ended} session(s) ended");
 
     let stats = db.stats();
     println!(
