@@ -96,7 +96,7 @@ impl RedisClient {
     }
 }
 
-/// `host:port` of every primary in a `CLUSTER NODES` reply that serves slots.
+/// `host:port` of every healthy primary in a `CLUSTER NODES` reply that serves slots.
 fn parse_primaries(nodes: &str) -> Vec<(String, u16)> {
     nodes
         .lines()
@@ -104,6 +104,12 @@ fn parse_primaries(nodes: &str) -> Vec<(String, u16)> {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let flags = fields.get(2)?;
             if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
+                return None;
+            }
+            // Slot ranges follow the 8 fixed fields. A primary without slots holds no
+            // keys, and may be a replica other nodes have not yet heard is one (while
+            // a new cluster converges): the client keeps no connection to it.
+            if fields.len() <= 8 {
                 return None;
             }
             // `ip:port@cport[,hostname]`
@@ -126,6 +132,7 @@ mod tests {
 292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383
 e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460
 6ec23923021cf3ffec47632106199cb7f496ce01 127.0.0.1:30005@31005 master,fail - 0 1426238316232 5 connected
+418ab06f7899ed87757ba8874d0d16b3f2578a90 127.0.0.1:30006@31006 master - 0 1795494285000 4 connected
 ";
         assert_eq!(
             parse_primaries(reply),
