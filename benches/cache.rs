@@ -19,7 +19,7 @@
 )]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,10 @@ use txova_db::redis::{self, AsyncCommands as _};
 use txova_db::store::RedisClient;
 use txova_db::{Error, cached};
 use txova_db_test_support::{Service, redis_cluster, server_url, unique_name};
+
+#[path = "interleave.rs"]
+mod interleave;
+use interleave::interleave;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Profile {
@@ -87,38 +91,6 @@ struct Envelope {
 
 fn decode_by_hand(value: Option<Vec<u8>>) -> Option<Profile> {
     value.map(|bytes| serde_json::from_slice::<Envelope>(&bytes).unwrap().d)
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-/// Runs `a` and `b` `per_round` times in each of `rounds` rounds, alternating which goes
-/// first; the medians of their per-call microseconds.
-async fn interleave<A, B, FA, FB>(rounds: usize, per_round: usize, mut a: A, mut b: B) -> (f64, f64)
-where
-    A: FnMut(usize) -> FA,
-    B: FnMut(usize) -> FB,
-    FA: Future<Output = ()>,
-    FB: Future<Output = ()>,
-{
-    let (mut a_us, mut b_us) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        for side in [round % 2, (round + 1) % 2] {
-            let started = Instant::now();
-            for i in 0..per_round {
-                if side == 0 { a(i).await } else { b(i).await }
-            }
-            let micros = started.elapsed().as_secs_f64() / per_round as f64 * 1e6;
-            if side == 0 {
-                a_us.push(micros)
-            } else {
-                b_us.push(micros)
-            }
-        }
-    }
-    (median(a_us), median(b_us))
 }
 
 fn main() {
