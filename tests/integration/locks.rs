@@ -149,3 +149,37 @@ async fn acquire_waits_up_to_its_deadline_and_a_dropped_guard_releases() {
         assert_eq!(err.kind(), ErrorKind::InvalidKey, "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_watchdog_that_cannot_reach_redis_reports_the_lock_lost() {
+    let Some(mut server) =
+        txova_db_test_support::RedisServer::start("a_watchdog_that_cannot_reach_redis")
+    else {
+        return;
+    };
+    let store = txova_db::store::Store::redis(&server.url).await.unwrap();
+    let locks = Locks::new(store);
+    let guard = locks
+        .acquire_with(
+            "ride:assign:9",
+            LockOptions::new().ttl(Duration::from_millis(600)),
+        )
+        .await
+        .unwrap();
+    // The watchdog keeps it while Redis answers…
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(!guard.is_lost());
+    // …and, once Redis is gone, says so within one TTL instead of letting the body run
+    // on blind.
+    server.kill();
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(3), guard.lease().lost())
+        .await
+        .expect("lost() fires when the lock can no longer be extended");
+    assert!(
+        started.elapsed() <= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(guard.release().await.is_err());
+}

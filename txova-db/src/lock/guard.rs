@@ -262,7 +262,14 @@ async fn keep(lease: Lease, store: Store, ttl: Duration, watchdog: bool) {
             lease.mark_lost();
             return;
         }
-        match backend::extend(&store, lease.key(), lease.token(), ttl).await {
+        // An extension still in flight when the lease runs out (a hung server, a
+        // command timeout longer than what is left) must not delay the signal.
+        let extend = backend::extend(&store, lease.key(), lease.token(), ttl);
+        let Ok(extended) = tokio::time::timeout_at(lease.valid_until(), extend).await else {
+            lease.mark_lost();
+            return;
+        };
+        match extended {
             Ok(true) => {
                 lease.extended(sent + ttl);
                 next = sent + period;
