@@ -2,7 +2,7 @@
 //! ([`RedisClient`]) or the in-process [`EmbeddedStore`].
 //!
 //! `Store` is a cheap handle with one enum inside rather than a trait object: each
-//! pattern (cache, and later locks, rate limits and sessions) is written once per
+//! pattern (cache, locks, rate limits, sessions) is written once per
 //! backend — a Lua script or a cluster-aware command on Redis, a few lines under a
 //! mutex in-process — and picks its branch with one `match`, with no boxed future per
 //! call.
