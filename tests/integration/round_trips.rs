@@ -1,5 +1,6 @@
 //! What the Redis patterns cost on the wire, counted by `MONITOR` on a server of the
 //! test's own: commands a client sent, not the ones its scripts ran (`[0 lua]`).
+//! A lock's acquire + release is 2, a rate-limit check 1, a session read 1.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use txova_db::lock::Locks;
 use txova_db::rate_limit::{RateLimit, RateLimiter};
 use txova_db::redis;
+use txova_db::session::{NewSession, SessionConfig, Sessions};
 use txova_db::store::Store;
 use txova_db_test_support::RedisServer;
 
@@ -72,7 +74,7 @@ async fn mark(store: &Store, marker: &str) {
 }
 
 #[tokio::test]
-async fn a_lock_costs_two_round_trips_and_a_rate_limit_check_one() {
+async fn a_lock_costs_two_round_trips_a_rate_limit_check_and_a_session_read_one() {
     let Some(server) = RedisServer::start("a_lock_costs_two_round_trips") else {
         return;
     };
@@ -124,5 +126,19 @@ async fn a_lock_costs_two_round_trips_and_a_rate_limit_check_one() {
         assert_eq!(steady.len(), 1, "{limit:?}: {steady:#?}");
         assert!(limit_commands.len() <= 3, "{limit_commands:#?}");
     }
+
+    // A session read is one round trip, touching `last_active` or not.
+    let mut config = SessionConfig::default();
+    config.touch_interval = Duration::ZERO;
+    let sessions = Sessions::with_config(store.clone(), config);
+    let session = sessions.create(NewSession::new("rider-1")).await.unwrap();
+    sessions.get(session.id.as_str()).await.unwrap();
+    mark(&store, "session").await;
+    monitor.commands_until("session");
+    sessions.get(session.id.as_str()).await.unwrap().unwrap();
+    mark(&store, "session").await;
+    let get_commands = monitor.commands_until("session");
+    assert_eq!(get_commands.len(), 1, "{get_commands:#?}");
+    drop(monitor);
     drop(server);
 }

@@ -41,6 +41,27 @@ return 0
         )
     });
 
+    /// Reads the record and, when its `last_active` is older than the touch interval,
+    /// sets it to now — one round trip either way. ARGV: now ms, interval ms.
+    pub(super) static READ_AND_TOUCH: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(
+            r"
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return fields end
+for i = 1, #fields, 2 do
+  if fields[i] == 'last_active' then
+    if tonumber(fields[i + 1]) + tonumber(ARGV[2]) <= tonumber(ARGV[1]) then
+      redis.call('HSET', KEYS[1], 'last_active', ARGV[1])
+      fields[i + 1] = ARGV[1]
+    end
+    break
+  end
+end
+return fields
+",
+        )
+    });
+
     /// Deletes the record, returning its user id (nil if it was gone).
     pub(super) static TAKE: LazyLock<Script> = LazyLock::new(|| {
         Script::new(
@@ -119,6 +140,43 @@ pub(crate) async fn get(store: &Store, key: &str) -> Result<Option<Fields>, Erro
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             let fields: Fields = client.query(::redis::cmd("HGETALL").arg(key)).await?;
+            Ok((!fields.is_empty()).then_some(fields))
+        }
+    }
+}
+
+/// The record, with `last_active` moved to `now_ms` if it was `interval_ms` or more
+/// behind (only if the record exists).
+pub(crate) async fn read_and_touch(
+    store: &Store,
+    key: &str,
+    now_ms: u64,
+    interval_ms: u64,
+) -> Result<Option<Fields>, Error> {
+    match store.backend() {
+        Backend::Embedded(store) => Ok(store.update(key, |slot| match &mut slot.value {
+            Some(Value::Hash(fields)) => {
+                let stale = fields
+                    .get("last_active")
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .is_some_and(|ms| ms.saturating_add(interval_ms) <= now_ms);
+                if stale {
+                    fields.insert("last_active".into(), now_ms.to_string());
+                }
+                Some(fields.clone())
+            }
+            _ => None,
+        })),
+        #[cfg(feature = "redis")]
+        Backend::Redis(client) => {
+            let fields: Fields = client
+                .invoke_script(
+                    scripts::READ_AND_TOUCH
+                        .key(key)
+                        .arg(now_ms)
+                        .arg(interval_ms),
+                )
+                .await?;
             Ok((!fields.is_empty()).then_some(fields))
         }
     }

@@ -359,28 +359,22 @@ impl Sessions {
     }
 
     /// The session `id`, if it exists and has not expired. Refreshes `last_active`
-    /// when it is older than the touch interval (only if the session still exists).
+    /// when it is older than the touch interval, in the same round trip (a script on
+    /// Redis), and only if the session still exists.
     pub async fn get(&self, id: &str) -> Result<Option<Session>, Error> {
-        let Some(mut session) = self.read(id).await? else {
+        if id.is_empty() {
             return Ok(None);
-        };
-        let now = SystemTime::now();
-        let idle = now
-            .duration_since(session.last_active)
-            .unwrap_or(Duration::ZERO);
-        if idle >= self.inner.config.touch_interval {
-            let touched = backend::update(
-                &self.inner.store,
-                &session_key(id),
-                &[("last_active".into(), unix_millis(now).to_string())],
-            )
-            .await?;
-            if !touched {
-                return Ok(None);
-            }
-            session.last_active = now;
         }
-        Ok(Some(session))
+        let interval =
+            u64::try_from(self.inner.config.touch_interval.as_millis()).unwrap_or(u64::MAX);
+        let fields = backend::read_and_touch(
+            &self.inner.store,
+            &session_key(id),
+            unix_millis(SystemTime::now()),
+            interval,
+        )
+        .await?;
+        Ok(live(id, fields))
     }
 
     async fn read(&self, id: &str) -> Result<Option<Session>, Error> {
@@ -388,9 +382,7 @@ impl Sessions {
             return Ok(None);
         }
         let fields = backend::get(&self.inner.store, &session_key(id)).await?;
-        Ok(fields
-            .and_then(|fields| Session::from_fields(id, fields))
-            .filter(|session| session.expires_at > SystemTime::now()))
+        Ok(live(id, fields))
     }
 
     /// Changes the fields in `update`, one write, if the session still exists: a
@@ -478,6 +470,14 @@ impl Sessions {
         }
         Ok(Some(session))
     }
+}
+
+/// The session in `fields`, unless it is malformed or past its expiry (the store may
+/// not have dropped it yet).
+fn live(id: &str, fields: Option<HashMap<String, String>>) -> Option<Session> {
+    fields
+        .and_then(|fields| Session::from_fields(id, fields))
+        .filter(|session| session.expires_at > SystemTime::now())
 }
 
 fn check_user(user_id: &str) -> Result<(), Error> {
