@@ -4,7 +4,9 @@
 //! with the `mysql` feature. One test binary, so the workspace links it once.
 
 mod support;
+mod tcp_proxy;
 
+mod breaker;
 mod builder;
 #[cfg(feature = "redis")]
 mod cache;

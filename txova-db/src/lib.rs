@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod page;
 pub mod query;
 pub mod rate_limit;
+pub mod resilience;
 pub mod row;
 pub mod schema;
 pub mod select;

@@ -191,6 +191,16 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A circuit breaker refused the call: it is open (the backend failed recently), or
+    /// half-open with its trial calls already in flight.
+    #[error("circuit `{name}` is {state}: call refused")]
+    CircuitOpen {
+        /// The breaker's name.
+        name: String,
+        /// Its state when it refused.
+        state: crate::resilience::BreakerState,
+    },
+
     /// A rate limit rejected the call.
     #[error("rate limit for `{key}` exceeded; retry after {retry_after:?}")]
     RateLimited {
@@ -429,6 +439,7 @@ impl Error {
             Self::NotLockOwner { .. } => ErrorKind::NotLockOwner,
             Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::InvalidKey { .. } => ErrorKind::InvalidKey,
+            Self::CircuitOpen { .. } => ErrorKind::CircuitOpen,
         }
     }
 
