@@ -419,6 +419,29 @@ mod tests {
         breaker.call(|| async { Ok::<_, Error>(()) }).await
     }
 
+    /// A call started through `breaker` that finishes with `outcome` once the sender
+    /// is used.
+    async fn in_flight(
+        breaker: &CircuitBreaker,
+        outcome: Result<(), Error>,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), Error>>,
+    ) {
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let breaker = breaker.clone();
+        let call = tokio::spawn(async move {
+            breaker
+                .call(|| async move {
+                    let _ = wait.await;
+                    outcome
+                })
+                .await
+        });
+        tokio::task::yield_now().await;
+        (release, call)
+    }
+
     type Changes = Arc<StdMutex<Vec<(BreakerState, BreakerState)>>>;
 
     fn recorded() -> (Changes, BreakerBuilder) {
@@ -503,31 +526,9 @@ mod tests {
             fail(&breaker).await.unwrap_err();
         }
         tokio::time::advance(Duration::from_secs(30)).await;
-        let (release, wait) = tokio::sync::oneshot::channel::<()>();
-        let slow = {
-            let breaker = breaker.clone();
-            tokio::spawn(async move {
-                breaker
-                    .call(|| async {
-                        let _ = wait.await;
-                        Ok::<_, Error>(())
-                    })
-                    .await
-            })
-        };
-        tokio::task::yield_now().await;
         // One trial in flight, one more allowed, the third refused.
-        let second = breaker.clone();
-        let (trial, gate) = tokio::sync::oneshot::channel::<()>();
-        let second = tokio::spawn(async move {
-            second
-                .call(|| async {
-                    let _ = gate.await;
-                    Ok::<_, Error>(())
-                })
-                .await
-        });
-        tokio::task::yield_now().await;
+        let (release, slow) = in_flight(&breaker, Ok(())).await;
+        let (trial, second) = in_flight(&breaker, Ok(())).await;
         let refused = succeed(&breaker).await.unwrap_err();
         assert!(
             matches!(
@@ -550,19 +551,7 @@ mod tests {
     async fn outcomes_from_an_old_generation_are_ignored_and_healthy_errors_are_successes() {
         let (_, builder) = recorded();
         let breaker = builder.build();
-        let (release, wait) = tokio::sync::oneshot::channel::<()>();
-        let slow = {
-            let breaker = breaker.clone();
-            tokio::spawn(async move {
-                breaker
-                    .call(|| async {
-                        let _ = wait.await;
-                        Err::<(), _>(failing())
-                    })
-                    .await
-            })
-        };
-        tokio::task::yield_now().await;
+        let (release, slow) = in_flight(&breaker, Err(failing())).await;
         for _ in 0..3 {
             fail(&breaker).await.unwrap_err();
         }
