@@ -6,7 +6,6 @@
 mod support;
 mod tcp_proxy;
 
-mod breaker;
 mod builder;
 #[cfg(feature = "redis")]
 mod cache;
@@ -23,6 +22,7 @@ mod migrations;
 #[cfg(feature = "redis")]
 mod rate_limits;
 mod raw_query;
+mod resilience;
 #[cfg(feature = "redis")]
 mod round_trips;
 #[cfg(feature = "redis")]

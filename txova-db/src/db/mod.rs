@@ -140,6 +140,30 @@ impl Db {
         Self::connect_with(DbConfig::new(url)).await
     }
 
+    /// Connects with `config`, retrying connection failures and timeouts as `backoff`
+    /// says (a malformed URL or a rejected login is not retried). For services that
+    /// start before their database is ready; dropping the future stops the retries.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use txova_db::resilience::Backoff;
+    /// use txova_db::{Db, DbConfig};
+    ///
+    /// let db = Db::connect_with_retry(DbConfig::from_env()?, &Backoff::default()).await?;
+    /// # let _ = db; Ok(()) }
+    /// ```
+    pub async fn connect_with_retry(
+        config: DbConfig,
+        backoff: &crate::resilience::Backoff,
+    ) -> Result<Self, Error> {
+        backoff
+            .retry(
+                |err| err.kind() == crate::ErrorKind::Connection && !is_login_rejected(err),
+                || Self::connect_with(config.clone()),
+            )
+            .await
+    }
+
     /// Connects with explicit settings.
     pub async fn connect_with(config: DbConfig) -> Result<Self, Error> {
         connect::connect(config).await
@@ -315,4 +339,17 @@ impl fmt::Debug for Db {
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// Whether a connection error is the server refusing these credentials or database
+/// (SQLSTATE class 28, or 3D000 no such database): retrying will not help.
+fn is_login_rejected(err: &Error) -> bool {
+    let code = match err {
+        Error::Connection { source, .. } => source
+            .as_database_error()
+            .and_then(|db| db.code())
+            .map(|code| code.into_owned()),
+        _ => err.code().map(str::to_owned),
+    };
+    code.is_some_and(|code| code.starts_with("28") || code == "3D000")
 }

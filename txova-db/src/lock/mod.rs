@@ -49,6 +49,7 @@ use tokio::time::Instant;
 pub use guard::{Lease, LockGuard};
 
 use crate::error::Error;
+use crate::resilience::Backoff;
 use crate::store::Store;
 use backend::Attempt;
 
@@ -248,7 +249,8 @@ impl Locks {
         let token = crate::token::random_token::<16>();
         let started = Instant::now();
         let deadline = started + wait;
-        let mut attempt: u32 = 0;
+        // Unlimited: the deadline is the limit.
+        let mut delays = Backoff::new(config.retry_base, config.retry_max).delays();
         loop {
             let sent = Instant::now();
             match backend::acquire(&self.inner.store, &key, &fence_key, &token, ttl).await? {
@@ -272,8 +274,10 @@ impl Locks {
                             waited: now - started,
                         });
                     }
-                    attempt = attempt.saturating_add(1);
-                    let mut pause = self.backoff(attempt).min(deadline - now);
+                    let mut pause = delays
+                        .next()
+                        .unwrap_or(config.retry_max)
+                        .min(deadline - now);
                     if let Some(remaining) = remaining {
                         pause = pause.min(remaining + Duration::from_millis(1));
                     }
@@ -316,16 +320,6 @@ impl Locks {
         let output = CURRENT.scope(guard.lease().clone(), work()).await;
         finish(guard).await;
         output
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let config = &self.inner.config;
-        let ceiling = config
-            .retry_base
-            .saturating_mul(1 << attempt.saturating_sub(1).min(20))
-            .min(config.retry_max);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rand::random_range(0..=nanos))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Staying up when a backend is not: [`CircuitBreaker`] around the database or Redis.
+//! Staying up when a backend is not: [`Backoff`] for retrying (connects, transactions,
+//! lock waits), [`CircuitBreaker`] around the database or Redis.
 //!
 //! ```
 //! # async fn demo() -> txova_db::Result<()> {
@@ -13,6 +14,8 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```
 
+mod backoff;
 mod breaker;
 
+pub use backoff::{Backoff, Delays, Jitter};
 pub use breaker::{BreakerBuilder, BreakerState, CircuitBreaker, Counts, counts_as_success};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::resilience::Backoff;
+
 /// Retry of serialization failures, deadlocks and lock timeouts.
 ///
 /// Attempt `n` (from 1) that fails waits `random(0, min(max_delay, base_delay · 2ⁿ⁻¹))`
@@ -45,19 +47,14 @@ impl RetryPolicy {
         }
     }
 
+    /// The same policy as a [`Backoff`] (full jitter).
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.base_delay, self.max_delay).max_attempts(self.max_attempts)
+    }
+
     /// The wait after failed attempt `attempt` (from 1).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(30);
-        let ceiling = self
-            .base_delay
-            .saturating_mul(1 << exponent)
-            .min(self.max_delay);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(if nanos == 0 {
-            0
-        } else {
-            rand::random_range(0..=nanos)
-        })
+        self.backoff().delay_after(attempt, self.base_delay)
     }
 }
 

@@ -113,6 +113,20 @@ impl RedisClient {
         Self::connect_with(RedisConfig::new(url)).await
     }
 
+    /// Connects with `config`, retrying failed or timed-out connects as `backoff` says
+    /// (an invalid URL is not retried). Dropping the future stops the retries.
+    pub async fn connect_with_retry(
+        config: RedisConfig,
+        backoff: &crate::resilience::Backoff,
+    ) -> Result<Self, Error> {
+        backoff
+            .retry(
+                |err| matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
+                || Self::connect_with(config.clone()),
+            )
+            .await
+    }
+
     /// Connects with `config`: the first connection must succeed within
     /// `connect_timeout`; later outages are survived by reconnecting.
     pub async fn connect_with(config: RedisConfig) -> Result<Self, Error> {
