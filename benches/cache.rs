@@ -21,7 +21,6 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::Criterion;
 use serde::{Deserialize, Serialize};
 use txova_db::cache::{Cache, CacheKey, UsesCache};
 use txova_db::redis::{self, AsyncCommands as _};
@@ -29,9 +28,9 @@ use txova_db::store::RedisClient;
 use txova_db::{Error, cached};
 use txova_db_test_support::{Service, redis_cluster, server_url, unique_name};
 
-#[path = "interleave.rs"]
-mod interleave;
-use interleave::interleave;
+#[path = "redis_harness.rs"]
+mod redis_harness;
+use redis_harness::interleave;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Profile {
@@ -94,14 +93,7 @@ fn decode_by_hand(value: Option<Vec<u8>>) -> Option<Profile> {
 }
 
 fn main() {
-    let mut criterion = Criterion::default()
-        .configure_from_args()
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (mut criterion, rt) = redis_harness::setup();
 
     if let Some(url) = server_url(Service::Redis, "cache bench") {
         let (repo, mut conn) = rt.block_on(async {

@@ -22,16 +22,15 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::Criterion;
 use txova_db::lock::Locks;
 use txova_db::rate_limit::{RateLimit, RateLimiter};
 use txova_db::redis;
 use txova_db::store::Store;
 use txova_db_test_support::{Service, server_url, unique_name};
 
-#[path = "interleave.rs"]
-mod interleave;
-use interleave::interleave;
+#[path = "redis_harness.rs"]
+mod redis_harness;
+use redis_harness::interleave;
 
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -83,14 +82,7 @@ async fn hand_written_limit(conn: &mut redis::aio::ConnectionManager, key: &str)
 }
 
 fn main() {
-    let mut criterion = Criterion::default()
-        .configure_from_args()
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (mut criterion, rt) = redis_harness::setup();
     let Some(url) = server_url(Service::Redis, "patterns bench") else {
         return;
     };

@@ -13,6 +13,26 @@ pub(crate) fn key_of(meta: &syn::meta::ParseNestedMeta<'_>) -> String {
         .unwrap_or_default()
 }
 
+/// The argument's name the first time it is given; a repeat is reported (and its
+/// value skipped) and gives `None`.
+pub(crate) fn first_use(
+    cx: &Ctxt,
+    seen: &mut Vec<String>,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<Option<String>> {
+    let key = key_of(meta);
+    if seen.contains(&key) {
+        skip_value(meta)?;
+        cx.error_spanned_by(
+            &meta.path,
+            format!("duplicate argument `{key}`: give it once"),
+        );
+        return Ok(None);
+    }
+    seen.push(key.clone());
+    Ok(Some(key))
+}
+
 /// A flag argument (`read_only`); a value given to it is reported.
 pub(crate) fn flag(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
     if meta.input.peek(syn::Token![=]) {

@@ -9,6 +9,7 @@ mod body;
 mod cache;
 mod ctxt;
 mod embed;
+mod item_fn;
 mod key_template;
 mod locked;
 mod table;

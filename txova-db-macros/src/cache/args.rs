@@ -6,7 +6,7 @@ use std::time::Duration;
 use proc_macro2::TokenStream;
 use syn::parse::Parser as _;
 
-use crate::attr::{key_of, skip_value, string_value, value_expr};
+use crate::attr::{first_use, skip_value, string_value, value_expr};
 use crate::ctxt::Ctxt;
 
 /// Which attribute the arguments belong to.
@@ -48,16 +48,9 @@ impl Args {
         };
         let mut seen: Vec<String> = Vec::new();
         let parser = syn::meta::parser(|meta| {
-            let key = key_of(&meta);
-            if seen.contains(&key) {
-                skip_value(&meta)?;
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("duplicate argument `{key}`: give it once"),
-                );
+            let Some(key) = first_use(cx, &mut seen, &meta)? else {
                 return Ok(());
-            }
-            seen.push(key.clone());
+            };
             match key.as_str() {
                 "key" => args.key = string_value(cx, &meta, "`key = \"user:profile:<id>\"`")?,
                 "ttl" if kind == Kind::Cached => {

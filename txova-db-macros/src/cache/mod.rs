@@ -16,36 +16,24 @@ const CACHE_KEY: crate::key_template::KeyRules = crate::key_template::KeyRules {
 
 /// Either attribute as a plain function over token streams, for unit tests.
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
-    let function: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(function) => function,
-        // Keep the item so the IDE keeps working; the parse error says what is wrong.
-        Err(err) => {
-            let err = err.into_compile_error();
-            return quote::quote! { #err #item };
-        }
-    };
-    let cx = crate::ctxt::Ctxt::new();
-    let args = args::Args::parse(&cx, kind, args);
-    expand::check_signature(&cx, kind, &function, &args);
-    let template = args.key.clone().and_then(|lit| {
-        let params = crate::key_template::parameter_names(&function.sig);
-        crate::key_template::Template::parse(
-            &cx,
-            lit,
-            &params,
-            &function.sig.ident.to_string(),
-            &CACHE_KEY,
-        )
-    });
-    match (cx.check(), template) {
-        (Ok(()), Some(template)) => expand::expand(kind, &function, &args, &template),
-        (Err(err), _) => {
-            let err = err.into_compile_error();
-            quote::quote! { #err #function }
-        }
-        // Without a key, `Args::parse` has reported it.
-        (Ok(()), None) => quote::quote! { #function },
-    }
+    crate::item_fn::rewrite(
+        item,
+        |cx, function| {
+            let args = args::Args::parse(cx, kind, args);
+            expand::check_signature(cx, kind, function, &args);
+            let key = args.key.clone()?;
+            let params = crate::key_template::parameter_names(&function.sig);
+            let template = crate::key_template::Template::parse(
+                cx,
+                key,
+                &params,
+                &function.sig.ident.to_string(),
+                &CACHE_KEY,
+            )?;
+            Some((args, template))
+        },
+        |function, (args, template)| expand::expand(kind, function, &args, &template),
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use proc_macro2::TokenStream;
 use syn::parse::{ParseStream, Parser as _};
 
-use crate::attr::{key_of, skip_value, string_value, value_expr};
+use crate::attr::{first_use, skip_value, string_value, value_expr};
 use crate::ctxt::Ctxt;
 
 const VALID: &str = "`ttl`, `wait`, `watchdog`, `locks`";
@@ -52,16 +52,9 @@ impl Args {
         args.name = name;
         let mut seen: Vec<String> = Vec::new();
         let parser = syn::meta::parser(|meta| {
-            let key = key_of(&meta);
-            if seen.contains(&key) {
-                skip_value(&meta)?;
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("duplicate argument `{key}`: give it once"),
-                );
+            let Some(key) = first_use(cx, &mut seen, &meta)? else {
                 return Ok(());
-            }
-            seen.push(key.clone());
+            };
             match key.as_str() {
                 "ttl" => {
                     args.ttl = duration(cx, &meta, "ttl", "\"30s\"")?;

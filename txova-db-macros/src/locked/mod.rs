@@ -16,34 +16,24 @@ const LOCK_NAME: KeyRules = KeyRules {
 
 /// The attribute as a plain function over token streams, for unit tests.
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
-    let function: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(function) => function,
-        Err(err) => {
-            let err = err.into_compile_error();
-            return quote::quote! { #err #item };
-        }
-    };
-    let cx = crate::ctxt::Ctxt::new();
-    let args = args::Args::parse(&cx, args);
-    expand::check_signature(&cx, &function, &args);
-    let template = args.name.clone().and_then(|lit| {
-        let params = parameter_names(&function.sig);
-        Template::parse(
-            &cx,
-            lit,
-            &params,
-            &function.sig.ident.to_string(),
-            &LOCK_NAME,
-        )
-    });
-    match (cx.check(), template) {
-        (Ok(()), Some(template)) => expand::expand(&function, &args, &template),
-        (Err(err), _) => {
-            let err = err.into_compile_error();
-            quote::quote! { #err #function }
-        }
-        (Ok(()), None) => quote::quote! { #function },
-    }
+    crate::item_fn::rewrite(
+        item,
+        |cx, function| {
+            let args = args::Args::parse(cx, args);
+            expand::check_signature(cx, function, &args);
+            let name = args.name.clone()?;
+            let params = parameter_names(&function.sig);
+            let template = Template::parse(
+                cx,
+                name,
+                &params,
+                &function.sig.ident.to_string(),
+                &LOCK_NAME,
+            )?;
+            Some((args, template))
+        },
+        |function, (args, template)| expand::expand(function, &args, &template),
+    )
 }
 
 #[cfg(test)]

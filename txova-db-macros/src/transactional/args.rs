@@ -3,7 +3,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser as _;
 
-use crate::attr::{flag, skip_value, string_value, value_expr};
+use crate::attr::{first_use, flag, skip_value, string_value, value_expr};
 use crate::ctxt::Ctxt;
 
 const KEYS: &str = "`isolation`, `read_only`, `retries`, `savepoint`, `db`";
@@ -24,16 +24,9 @@ impl Args {
         let mut args = Self::default();
         let mut seen: Vec<String> = Vec::new();
         let parser = syn::meta::parser(|meta| {
-            let key = crate::attr::key_of(&meta);
-            if seen.contains(&key) {
-                skip_value(&meta)?;
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("duplicate argument `{key}`: give it once"),
-                );
+            let Some(key) = first_use(cx, &mut seen, &meta)? else {
                 return Ok(());
-            }
-            seen.push(key.clone());
+            };
             match key.as_str() {
                 "isolation" => {
                     if let Some(lit) = string_value(cx, &meta, ISOLATIONS)? {

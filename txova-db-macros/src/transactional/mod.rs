@@ -11,24 +11,15 @@ use proc_macro2::TokenStream;
 
 /// The attribute as a plain function over token streams, for unit tests.
 pub(crate) fn transactional(args: TokenStream, item: TokenStream) -> TokenStream {
-    let function: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(function) => function,
-        // Keep the item so the IDE keeps working; the parse error says what is wrong.
-        Err(err) => {
-            let err = err.into_compile_error();
-            return quote::quote! { #err #item };
-        }
-    };
-    let cx = crate::ctxt::Ctxt::new();
-    let args = args::Args::parse(&cx, args);
-    expand::check_signature(&cx, &function, &args);
-    match cx.check() {
-        Ok(()) => expand::expand(&function, &args),
-        Err(err) => {
-            let err = err.into_compile_error();
-            quote::quote! { #err #function }
-        }
-    }
+    crate::item_fn::rewrite(
+        item,
+        |cx, function| {
+            let args = args::Args::parse(cx, args);
+            expand::check_signature(cx, function, &args);
+            Some(args)
+        },
+        |function, args| expand::expand(function, &args),
+    )
 }
 
 #[cfg(test)]

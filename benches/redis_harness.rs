@@ -1,8 +1,25 @@
-//! Interleaved rounds for the Redis benchmarks: both sides in every round, alternating
-//! which goes first, so drift on a shared VM lands on both; medians per call.
+//! What the Redis benchmarks share: criterion and a current-thread runtime set up
+//! alike, and interleaved rounds — both sides in every round, alternating which goes
+//! first, so drift on a shared VM lands on both; medians per call.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+
+/// Criterion (3 s measurements after 1 s of warm-up, command-line options applied)
+/// and the current-thread runtime the benchmarks block on.
+pub fn setup() -> (Criterion, tokio::runtime::Runtime) {
+    let criterion = Criterion::default()
+        .configure_from_args()
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime");
+    (criterion, rt)
+}
 
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
