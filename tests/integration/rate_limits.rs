@@ -92,7 +92,7 @@ async fn decisions_render_the_standard_headers() {
             .check(&RateLimit::fixed_window(0, Duration::from_secs(1)), &key)
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidKey);
+        assert_eq!(err.kind(), ErrorKind::Config);
     }
 }
 

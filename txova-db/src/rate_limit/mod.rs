@@ -138,10 +138,11 @@ impl RateLimit {
             None
         };
         match reason {
-            Some(reason) => Err(Error::InvalidKey {
-                key: format!("{self:?}"),
-                reason,
-            }),
+            Some(reason) => Err(crate::error::ConfigError::InvalidValue {
+                key: format!("{:?} rate limit", self.algorithm),
+                reason: reason.to_owned(),
+            }
+            .into()),
             None => Ok(()),
         }
     }
