@@ -257,6 +257,25 @@ pub fn redis_sentinel(test: &str) -> Option<&'static RedisSentinel> {
     shared(test, SENTINEL.get_or_init(start_sentinel))
 }
 
+impl RedisSentinel {
+    /// A sentinel setup of the test's own, for a test that forces a failover: a
+    /// failover of the shared setup would make other tests' connects fail while the
+    /// sentinel has no primary to name. `None` (after printing why) if it cannot be
+    /// started outside CI.
+    pub fn start(test: &str) -> Option<Self> {
+        match start_sentinel() {
+            Ok(sentinel) => Some(sentinel),
+            Err(reason) if crate::in_ci() => {
+                panic!("{test}: {reason}; CI=true, so a missing server fails the test")
+            }
+            Err(reason) => {
+                crate::skip(test, &reason);
+                None
+            }
+        }
+    }
+}
+
 fn start_sentinel() -> Result<RedisSentinel, String> {
     installed()?;
     let mut processes = Processes::new(temp_dir("redis_sentinel")?);
@@ -298,7 +317,7 @@ fn write_sentinel_config(
     let text = format!(
         "port {port}\nbind 127.0.0.1\nprotected-mode no\n\
          sentinel monitor {service} 127.0.0.1 {primary} 1\n\
-         sentinel down-after-milliseconds {service} 1000\n\
+         sentinel down-after-milliseconds {service} 5000\n\
          sentinel failover-timeout {service} 4000\n\
          sentinel parallel-syncs {service} 1\n"
     );

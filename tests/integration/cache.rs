@@ -11,7 +11,7 @@ use txova_db::cache::{Cache, CacheConfig, CacheKey, Lookup, UsesCache};
 use txova_db::redis;
 use txova_db::store::{RedisClient, RedisConfig, Store};
 use txova_db::{Db, Error, ErrorKind, cache_evict, cached};
-use txova_db_test_support::{RedisServer, redis_cli, redis_cluster, redis_sentinel};
+use txova_db_test_support::{RedisSentinel, RedisServer, redis_cli, redis_cluster};
 
 use crate::support::{stores, unique_name};
 
@@ -420,7 +420,7 @@ async fn the_cluster_answers_ping_from_every_primary() {
 
 #[tokio::test]
 async fn sentinel_clients_follow_a_failover() {
-    let Some(sentinel) = redis_sentinel("sentinel_clients_follow_a_failover") else {
+    let Some(sentinel) = RedisSentinel::start("sentinel_clients_follow_a_failover") else {
         return;
     };
     let cache = Cache::with_config(
