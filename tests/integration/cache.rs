@@ -436,12 +436,20 @@ async fn sentinel_clients_follow_a_failover() {
     let key = unique_name("failover");
     cache.set(&key, &1).await.unwrap();
 
-    redis_cli(
-        sentinel.sentinel_port,
-        &["SENTINEL", "FAILOVER", &sentinel.service],
-    )
-    .unwrap();
+    // A sentinel just started may not yet rate the replica good enough to promote
+    // (`NOGOODSLAVE`): ask until it accepts.
     let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = redis_cli(
+            sentinel.sentinel_port,
+            &["SENTINEL", "FAILOVER", &sentinel.service],
+        );
+        if reply.as_deref().is_ok_and(|r| r.trim() == "OK") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "failover refused: {reply:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     while sentinel.primary_port().unwrap() == before {
         assert!(Instant::now() < deadline, "the sentinel did not fail over");
         tokio::time::sleep(Duration::from_millis(100)).await;
