@@ -5,6 +5,7 @@
 
 mod support;
 mod tcp_proxy;
+mod telemetry_capture;
 
 mod builder;
 #[cfg(feature = "redis")]
@@ -27,4 +28,5 @@ mod resilience;
 mod round_trips;
 #[cfg(feature = "redis")]
 mod sessions;
+mod telemetry;
 mod transactions;

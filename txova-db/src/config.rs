@@ -70,6 +70,11 @@ pub struct DbConfig {
     pub slow_query_threshold: Option<Duration>,
     /// Reported to the server (Postgres `application_name`), visible in `pg_stat_activity`.
     pub application_name: Option<String>,
+    /// Warn (target `txova_db::n_plus_one`) when one statement runs more than this many
+    /// times inside one transaction or [`n_plus_one::scope`](crate::n_plus_one::scope):
+    /// the mark of a loop that should be one query. `None` (the default) turns the
+    /// detector off.
+    pub n_plus_one_threshold: Option<u32>,
 }
 
 impl Default for DbConfig {
@@ -88,6 +93,7 @@ impl Default for DbConfig {
             lock_timeout: None,
             slow_query_threshold: Some(Duration::from_secs(1)),
             application_name: None,
+            n_plus_one_threshold: None,
         }
     }
 }
@@ -190,6 +196,14 @@ impl DbConfig {
             &mut config.application_name,
             |v| Ok(Some(v.to_owned())),
         )?;
+        env.read(
+            "TXOVA_DB_N_PLUS_ONE_THRESHOLD",
+            &mut config.n_plus_one_threshold,
+            |v| match v {
+                "" | "none" | "off" => Ok(None),
+                other => parse_from_str(other).map(Some),
+            },
+        )?;
         Ok(config)
     }
 }
@@ -245,6 +259,7 @@ impl fmt::Debug for DbConfig {
             .field("lock_timeout", &self.lock_timeout)
             .field("slow_query_threshold", &self.slow_query_threshold)
             .field("application_name", &self.application_name)
+            .field("n_plus_one_threshold", &self.n_plus_one_threshold)
             .finish()
     }
 }

@@ -10,6 +10,7 @@ pub mod executor;
 pub mod expr;
 pub mod lock;
 pub mod migrate;
+pub mod n_plus_one;
 pub mod page;
 pub mod query;
 pub mod rate_limit;

@@ -7,12 +7,14 @@
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use super::{Db, Inner, Pool};
+use super::stats::PoolCounters;
+use super::{Db, Inner, Peer, Pool};
 use crate::config::DbConfig;
 use crate::error::{Backend, ConfigError, Error};
 
@@ -54,7 +56,12 @@ fn validate(config: &DbConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn pool_options<D: sqlx::Database>(config: &DbConfig) -> PoolOptions<D> {
+/// The pool's settings, with a connect hook that counts the connections it opens.
+fn pool_options<D: sqlx::Database>(
+    config: &DbConfig,
+    counters: &Arc<PoolCounters>,
+) -> PoolOptions<D> {
+    let counters = Arc::clone(counters);
     PoolOptions::new()
         .max_connections(config.max_connections)
         .min_connections(config.min_connections)
@@ -62,6 +69,24 @@ fn pool_options<D: sqlx::Database>(config: &DbConfig) -> PoolOptions<D> {
         .idle_timeout(config.idle_timeout)
         .acquire_timeout(config.acquire_timeout)
         .test_before_acquire(config.test_before_acquire)
+        .after_connect(move |_, _| {
+            counters.connection_created();
+            metrics::counter!("txova_db_pool_connections_created_total").increment(1);
+            Box::pin(std::future::ready(Ok(())))
+        })
+}
+
+/// Builds the lazily connecting pool and the `Db` around it.
+fn finish<D: sqlx::Database>(
+    config: DbConfig,
+    target: String,
+    peer: Peer,
+    options: <D::Connection as Connection>::Options,
+    wrap: fn(sqlx::Pool<D>) -> Pool,
+) -> Db {
+    let counters = Arc::new(PoolCounters::default());
+    let pool = pool_options(&config, &counters).connect_lazy_with(options);
+    Db::from_parts(Inner::new(wrap(pool), config, target, peer, counters))
 }
 
 /// A driver's rejection of the URL text, with any password scrubbed from its message.
@@ -114,13 +139,13 @@ async fn postgres(config: DbConfig) -> Result<Db, Error> {
         options = options.options([("lock_timeout", millis(timeout))]);
     }
     let target = format!("{}:{}", options.get_host(), options.get_port());
+    let peer = Peer {
+        address: Some(options.get_host().to_owned()),
+        port: Some(options.get_port()),
+        namespace: options.get_database().map(str::to_owned),
+    };
     probe(&config, &target, options.connect()).await?;
-    let pool = pool_options(&config).connect_lazy_with(options);
-    Ok(Db::from_parts(Inner::new(
-        Pool::Postgres(pool),
-        config,
-        target,
-    )))
+    Ok(finish(config, target, peer, options, Pool::Postgres))
 }
 
 #[cfg(feature = "sqlite")]
@@ -156,13 +181,12 @@ async fn sqlite(mut config: DbConfig) -> Result<Db, Error> {
         tracing::warn!("statement_timeout is not supported by SQLite and is ignored");
     }
     let target = options.get_filename().display().to_string();
+    let peer = Peer {
+        namespace: Some(target.clone()),
+        ..Peer::default()
+    };
     probe(&config, &target, options.connect()).await?;
-    let pool = pool_options(&config).connect_lazy_with(options);
-    Ok(Db::from_parts(Inner::new(
-        Pool::Sqlite(pool),
-        config,
-        target,
-    )))
+    Ok(finish(config, target, peer, options, Pool::Sqlite))
 }
 
 #[cfg(feature = "mysql")]
@@ -179,11 +203,11 @@ async fn mysql(config: DbConfig) -> Result<Db, Error> {
         tracing::warn!("statement_timeout and lock_timeout are not applied on MySQL yet");
     }
     let target = format!("{}:{}", options.get_host(), options.get_port());
+    let peer = Peer {
+        address: Some(options.get_host().to_owned()),
+        port: Some(options.get_port()),
+        namespace: options.get_database().map(str::to_owned),
+    };
     probe(&config, &target, options.connect()).await?;
-    let pool = pool_options(&config).connect_lazy_with(options);
-    Ok(Db::from_parts(Inner::new(
-        Pool::MySql(pool),
-        config,
-        target,
-    )))
+    Ok(finish(config, target, peer, options, Pool::MySql))
 }

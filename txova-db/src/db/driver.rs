@@ -120,13 +120,13 @@ where
 /// keeps only decoded values (as `sqlx::query_as` does): holding 10,000 raw rows first
 /// made a typed select ~15% slower. The sink is type-erased so this function stays
 /// generic over the driver only: generic over the output too, rustc cannot prove the
-/// future `Send` (rust-lang/rust#100013).
+/// future `Send` (rust-lang/rust#100013). Returns how many rows the sink took.
 pub(crate) async fn fetch_each<D: Driver>(
     conn: &mut D::Connection,
     sql: &str,
     params: &[Arc<dyn Param + '_>],
     sink: &mut (dyn FnMut(Row) -> Result<(), crate::Error> + Send),
-) -> Result<Result<(), crate::Error>, sqlx::Error>
+) -> Result<Result<usize, crate::Error>, sqlx::Error>
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
     D::Arguments: IntoArguments<D>,
@@ -134,12 +134,14 @@ where
     use futures_util::TryStreamExt as _;
     let args = D::arguments(params).map_err(sqlx::Error::Encode)?;
     let mut rows = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args).fetch(&mut *conn);
+    let mut count = 0;
     while let Some(row) = rows.try_next().await? {
         if let Err(err) = sink(D::wrap_row(row)) {
             return Ok(Err(err));
         }
+        count += 1;
     }
-    Ok(Ok(()))
+    Ok(Ok(count))
 }
 
 pub(crate) async fn fetch_optional<D: Driver>(

@@ -3,18 +3,20 @@
 mod connect;
 pub(crate) mod driver;
 mod stats;
+mod telemetry;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-pub use stats::DbStats;
+pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
 
 use crate::config::DbConfig;
 use crate::error::{Backend, Error};
 use crate::row::Row;
 use crate::types::Param;
-use stats::AcquireCounters;
+use stats::PoolCounters;
+pub(crate) use telemetry::Peer;
 
 #[cfg(not(any(feature = "postgres", feature = "sqlite", feature = "mysql")))]
 compile_error!("txova-db needs at least one backend feature: postgres, sqlite or mysql");
@@ -50,16 +52,25 @@ pub(crate) struct Inner {
     config: DbConfig,
     /// `host:port` or the SQLite file: where errors say we were connected.
     target: String,
-    counters: AcquireCounters,
+    /// Where statements go, for the spans' `server.*` and `db.namespace` attributes.
+    peer: Peer,
+    counters: Arc<PoolCounters>,
 }
 
 impl Inner {
-    fn new(pool: Pool, config: DbConfig, target: String) -> Self {
+    fn new(
+        pool: Pool,
+        config: DbConfig,
+        target: String,
+        peer: Peer,
+        counters: Arc<PoolCounters>,
+    ) -> Self {
         Self {
             pool,
             config,
             target,
-            counters: AcquireCounters::default(),
+            peer,
+            counters,
         }
     }
 }
@@ -106,26 +117,47 @@ macro_rules! with_pool_impl {
 pub(crate) use with_pool_impl as with_pool;
 
 /// Runs `driver::$op` in the task's transaction on this pool if there is one,
-/// else on a connection acquired for it; observes the timing either way.
+/// else on a connection acquired for it, inside the statement's span; observes the
+/// outcome either way.
 macro_rules! run_on_pool {
     ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
-        if let Some(tx) = crate::transaction::ambient_for($db) {
-            let mut conn = tx.connection().await?;
-            let started = Instant::now();
-            let result = crate::transaction::with_tx_conn!(conn, |c, B| {
-                driver::$op::<B>(c, $sql $(, $arg)*).await
-            });
-            $db.observe($sql, started.elapsed());
-            tx.record(result.map_err(|e| $db.error(e)))
-        } else {
-            with_pool!($db, |pool, B| {
-                let mut conn = $db.acquire(pool).await?;
+        use tracing::Instrument as _;
+        let span = $db.statement_span($sql);
+        let run = async {
+            if let Some(tx) = crate::transaction::ambient_for($db) {
+                let mut conn = tx.connection().await?;
                 let started = Instant::now();
-                let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*).await;
-                $db.observe($sql, started.elapsed());
-                result.map_err(|e| $db.error(e))
-            })
-        }
+                let result = crate::transaction::with_tx_conn!(conn, |c, B| {
+                    driver::$op::<B>(c, $sql $(, $arg)*).await
+                })
+                .map_err(|e| $db.error(e));
+                $db.observe(
+                    &span,
+                    $sql,
+                    started.elapsed(),
+                    result.as_ref().map(telemetry::ReturnedRows::returned_rows),
+                    Some(&tx),
+                );
+                tx.record(result)
+            } else {
+                with_pool!($db, |pool, B| {
+                    let mut conn = $db.acquire(pool).await?;
+                    let started = Instant::now();
+                    let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*)
+                        .await
+                        .map_err(|e| $db.error(e));
+                    $db.observe(
+                        &span,
+                        $sql,
+                        started.elapsed(),
+                        result.as_ref().map(telemetry::ReturnedRows::returned_rows),
+                        None,
+                    );
+                    result
+                })
+            }
+        };
+        run.instrument(span.clone()).await
     }};
 }
 
@@ -217,7 +249,9 @@ impl Db {
             u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
             pool.options().get_max_connections(),
         ));
-        self.inner.counters.snapshot(size, idle, max)
+        let stats = self.inner.counters.snapshot(size, idle, max);
+        stats::publish(&stats, telemetry::system_name(self.backend()));
+        stats
     }
 
     /// Runs one statement with no parameters; returns the rows affected.
@@ -255,7 +289,7 @@ impl Db {
         params: &[Arc<dyn Param + '_>],
         sink: &mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> Result<(), Error> {
-        run_on_pool!(self, fetch_each, sql, params, sink)?
+        run_on_pool!(self, fetch_each, sql, params, sink)?.map(|_| ())
     }
 
     pub(crate) async fn run_fetch_optional(
@@ -271,27 +305,12 @@ impl Db {
         pool: &sqlx::Pool<D>,
     ) -> Result<sqlx::pool::PoolConnection<D>, Error> {
         let found_idle = pool.num_idle() > 0;
+        let pending = self.inner.counters.start_acquire();
         let started = Instant::now();
         let acquired = pool.acquire().await;
         let timed_out = matches!(acquired, Err(sqlx::Error::PoolTimedOut));
-        self.inner
-            .counters
-            .record(found_idle, started.elapsed(), timed_out);
+        pending.finish(found_idle, started.elapsed(), timed_out);
         acquired.map_err(|e| self.error(e))
-    }
-
-    pub(crate) fn observe(&self, sql: &str, elapsed: Duration) {
-        if let Some(threshold) = self.inner.config.slow_query_threshold
-            && elapsed >= threshold
-        {
-            tracing::warn!(
-                target: "txova_db::slow_query",
-                statement = sql,
-                elapsed_ms = elapsed.as_secs_f64() * 1e3,
-                threshold_ms = threshold.as_secs_f64() * 1e3,
-                "slow query"
-            );
-        }
     }
 
     pub(crate) fn error(&self, err: sqlx::Error) -> Error {
@@ -320,6 +339,8 @@ macro_rules! from_sqlx_pool {
                     Pool::$variant(pool),
                     config,
                     "external pool".to_owned(),
+                    Peer::default(),
+                    Arc::default(),
                 ))
             }
         }

@@ -1,6 +1,7 @@
 //! Writing SQL text for one backend: identifier quoting, placeholders, bound values.
 
 pub(crate) mod cache;
+pub(crate) mod summary;
 
 use std::fmt;
 use std::sync::Arc;

@@ -175,6 +175,8 @@ struct TxInner {
     failure: Mutex<Option<ErrorKind>>,
     /// Work to run once the transaction has committed (cache evictions).
     after_commit: Mutex<Vec<BoxFuture<'static, ()>>>,
+    /// The N+1 count of this transaction's statements.
+    statements: crate::n_plus_one::Detector,
 }
 
 pub(crate) enum TxConn {
@@ -253,13 +255,22 @@ impl Tx {
     async fn begin(db: &Db, options: &TxOptions) -> Result<Self, Error> {
         let begin = options.begin_sql(db.backend());
         let conn = crate::db::with_pool!(db, |pool| {
+            use tracing::Instrument as _;
+            let span = db.statement_span(&begin);
             let started = std::time::Instant::now();
             let tx = pool
-                .begin_with(sqlx::AssertSqlSafe(begin))
+                .begin_with(sqlx::AssertSqlSafe(begin.clone()))
+                .instrument(span.clone())
                 .await
-                .map_err(|e| db.error(e))?;
-            db.observe("BEGIN", started.elapsed());
-            wrap(tx)
+                .map_err(|e| db.error(e));
+            db.observe(
+                &span,
+                &begin,
+                started.elapsed(),
+                tx.as_ref().map(|_| None),
+                None,
+            );
+            wrap(tx?)
         });
         Ok(Self {
             inner: Arc::new(TxInner {
@@ -268,8 +279,14 @@ impl Tx {
                 savepoints: AtomicU32::new(0),
                 failure: Mutex::new(None),
                 after_commit: Mutex::new(Vec::new()),
+                statements: crate::n_plus_one::Detector::new("transaction"),
             }),
         })
+    }
+
+    /// The N+1 count of this transaction's statements.
+    pub(crate) fn statements(&self) -> &crate::n_plus_one::Detector {
+        &self.inner.statements
     }
 
     /// The `Db` this transaction runs on.

@@ -1,0 +1,299 @@
+//! What statements leave behind: spans with OpenTelemetry's database attributes, the
+//! slow-query warning without values, the N+1 warning, the metrics, and the pool
+//! statistics pgxpool users expect.
+
+use std::time::Duration;
+
+use txova_db::{Db, DbConfig, ErrorKind, Table, n_plus_one, query};
+
+use crate::support::{self, SqliteFile};
+use crate::telemetry_capture::{Metrics, Traces};
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "riders")]
+struct Rider {
+    #[column(primary_key)]
+    id: i64,
+    email: String,
+}
+
+async fn riders(db: &Db) {
+    db.execute("CREATE TABLE riders (id BIGINT PRIMARY KEY, email TEXT NOT NULL)")
+        .await
+        .expect("table");
+    let rows: Vec<Rider> = (1..=3)
+        .map(|id| Rider {
+            id,
+            email: format!("rider{id}@example.com"),
+        })
+        .collect();
+    Rider::insert_many(&rows).execute(db).await.expect("riders");
+}
+
+#[tokio::test]
+async fn postgres_statement_spans_carry_database_attributes() {
+    let Some(pg) = support::postgres("statement_spans").await else {
+        return;
+    };
+    riders(&pg.db).await;
+    let traces = Traces::default();
+    let _tracing = traces.install();
+
+    let found = Rider::select()
+        .filter(Rider::id.le(2))
+        .fetch_all(&pg.db)
+        .await
+        .expect("select");
+    assert_eq!(found.len(), 2);
+    let duplicate = Rider::insert(&Rider {
+        id: 1,
+        email: "again@example.com".into(),
+    })
+    .execute(&pg.db)
+    .await
+    .unwrap_err();
+    assert_eq!(duplicate.kind(), ErrorKind::Duplicate);
+
+    let spans = traces.spans("db.query");
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let select = &spans[0].fields;
+    assert_eq!(spans[0].target, "txova_db::query");
+    assert_eq!(select["otel.name"], "SELECT riders");
+    assert_eq!(select["otel.kind"], "client");
+    assert_eq!(select["db.system.name"], "postgresql");
+    assert_eq!(select["db.operation.name"], "SELECT");
+    assert_eq!(select["db.collection.name"], "riders");
+    assert_eq!(select["db.namespace"], "test");
+    assert_eq!(select["server.address"], "127.0.0.1");
+    assert_eq!(select["server.port"], "5432");
+    assert_eq!(select["db.response.returned_rows"], "2");
+    assert!(select["db.query.text"].contains("$1"), "{select:?}");
+    assert!(!select.contains_key("error.type"));
+
+    let insert = &spans[1].fields;
+    assert_eq!(insert["otel.name"], "INSERT riders");
+    assert_eq!(insert["otel.status_code"], "ERROR");
+    assert_eq!(insert["error.type"], "Duplicate");
+    assert_eq!(insert["db.response.status_code"], "23505");
+    assert!(
+        !insert["db.query.text"].contains("again@example.com"),
+        "values never reach the span: {insert:?}"
+    );
+}
+
+#[tokio::test]
+async fn slow_query_warning_names_the_statement_without_its_values() {
+    let file = SqliteFile::new();
+    let db = Db::connect_with(DbConfig {
+        slow_query_threshold: Some(Duration::from_millis(100)),
+        ..DbConfig::new(file.url())
+    })
+    .await
+    .expect("connect");
+    riders(&db).await;
+    let traces = Traces::default();
+    let _tracing = traces.install();
+
+    // A recursive CTE that takes ~300 ms here, with a literal a log must not show.
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
+         SELECT count(*) FROM n WHERE 'secret@example.com' <> ''",
+    )
+    .await
+    .expect("slow statement");
+    Rider::get(&db, 1).await.expect("fast statement");
+
+    let warnings = traces.events("txova_db::slow_query");
+    assert_eq!(
+        warnings.len(),
+        1,
+        "only the slow statement warns: {warnings:#?}"
+    );
+    let warning = &warnings[0];
+    assert_eq!(warning.level, tracing::Level::WARN);
+    let statement = &warning.fields["statement"];
+    assert!(
+        statement.starts_with("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL"),
+        "{statement}"
+    );
+    assert!(!statement.contains("secret"), "{statement}");
+    let elapsed: f64 = warning.fields["elapsed_ms"].parse().unwrap();
+    assert!(elapsed >= 100.0, "{warning:?}");
+    assert_eq!(warning.fields["threshold_ms"], "100.0");
+}
+
+#[tokio::test]
+async fn n_plus_one_warns_once_per_statement_per_scope() {
+    let file = SqliteFile::new();
+    let db = Db::connect_with(DbConfig {
+        n_plus_one_threshold: Some(3),
+        ..DbConfig::new(file.url())
+    })
+    .await
+    .expect("connect");
+    riders(&db).await;
+    let traces = Traces::default();
+    let _tracing = traces.install();
+    let metrics = Metrics::default();
+    let _metrics = metrics::set_default_local_recorder(&metrics);
+
+    // Outside any scope: never counted.
+    for id in [1, 2, 3, 1, 2, 3] {
+        Rider::get(&db, id).await.expect("get");
+    }
+    assert!(traces.events("txova_db::n_plus_one").is_empty());
+
+    // In a transaction: the 4th run of the same statement warns, once.
+    db.transaction(|_| async {
+        for id in [1, 2, 3, 1, 2, 3] {
+            Rider::get(&db, id).await?;
+        }
+        // A different statement three times stays under the threshold.
+        for _ in 0..3 {
+            Rider::select().fetch_all(&db).await?;
+        }
+        Ok::<_, txova_db::Error>(())
+    })
+    .await
+    .expect("transaction");
+    let warnings = traces.events("txova_db::n_plus_one");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert_eq!(warnings[0].fields["scope"], "transaction");
+    assert!(warnings[0].fields["statement"].contains("FROM \"riders\" WHERE"));
+    assert!(warnings[0].fields["message"].contains("more than 3 times in one transaction"));
+
+    // In a scope of the caller's own, counted afresh.
+    n_plus_one::scope("GET /riders", async {
+        for id in 1..=4 {
+            query("SELECT email FROM riders WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&db)
+                .await
+                .expect("raw");
+        }
+    })
+    .await;
+    let warnings = traces.events("txova_db::n_plus_one");
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert_eq!(warnings[1].fields["scope"], "GET /riders");
+    assert_eq!(metrics.counter("txova_db_n_plus_one_total", &[]), 2);
+}
+
+#[tokio::test]
+async fn queries_and_the_pool_are_measured() {
+    let file = SqliteFile::new();
+    let db = Db::connect(&file.url()).await.expect("connect");
+    let metrics = Metrics::default();
+    let _metrics = metrics::set_default_local_recorder(&metrics);
+    riders(&db).await;
+    for id in 1..=3 {
+        Rider::get(&db, id).await.expect("get");
+    }
+    let _ = Rider::get(&db, 99).await.unwrap_err();
+    let _ = db.execute("SELECT nope FROM nowhere").await.unwrap_err();
+
+    let latency = |operation, outcome| {
+        metrics.values(
+            "txova_db_query_duration_seconds",
+            &[
+                ("backend", "sqlite"),
+                ("operation", operation),
+                ("outcome", outcome),
+            ],
+        )
+    };
+    // A row that is not there is a successful statement (the error is the caller's).
+    assert_eq!(latency("select", "ok").len(), 4, "{:?}", metrics.keys());
+    assert_eq!(latency("select", "error").len(), 1, "{:?}", metrics.keys());
+    assert_eq!(latency("insert", "ok").len(), 1);
+    assert_eq!(latency("other", "ok").len(), 1, "CREATE TABLE");
+    assert!(latency("select", "ok").iter().all(|&s| s > 0.0 && s < 5.0));
+    // Every acquire is measured, and the gauges follow `stats()`.
+    let waits = metrics.values("txova_db_pool_acquire_wait_seconds", &[]);
+    assert_eq!(waits.len(), 7, "{:?}", metrics.keys());
+    let stats = db.stats();
+    assert_eq!(stats.acquires, 7);
+    assert_eq!(stats.wait_histogram.total(), 7);
+    let idle = metrics.values(
+        "txova_db_pool_connections",
+        &[("backend", "sqlite"), ("state", "idle")],
+    );
+    assert_eq!(idle.last().copied(), Some(f64::from(stats.idle)));
+    assert_eq!(
+        metrics
+            .values("txova_db_pool_max_connections", &[])
+            .last()
+            .copied(),
+        Some(10.0)
+    );
+    assert!(metrics.counter("txova_db_pool_connections_created_total", &[]) >= 1);
+}
+
+#[tokio::test]
+async fn pool_statistics_count_pending_cancelled_created_and_closed() {
+    let app = support::unique_name("pool_statistics");
+    let Some(pg) = support::postgres_with("pool_statistics", |c| DbConfig {
+        max_connections: 1,
+        application_name: Some(app.clone()),
+        acquire_timeout: Duration::from_millis(300),
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    db.ping().await.expect("ping");
+    let first = db.stats();
+    assert_eq!(first.connections_created, 1);
+
+    // One statement holds the only connection; a second waits, a third gives up.
+    let holder = db.execute("SELECT pg_sleep(0.5)");
+    let waiter = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), db.execute("SELECT 1"));
+        assert!(cancelled.await.is_err(), "the pool is busy");
+        let waiting = db.execute("SELECT 1");
+        tokio::pin!(waiting);
+        // Poll it once so it queues, then look at the pool from outside.
+        assert!(futures_util::poll!(waiting.as_mut()).is_pending());
+        let during = db.stats();
+        waiting
+            .await
+            .expect_err("times out behind the 500 ms holder");
+        during
+    };
+    let (held, during) = tokio::join!(holder, waiter);
+    held.expect("holder");
+    assert_eq!(during.pending_acquires, 1, "{during:?}");
+    assert_eq!(during.in_use, 1, "{during:?}");
+    let after = db.stats();
+    assert_eq!(after.pending_acquires, 0, "{after:?}");
+    assert_eq!(
+        after.acquires_cancelled,
+        first.acquires_cancelled + 1,
+        "{after:?}"
+    );
+    assert_eq!(
+        after.acquire_timeouts,
+        first.acquire_timeouts + 1,
+        "{after:?}"
+    );
+    assert!(after.wait_histogram.total() >= 3, "{after:?}");
+
+    // A connection killed by the server is closed by the pool, and replaced.
+    let admin = Db::connect(&pg.base_url).await.expect("admin");
+    let killed =
+        query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(app.as_str())
+            .execute(&admin)
+            .await
+            .expect("terminate");
+    assert_eq!(killed, 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    db.ping().await.expect("a fresh connection answers");
+    let replaced = db.stats();
+    assert_eq!(replaced.connections_created, 2, "{replaced:?}");
+    assert_eq!(replaced.connections_closed, 1, "{replaced:?}");
+    admin.close().await;
+}
