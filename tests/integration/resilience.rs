@@ -1,10 +1,14 @@
 //! Resilience against real servers that go away (behind a proxy the test stops) and
 //! come back: the circuit breaker fails fast while open and closes again once a trial
-//! call succeeds; connecting with retry waits for a server that is not up yet.
+//! call succeeds; connecting with retry waits for a server that is not up yet; the
+//! pool recovers from a restart under load and the health monitor reports it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use txova_db::health::{HealthAlert, HealthConfig, HealthMonitor, HealthStatus, Problem};
 
 use txova_db::resilience::{Backoff, BreakerState, CircuitBreaker};
 use txova_db::store::{RedisClient, RedisConfig};
@@ -19,7 +23,10 @@ async fn proxied(service: Service, test: &str) -> Option<(TcpProxy, url::Url)> {
     let target: SocketAddr = format!(
         "{}:{}",
         url.host_str().unwrap(),
-        url.port_or_known_default().unwrap_or(6379)
+        url.port().unwrap_or(match service {
+            Service::Postgres => 5432,
+            _ => 6379,
+        })
     )
     .parse()
     .unwrap();
@@ -140,4 +147,153 @@ async fn a_breaker_fails_fast_while_postgres_is_down_and_closes_when_it_returns(
     breaker.call(query).await.unwrap();
     assert_eq!(breaker.state(), BreakerState::Closed);
     breaker.call(query).await.unwrap();
+}
+
+/// Postgres goes away (every connection cut, new ones refused) for a second under a
+/// steady query load, then comes back: the same `Db` serves again without a restart
+/// of the process, and the health monitor saw the outage start and end.
+#[tokio::test]
+async fn the_pool_recovers_from_a_postgres_restart_under_steady_load() {
+    let Some((proxy, url)) = proxied(Service::Postgres, "restart_under_load").await else {
+        return;
+    };
+    let db = Db::connect_with(DbConfig {
+        max_connections: 4,
+        min_connections: 2,
+        acquire_timeout: Duration::from_millis(500),
+        connect_timeout: Duration::from_millis(500),
+        ..DbConfig::new(url.as_str())
+    })
+    .await
+    .unwrap();
+    let alerts = Arc::new(Mutex::new(Vec::<HealthAlert>::new()));
+    let monitor = HealthMonitor::builder()
+        .database("postgres", db.clone())
+        .config(HealthConfig {
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(300),
+            ..HealthConfig::default()
+        })
+        .on_alert({
+            let alerts = alerts.clone();
+            move |alert| alerts.lock().unwrap().push(alert.clone())
+        })
+        .start();
+
+    // Four workers, each running a query every 5 ms and noting when and how it went.
+    let outcomes = Arc::new(Mutex::new(Vec::<(Instant, bool)>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|worker| {
+            let (db, outcomes, stop) = (db.clone(), outcomes.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let ok = txova_db::query("SELECT $1::int")
+                        .bind(worker)
+                        .fetch_one(&db)
+                        .await
+                        .is_ok();
+                    outcomes.lock().unwrap().push((Instant::now(), ok));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cut = Instant::now();
+    proxy.stop();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.restart().await;
+    let back = Instant::now();
+    // Wait until every worker has succeeded again several times.
+    let recovered = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let all_ok = {
+                let outcomes = outcomes.lock().unwrap();
+                let tail: Vec<bool> = outcomes.iter().rev().take(40).map(|(_, ok)| *ok).collect();
+                tail.len() == 40 && tail.iter().all(|ok| *ok) && outcomes.last().unwrap().0 > back
+            };
+            if all_ok && monitor.report().status == HealthStatus::Up {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let recovered_at = back.elapsed();
+    let report = monitor.report();
+    monitor.stop().await;
+    assert!(recovered.is_ok(), "no recovery within 15 s: {report:#?}");
+
+    let outcomes = outcomes.lock().unwrap();
+    let before: Vec<bool> = outcomes
+        .iter()
+        .filter(|(t, _)| *t < cut)
+        .map(|(_, ok)| *ok)
+        .collect();
+    let during = outcomes
+        .iter()
+        .filter(|(t, ok)| *t > cut && *t < back && !ok)
+        .count();
+    assert!(
+        before.len() > 100 && before.iter().all(|ok| *ok),
+        "steady before the cut"
+    );
+    assert!(during > 0, "queries failed while the server was away");
+    eprintln!(
+        "restart under load: {} queries before the cut, {during} failed during the 1 s outage, \
+         recovered {recovered_at:?} after the server came back",
+        before.len()
+    );
+
+    let postgres = report.component("postgres").unwrap();
+    assert_eq!(postgres.status, HealthStatus::Up, "{report:#?}");
+    assert_eq!(postgres.outages, 1, "{report:#?}");
+    let outage = postgres
+        .last_outage
+        .as_ref()
+        .expect("the outage is reported");
+    assert!(outage.ended.is_some(), "{outage:?}");
+    assert!(outage.failed_checks >= 2, "{outage:?}");
+    assert!(
+        outage.duration() >= Duration::from_millis(500),
+        "{outage:?}"
+    );
+    let pool = postgres.pool.expect("pool statistics");
+    assert!(
+        pool.connections_closed >= 2,
+        "the cut connections were closed: {pool:?}"
+    );
+    assert!(
+        pool.connections_created > pool.connections_closed,
+        "{pool:?}"
+    );
+
+    let alerts = alerts.lock().unwrap();
+    let transitions: Vec<(HealthStatus, HealthStatus)> =
+        alerts.iter().map(|a| (a.from, a.to)).collect();
+    assert!(
+        transitions.contains(&(HealthStatus::Degraded, HealthStatus::Down)),
+        "{transitions:?}"
+    );
+    assert_eq!(
+        transitions.last().map(|t| t.1),
+        Some(HealthStatus::Up),
+        "{transitions:?}"
+    );
+    let down = alerts.iter().find(|a| a.to == HealthStatus::Down).unwrap();
+    assert!(
+        matches!(down.problems[0], Problem::PingFailed { .. }),
+        "{down:?}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["components"][0]["last_outage"]["failed_checks"],
+        outage.failed_checks
+    );
 }

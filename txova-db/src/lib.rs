@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod executor;
 pub mod expr;
+pub mod health;
 pub mod lock;
 pub mod migrate;
 pub mod n_plus_one;

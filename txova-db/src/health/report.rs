@@ -1,0 +1,193 @@
+//! What the [`HealthMonitor`](super::HealthMonitor) reports: per component and overall,
+//! serialisable for a readiness probe.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::db::DbStats;
+
+/// How a component (or the whole service) is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Answering, within every threshold.
+    Up,
+    /// Answering, but a threshold is crossed (slow ping, pool nearly full, waiters,
+    /// acquire timeouts) or a single ping failed.
+    Degraded,
+    /// Not answering: the last pings failed.
+    Down,
+}
+
+impl HealthStatus {
+    /// The value of the `txova_db_health_status` gauge: 0 up, 1 degraded, 2 down.
+    pub fn level(self) -> u8 {
+        match self {
+            Self::Up => 0,
+            Self::Degraded => 1,
+            Self::Down => 2,
+        }
+    }
+}
+
+/// What kind of component a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ComponentKind {
+    /// A [`Db`](crate::Db) pool.
+    Database,
+    /// A [`Store`](crate::store::Store) (Redis or embedded).
+    Store,
+}
+
+/// One reason a component is not [`Up`](HealthStatus::Up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Problem {
+    /// The ping failed or did not answer within the check timeout.
+    PingFailed {
+        /// The error, as text.
+        error: String,
+    },
+    /// The ping answered, slower than the threshold.
+    SlowPing {
+        /// How long it took.
+        #[serde(with = "humantime_serde")]
+        latency: Duration,
+        /// [`HealthThresholds::slow_ping`](super::HealthThresholds::slow_ping).
+        #[serde(with = "humantime_serde")]
+        threshold: Duration,
+    },
+    /// Nearly every pooled connection is in use.
+    PoolSaturated {
+        /// Connections in use.
+        in_use: u32,
+        /// The pool's maximum.
+        max: u32,
+    },
+    /// Callers are queued for a connection.
+    AcquireWaiters {
+        /// How many.
+        pending: u32,
+    },
+    /// Acquires gave up since the previous check.
+    AcquireTimeouts {
+        /// How many since the previous check.
+        since_last_check: u64,
+    },
+}
+
+/// A stretch of time a component was [`Down`](HealthStatus::Down).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outage {
+    /// The first of the failed checks that made it down.
+    #[serde(with = "humantime_serde")]
+    pub started: SystemTime,
+    /// The first check that found it answering again; `None` while it lasts.
+    #[serde(with = "humantime_serde")]
+    pub ended: Option<SystemTime>,
+    /// Failed checks during the outage.
+    pub failed_checks: u32,
+}
+
+impl Outage {
+    /// How long it lasted (so far, while it lasts).
+    pub fn duration(&self) -> Duration {
+        let end = self.ended.unwrap_or_else(SystemTime::now);
+        end.duration_since(self.started).unwrap_or_default()
+    }
+}
+
+/// The last check of one component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ComponentHealth {
+    /// The name it was registered under.
+    pub name: String,
+    /// Database or store.
+    pub kind: ComponentKind,
+    /// Its status.
+    pub status: HealthStatus,
+    /// Since when it has had this status.
+    #[serde(with = "humantime_serde")]
+    pub status_since: SystemTime,
+    /// Why it is not up; empty when it is.
+    pub problems: Vec<Problem>,
+    /// The ping's round trip, when it answered.
+    #[serde(with = "humantime_serde")]
+    pub latency: Option<Duration>,
+    /// Failed pings in a row.
+    pub consecutive_failures: u32,
+    /// Outages since the monitor started.
+    pub outages: u32,
+    /// The latest outage, ongoing or over.
+    pub last_outage: Option<Outage>,
+    /// The pool's statistics, for a database.
+    pub pool: Option<DbStats>,
+}
+
+/// The monitor's latest view of every component.
+///
+/// ```
+/// use txova_db::health::{HealthReport, HealthStatus};
+///
+/// let report = HealthReport::default();
+/// assert_eq!(report.status, HealthStatus::Up);
+/// assert!(report.is_ready());
+/// assert!(serde_json::to_string(&report).unwrap().contains(r#""status":"up""#));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct HealthReport {
+    /// The worst status of any component.
+    pub status: HealthStatus,
+    /// When the last check finished; `None` before the first.
+    #[serde(with = "humantime_serde")]
+    pub checked_at: Option<SystemTime>,
+    /// Every component, in registration order.
+    pub components: Vec<ComponentHealth>,
+}
+
+impl Default for HealthReport {
+    fn default() -> Self {
+        Self {
+            status: HealthStatus::Up,
+            checked_at: None,
+            components: Vec::new(),
+        }
+    }
+}
+
+impl HealthReport {
+    /// Whether the service should take traffic: no component is down. A degraded
+    /// component still serves, so a readiness probe answers 200 for it.
+    pub fn is_ready(&self) -> bool {
+        self.status != HealthStatus::Down
+    }
+
+    /// The component registered as `name`.
+    pub fn component(&self, name: &str) -> Option<&ComponentHealth> {
+        self.components.iter().find(|c| c.name == name)
+    }
+}
+
+/// A component changed status; handed to the monitor's
+/// [`on_alert`](super::HealthMonitorBuilder::on_alert) callback.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct HealthAlert {
+    /// The component.
+    pub component: String,
+    /// Its status before this check.
+    pub from: HealthStatus,
+    /// Its status now.
+    pub to: HealthStatus,
+    /// Why, when it is not up.
+    pub problems: Vec<Problem>,
+    /// When the check ran.
+    #[serde(with = "humantime_serde")]
+    pub at: SystemTime,
+}
