@@ -209,7 +209,10 @@ async fn queries_and_the_pool_are_measured() {
     assert_eq!(latency("other", "ok").len(), 1, "CREATE TABLE");
     assert!(latency("select", "ok").iter().all(|&s| s > 0.0 && s < 5.0));
     // Every acquire is measured, and the gauges follow `stats()`.
-    let waits = metrics.values("txova_db_pool_acquire_wait_seconds", &[]);
+    let waits = metrics.values(
+        "txova_db_pool_acquire_wait_seconds",
+        &[("backend", "sqlite")],
+    );
     assert_eq!(waits.len(), 7, "{:?}", metrics.keys());
     let stats = db.stats();
     assert_eq!(stats.acquires, 7);
@@ -226,7 +229,12 @@ async fn queries_and_the_pool_are_measured() {
             .copied(),
         Some(10.0)
     );
-    assert!(metrics.counter("txova_db_pool_connections_created_total", &[]) >= 1);
+    assert!(
+        metrics.counter(
+            "txova_db_pool_connections_created_total",
+            &[("backend", "sqlite")]
+        ) >= 1
+    );
 }
 
 #[tokio::test]

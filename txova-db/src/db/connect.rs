@@ -57,10 +57,11 @@ fn validate(config: &DbConfig) -> Result<(), ConfigError> {
 }
 
 /// The pool's settings, with a connect hook that counts the connections it opens.
-fn pool_options<D: sqlx::Database>(
+fn pool_options<D: super::driver::Driver>(
     config: &DbConfig,
     counters: &Arc<PoolCounters>,
 ) -> PoolOptions<D> {
+    let backend = super::telemetry::system_name(D::BACKEND);
     let counters = Arc::clone(counters);
     PoolOptions::new()
         .max_connections(config.max_connections)
@@ -71,13 +72,14 @@ fn pool_options<D: sqlx::Database>(
         .test_before_acquire(config.test_before_acquire)
         .after_connect(move |_, _| {
             counters.connection_created();
-            metrics::counter!("txova_db_pool_connections_created_total").increment(1);
+            metrics::counter!("txova_db_pool_connections_created_total", "backend" => backend)
+                .increment(1);
             Box::pin(std::future::ready(Ok(())))
         })
 }
 
 /// Builds the lazily connecting pool and the `Db` around it.
-fn finish<D: sqlx::Database>(
+fn finish<D: super::driver::Driver>(
     config: DbConfig,
     target: String,
     peer: Peer,

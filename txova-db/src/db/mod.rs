@@ -119,46 +119,61 @@ pub(crate) use with_pool_impl as with_pool;
 /// Runs `driver::$op` in the task's transaction on this pool if there is one,
 /// else on a connection acquired for it, inside the statement's span; observes the
 /// outcome either way.
+///
+/// With the span disabled (no subscriber wants it) the statement runs inline. Else it
+/// runs boxed inside `Instrumented`: the statement's future is large (sqlx's, for each
+/// backend), and wrapping it by value made every caller's future that much larger to
+/// move, for every statement.
 macro_rules! run_on_pool {
     ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
-        use tracing::Instrument as _;
         let span = $db.statement_span($sql);
-        let run = async {
-            if let Some(tx) = crate::transaction::ambient_for($db) {
-                let mut conn = tx.connection().await?;
+        if span.is_disabled() {
+            run_statement!(span, $db, $op, $sql $(, $arg)*)
+        } else {
+            use tracing::Instrument as _;
+            Box::pin(async { run_statement!(span, $db, $op, $sql $(, $arg)*) })
+                .instrument(span.clone())
+                .await
+        }
+    }};
+}
+
+/// The body of [`run_on_pool!`], in an async context returning `Result<_, Error>`.
+macro_rules! run_statement {
+    ($span:ident, $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        if let Some(tx) = crate::transaction::ambient_for($db) {
+            let mut conn = tx.connection().await?;
+            let started = Instant::now();
+            let result = crate::transaction::with_tx_conn!(conn, |c, B| {
+                driver::$op::<B>(c, $sql $(, $arg)*).await
+            })
+            .map_err(|e| $db.error(e));
+            $db.observe(
+                &$span,
+                $sql,
+                started.elapsed(),
+                result.as_ref().map(telemetry::ReturnedRows::returned_rows),
+                Some(&tx),
+            );
+            tx.record(result)
+        } else {
+            with_pool!($db, |pool, B| {
+                let mut conn = $db.acquire(pool).await?;
                 let started = Instant::now();
-                let result = crate::transaction::with_tx_conn!(conn, |c, B| {
-                    driver::$op::<B>(c, $sql $(, $arg)*).await
-                })
-                .map_err(|e| $db.error(e));
+                let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*)
+                    .await
+                    .map_err(|e| $db.error(e));
                 $db.observe(
-                    &span,
+                    &$span,
                     $sql,
                     started.elapsed(),
                     result.as_ref().map(telemetry::ReturnedRows::returned_rows),
-                    Some(&tx),
+                    None,
                 );
-                tx.record(result)
-            } else {
-                with_pool!($db, |pool, B| {
-                    let mut conn = $db.acquire(pool).await?;
-                    let started = Instant::now();
-                    let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*)
-                        .await
-                        .map_err(|e| $db.error(e));
-                    $db.observe(
-                        &span,
-                        $sql,
-                        started.elapsed(),
-                        result.as_ref().map(telemetry::ReturnedRows::returned_rows),
-                        None,
-                    );
-                    result
-                })
-            }
-        };
-        run.instrument(span.clone()).await
-    }};
+                result
+            })
+        }
+    };
 }
 
 impl Db {
@@ -300,7 +315,7 @@ impl Db {
         run_on_pool!(self, fetch_optional, sql, params)
     }
 
-    async fn acquire<D: sqlx::Database>(
+    async fn acquire<D: driver::Driver>(
         &self,
         pool: &sqlx::Pool<D>,
     ) -> Result<sqlx::pool::PoolConnection<D>, Error> {
@@ -309,7 +324,12 @@ impl Db {
         let started = Instant::now();
         let acquired = pool.acquire().await;
         let timed_out = matches!(acquired, Err(sqlx::Error::PoolTimedOut));
-        pending.finish(found_idle, started.elapsed(), timed_out);
+        pending.finish(
+            found_idle,
+            started.elapsed(),
+            timed_out,
+            telemetry::system_name(D::BACKEND),
+        );
         acquired.map_err(|e| self.error(e))
     }
 

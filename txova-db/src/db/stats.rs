@@ -183,12 +183,19 @@ pub(crate) struct PendingAcquire<'a> {
 impl PendingAcquire<'_> {
     /// Records the acquire's outcome: handed a connection, or timed out (other errors
     /// count only their wait).
-    pub(crate) fn finish(mut self, found_idle: bool, waited: Duration, timed_out: bool) {
+    pub(crate) fn finish(
+        mut self,
+        found_idle: bool,
+        waited: Duration,
+        timed_out: bool,
+        backend: &'static str,
+    ) {
         self.finished = true;
         let c = self.counters;
         if timed_out {
             c.timeouts.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("txova_db_pool_acquire_timeouts_total").increment(1);
+            metrics::counter!("txova_db_pool_acquire_timeouts_total", "backend" => backend)
+                .increment(1);
         } else {
             c.acquires.fetch_add(1, Ordering::Relaxed);
         }
@@ -202,7 +209,8 @@ impl PendingAcquire<'_> {
             .position(|&bound| waited <= bound)
             .unwrap_or(WAIT_BUCKETS.len());
         c.wait_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        metrics::histogram!("txova_db_pool_acquire_wait_seconds").record(waited.as_secs_f64());
+        metrics::histogram!("txova_db_pool_acquire_wait_seconds", "backend" => backend)
+            .record(waited.as_secs_f64());
     }
 }
 
@@ -239,13 +247,13 @@ mod tests {
         let counters = PoolCounters::default();
         counters
             .start_acquire()
-            .finish(true, Duration::from_micros(50), false);
+            .finish(true, Duration::from_micros(50), false, "sqlite");
         counters
             .start_acquire()
-            .finish(false, Duration::from_millis(5), false);
+            .finish(false, Duration::from_millis(5), false, "sqlite");
         counters
             .start_acquire()
-            .finish(false, Duration::from_secs(30), true);
+            .finish(false, Duration::from_secs(30), true, "sqlite");
         let pending = counters.start_acquire();
         assert_eq!(counters.snapshot(2, 1, 4).pending_acquires, 1);
         drop(pending);
