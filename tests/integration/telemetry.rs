@@ -305,3 +305,48 @@ async fn pool_statistics_count_pending_cancelled_created_and_closed() {
     assert_eq!(replaced.connections_closed, 1, "{replaced:?}");
     admin.close().await;
 }
+
+#[tokio::test]
+async fn transactions_show_begin_statements_and_commit_or_rollback() {
+    let file = SqliteFile::new();
+    let db = Db::connect(&file.url()).await.expect("connect");
+    riders(&db).await;
+    let traces = Traces::default();
+    let _tracing = traces.install();
+
+    db.transaction(|_| async {
+        Rider::get(&db, 1).await?;
+        Ok::<_, txova_db::Error>(())
+    })
+    .await
+    .expect("commits");
+    let failed: Result<(), txova_db::Error> = db
+        .transaction(|_| async {
+            Rider::insert(&Rider {
+                id: 1,
+                email: "twice@example.com".into(),
+            })
+            .execute(&db)
+            .await?;
+            Ok(())
+        })
+        .await;
+    assert_eq!(failed.unwrap_err().kind(), ErrorKind::Duplicate);
+
+    let names: Vec<String> = traces
+        .spans("db.query")
+        .iter()
+        .map(|s| s.fields["otel.name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "BEGIN",
+            "SELECT riders",
+            "COMMIT",
+            "BEGIN",
+            "INSERT riders",
+            "ROLLBACK"
+        ]
+    );
+}

@@ -373,18 +373,24 @@ impl Tx {
     }
 
     async fn commit(&self) -> Result<(), Error> {
+        use tracing::Instrument as _;
         let conn = self.inner.conn.lock().await.take();
         let db = &self.inner.db;
+        let span = db.statement_span("COMMIT");
+        let started = std::time::Instant::now();
         let committed = match conn {
             None => return Ok(()),
             #[cfg(feature = "postgres")]
-            Some(TxConn::Postgres(tx)) => tx.commit().await,
+            Some(TxConn::Postgres(tx)) => tx.commit().instrument(span.clone()).await,
             #[cfg(feature = "sqlite")]
-            Some(TxConn::Sqlite(tx)) => tx.commit().await,
+            Some(TxConn::Sqlite(tx)) => tx.commit().instrument(span.clone()).await,
             #[cfg(feature = "mysql")]
-            Some(TxConn::MySql(tx)) => tx.commit().await,
-        };
-        committed.map_err(|err| match db.error(err) {
+            Some(TxConn::MySql(tx)) => tx.commit().instrument(span.clone()).await,
+        }
+        .map_err(|err| db.error(err));
+        let outcome = committed.as_ref().map(|()| None);
+        db.observe(&span, "COMMIT", started.elapsed(), outcome, None);
+        committed.map_err(|err| match err {
             // The COMMIT may or may not have reached the server: say so, never retry.
             lost if lost.kind() == ErrorKind::Connection => Error::AmbiguousCommit {
                 source: Box::new(lost),
@@ -399,28 +405,50 @@ impl Tx {
     /// Rolls back; a failure here (a dead connection) changes nothing for the caller,
     /// whose own error or panic is what gets reported.
     async fn rollback(&self) {
+        use tracing::Instrument as _;
         let conn = self.inner.conn.lock().await.take();
+        let db = &self.inner.db;
+        let span = db.statement_span("ROLLBACK");
+        let started = std::time::Instant::now();
         let rolled_back = match conn {
             None => return,
             #[cfg(feature = "postgres")]
-            Some(TxConn::Postgres(tx)) => tx.rollback().await,
+            Some(TxConn::Postgres(tx)) => tx.rollback().instrument(span.clone()).await,
             #[cfg(feature = "sqlite")]
-            Some(TxConn::Sqlite(tx)) => tx.rollback().await,
+            Some(TxConn::Sqlite(tx)) => tx.rollback().instrument(span.clone()).await,
             #[cfg(feature = "mysql")]
-            Some(TxConn::MySql(tx)) => tx.rollback().await,
-        };
+            Some(TxConn::MySql(tx)) => tx.rollback().instrument(span.clone()).await,
+        }
+        .map_err(|err| db.error(err));
+        let outcome = rolled_back.as_ref().map(|()| None);
+        db.observe(&span, "ROLLBACK", started.elapsed(), outcome, None);
         if let Err(err) = rolled_back {
             tracing::debug!(error = %err, "rollback failed; the connection is discarded");
         }
     }
 
     async fn savepoint_statement(&self, verb: &str, name: &str) -> Result<(), Error> {
+        use tracing::Instrument as _;
         let sql = format!("{verb} {name}");
+        let db = &self.inner.db;
+        let span = db.statement_span(&sql);
         let mut conn = self.connection().await?;
+        let started = std::time::Instant::now();
         let result = with_tx_conn!(conn, |c, B| {
-            crate::db::driver::execute_script::<B>(c, &sql).await
-        });
-        self.record(result.map(|_| ()).map_err(|e| self.inner.db.error(e)))
+            crate::db::driver::execute_script::<B>(c, &sql)
+                .instrument(span.clone())
+                .await
+        })
+        .map(|_| ())
+        .map_err(|e| db.error(e));
+        db.observe(
+            &span,
+            &sql,
+            started.elapsed(),
+            result.as_ref().map(|()| None),
+            None,
+        );
+        self.record(result)
     }
 }
 
