@@ -297,3 +297,53 @@ async fn the_pool_recovers_from_a_postgres_restart_under_steady_load() {
         outage.failed_checks
     );
 }
+
+/// Redis behind a proxy goes away and comes back: the store component goes degraded,
+/// then down, and up again once the client has reconnected.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn the_health_monitor_follows_redis_going_away_and_coming_back() {
+    let Some((proxy, url)) = proxied(Service::Redis, "health_redis").await else {
+        return;
+    };
+    let mut config = RedisConfig::new(url.as_str());
+    config.connect_timeout = Duration::from_millis(300);
+    config.command_timeout = Duration::from_millis(300);
+    config.max_reconnect_delay = Duration::from_millis(200);
+    let store: txova_db::store::Store = RedisClient::connect_with(config).await.unwrap().into();
+    let monitor = HealthMonitor::builder()
+        .store("redis", store)
+        .config(HealthConfig {
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(300),
+            ..HealthConfig::default()
+        })
+        .start();
+    let wait_for = |status: HealthStatus| {
+        let monitor = &monitor;
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while monitor.report().status != status {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("not {status:?} within 10 s: {:#?}", monitor.report()))
+        }
+    };
+    assert_eq!(monitor.check_now().await.status, HealthStatus::Up);
+    proxy.stop();
+    wait_for(HealthStatus::Down).await;
+    let down = monitor.report();
+    let redis = down.component("redis").unwrap();
+    assert!(!down.is_ready());
+    assert!(redis.consecutive_failures >= 2, "{redis:?}");
+    assert!(redis.latency.is_none() && redis.pool.is_none(), "{redis:?}");
+    proxy.restart().await;
+    wait_for(HealthStatus::Up).await;
+    let up = monitor.report();
+    let outage = up.component("redis").unwrap().last_outage.clone().unwrap();
+    assert!(outage.ended.is_some(), "{outage:?}");
+    monitor.stop().await;
+    assert!(!monitor.is_running());
+}
