@@ -11,7 +11,8 @@
 //! `tracing-opentelemetry` reads them. With no subscriber interested the span is never
 //! built and only the metric is recorded.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use tracing::Span;
 use tracing::field::Empty;
@@ -123,6 +124,25 @@ impl Db {
             span.record("server.port", port);
         }
         span
+    }
+
+    /// Runs a statement that does not go through the pooled path (BEGIN, COMMIT,
+    /// ROLLBACK, SAVEPOINT) in its span, and observes it like any other.
+    pub(crate) async fn observed<T>(
+        &self,
+        sql: &str,
+        statement: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, Error> {
+        use tracing::Instrument as _;
+        let span = self.statement_span(sql);
+        let started = Instant::now();
+        let result = statement
+            .instrument(span.clone())
+            .await
+            .map_err(|e| self.error(e));
+        let outcome = result.as_ref().map(|_| None);
+        self.observe(&span, sql, started.elapsed(), outcome, None);
+        result
     }
 
     /// Records a finished statement: the latency histogram, the span's outcome, the

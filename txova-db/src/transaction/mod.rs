@@ -255,22 +255,8 @@ impl Tx {
     async fn begin(db: &Db, options: &TxOptions) -> Result<Self, Error> {
         let begin = options.begin_sql(db.backend());
         let conn = crate::db::with_pool!(db, |pool| {
-            use tracing::Instrument as _;
-            let span = db.statement_span(&begin);
-            let started = std::time::Instant::now();
-            let tx = pool
-                .begin_with(sqlx::AssertSqlSafe(begin.clone()))
-                .instrument(span.clone())
-                .await
-                .map_err(|e| db.error(e));
-            db.observe(
-                &span,
-                &begin,
-                started.elapsed(),
-                tx.as_ref().map(|_| None),
-                None,
-            );
-            wrap(tx?)
+            let begun = pool.begin_with(sqlx::AssertSqlSafe(begin.clone()));
+            wrap(db.observed(&begin, begun).await?)
         });
         Ok(Self {
             inner: Arc::new(TxInner {
@@ -373,24 +359,20 @@ impl Tx {
     }
 
     async fn commit(&self) -> Result<(), Error> {
-        use tracing::Instrument as _;
-        let conn = self.inner.conn.lock().await.take();
-        let db = &self.inner.db;
-        let span = db.statement_span("COMMIT");
-        let started = std::time::Instant::now();
-        let committed = match conn {
-            None => return Ok(()),
-            #[cfg(feature = "postgres")]
-            Some(TxConn::Postgres(tx)) => tx.commit().instrument(span.clone()).await,
-            #[cfg(feature = "sqlite")]
-            Some(TxConn::Sqlite(tx)) => tx.commit().instrument(span.clone()).await,
-            #[cfg(feature = "mysql")]
-            Some(TxConn::MySql(tx)) => tx.commit().instrument(span.clone()).await,
-        }
-        .map_err(|err| db.error(err));
-        let outcome = committed.as_ref().map(|()| None);
-        db.observe(&span, "COMMIT", started.elapsed(), outcome, None);
-        committed.map_err(|err| match err {
+        let Some(conn) = self.inner.conn.lock().await.take() else {
+            return Ok(());
+        };
+        let committed = self.inner.db.observed("COMMIT", async move {
+            match conn {
+                #[cfg(feature = "postgres")]
+                TxConn::Postgres(tx) => tx.commit().await,
+                #[cfg(feature = "sqlite")]
+                TxConn::Sqlite(tx) => tx.commit().await,
+                #[cfg(feature = "mysql")]
+                TxConn::MySql(tx) => tx.commit().await,
+            }
+        });
+        committed.await.map_err(|err| match err {
             // The COMMIT may or may not have reached the server: say so, never retry.
             lost if lost.kind() == ErrorKind::Connection => Error::AmbiguousCommit {
                 source: Box::new(lost),
@@ -405,50 +387,34 @@ impl Tx {
     /// Rolls back; a failure here (a dead connection) changes nothing for the caller,
     /// whose own error or panic is what gets reported.
     async fn rollback(&self) {
-        use tracing::Instrument as _;
-        let conn = self.inner.conn.lock().await.take();
-        let db = &self.inner.db;
-        let span = db.statement_span("ROLLBACK");
-        let started = std::time::Instant::now();
-        let rolled_back = match conn {
-            None => return,
-            #[cfg(feature = "postgres")]
-            Some(TxConn::Postgres(tx)) => tx.rollback().instrument(span.clone()).await,
-            #[cfg(feature = "sqlite")]
-            Some(TxConn::Sqlite(tx)) => tx.rollback().instrument(span.clone()).await,
-            #[cfg(feature = "mysql")]
-            Some(TxConn::MySql(tx)) => tx.rollback().instrument(span.clone()).await,
-        }
-        .map_err(|err| db.error(err));
-        let outcome = rolled_back.as_ref().map(|()| None);
-        db.observe(&span, "ROLLBACK", started.elapsed(), outcome, None);
-        if let Err(err) = rolled_back {
+        let Some(conn) = self.inner.conn.lock().await.take() else {
+            return;
+        };
+        let rolled_back = self.inner.db.observed("ROLLBACK", async move {
+            match conn {
+                #[cfg(feature = "postgres")]
+                TxConn::Postgres(tx) => tx.rollback().await,
+                #[cfg(feature = "sqlite")]
+                TxConn::Sqlite(tx) => tx.rollback().await,
+                #[cfg(feature = "mysql")]
+                TxConn::MySql(tx) => tx.rollback().await,
+            }
+        });
+        if let Err(err) = rolled_back.await {
             tracing::debug!(error = %err, "rollback failed; the connection is discarded");
         }
     }
 
     async fn savepoint_statement(&self, verb: &str, name: &str) -> Result<(), Error> {
-        use tracing::Instrument as _;
         let sql = format!("{verb} {name}");
-        let db = &self.inner.db;
-        let span = db.statement_span(&sql);
         let mut conn = self.connection().await?;
-        let started = std::time::Instant::now();
-        let result = with_tx_conn!(conn, |c, B| {
-            crate::db::driver::execute_script::<B>(c, &sql)
-                .instrument(span.clone())
-                .await
-        })
-        .map(|_| ())
-        .map_err(|e| db.error(e));
-        db.observe(
-            &span,
-            &sql,
-            started.elapsed(),
-            result.as_ref().map(|()| None),
-            None,
-        );
-        self.record(result)
+        let run = async {
+            with_tx_conn!(conn, |c, B| {
+                crate::db::driver::execute_script::<B>(c, &sql).await
+            })
+        };
+        let result = self.inner.db.observed(&sql, run).await;
+        self.record(result.map(|_| ()))
     }
 }
 
