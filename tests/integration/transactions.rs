@@ -570,3 +570,39 @@ async fn transactional_methods_join_retry_and_keep_their_error_type() {
     }
     assert_eq!(balance(&pg.db, 1).await, 70);
 }
+
+/// The embedded default is an in-memory SQLite database on a shared cache, where a
+/// table written by an open transaction is locked for every other connection. A reader
+/// on another connection waits for the commit (unlock-notify), as it would wait out a
+/// busy file, instead of failing at once with "database table is locked".
+#[tokio::test]
+async fn in_memory_sqlite_readers_wait_for_an_open_writer() {
+    let db = Db::connect("sqlite::memory:").await.expect("sqlite");
+    accounts(&db, 2, 100).await;
+    let written = Arc::new(tokio::sync::Notify::new());
+    let writer = tokio::spawn({
+        let db = db.clone();
+        let written = Arc::clone(&written);
+        async move {
+            db.transaction(|_tx| {
+                let db = db.clone();
+                let written = Arc::clone(&written);
+                async move {
+                    db.execute("UPDATE accounts SET balance = 150 WHERE id = 1")
+                        .await?;
+                    written.notify_one();
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    Ok::<_, Error>(())
+                }
+            })
+            .await
+        }
+    });
+    written.notified().await;
+    let started = std::time::Instant::now();
+    // Outside the transaction: another pooled connection.
+    let seen = balance(&db, 1).await;
+    writer.await.expect("join").expect("writer commits");
+    assert_eq!(seen, 150, "the read waited for the commit and sees it");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+}
