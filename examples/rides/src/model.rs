@@ -1,0 +1,123 @@
+//! The service's tables and the bodies its API reads and writes.
+
+use serde::{Deserialize, Serialize};
+use txova_db::Table;
+
+/// Someone who requests rides.
+#[derive(Table, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[table(name = "users")]
+pub(crate) struct User {
+    #[column(primary_key, generated)]
+    pub(crate) id: i64,
+    #[column(sortable)]
+    pub(crate) name: String,
+    pub(crate) email: String,
+}
+
+/// Someone who drives them.
+#[derive(Table, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[table(name = "drivers")]
+pub(crate) struct Driver {
+    #[column(primary_key, generated)]
+    pub(crate) id: i64,
+    #[column(sortable)]
+    pub(crate) name: String,
+    #[column(name = "vehicle_plate")]
+    pub(crate) plate: String,
+    pub(crate) available: bool,
+}
+
+/// A ride from request to completion.
+#[derive(Table, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[table(name = "rides")]
+pub(crate) struct Ride {
+    #[column(primary_key, generated, sortable)]
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) driver_id: Option<i64>,
+    #[column(sortable)]
+    pub(crate) status: String,
+    pub(crate) pickup: String,
+    pub(crate) dropoff: String,
+    #[column(sortable)]
+    pub(crate) fare_cents: i64,
+}
+
+/// A ride's life: `requested` → `assigned` → `completed` (or `cancelled`); the
+/// database's `rides_status_known` check holds the same list.
+pub(crate) mod status {
+    pub(crate) const REQUESTED: &str = "requested";
+    pub(crate) const ASSIGNED: &str = "assigned";
+    pub(crate) const COMPLETED: &str = "completed";
+}
+
+/// `POST /users`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct NewUser {
+    pub(crate) name: String,
+    pub(crate) email: String,
+}
+
+/// `POST /drivers`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct NewDriver {
+    pub(crate) name: String,
+    pub(crate) plate: String,
+}
+
+/// `POST /rides`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct NewRide {
+    pub(crate) pickup: String,
+    pub(crate) dropoff: String,
+    pub(crate) fare_cents: i64,
+}
+
+/// `POST /sessions`: sign in with an email (this example has no passwords).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Login {
+    pub(crate) email: String,
+    pub(crate) device_id: Option<String>,
+}
+
+/// What `POST /sessions` answers: the bearer token for the other requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LoginResponse {
+    pub(crate) token: String,
+    pub(crate) user_id: i64,
+    /// Seconds since the Unix epoch.
+    pub(crate) expires_at: u64,
+}
+
+/// `PATCH /me`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Rename {
+    pub(crate) name: String,
+}
+
+/// The rider's profile screen (`GET /me`): cached, since every screen asks for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RiderProfile {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) rides_requested: i64,
+    pub(crate) rides_completed: i64,
+}
+
+/// A driver assigned to a ride (`POST /rides/{id}/assign`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Assignment {
+    pub(crate) ride: Ride,
+    pub(crate) driver: Driver,
+    /// The dispatch lock's fencing token: increases with every holder of the lock.
+    pub(crate) fencing_token: u64,
+}
+
+/// `GET /rides?page=1&per_page=20&sort=-fare_cents`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct RideListQuery {
+    pub(crate) page: Option<u32>,
+    pub(crate) per_page: Option<u32>,
+    pub(crate) sort: Option<String>,
+}

@@ -1,0 +1,294 @@
+//! The repositories: every statement the service runs, in typed queries, with the
+//! transaction, cache and lock scopes as attributes on the methods that need them.
+
+use txova_db::cache::{Cache, UsesCache};
+use txova_db::lock::{Locks, UsesLocks};
+use txova_db::{
+    Db, Error, Page, PageRequest, Table, UsesDb, cache_evict, cached, count, locked, transactional,
+};
+
+use crate::model::{
+    Assignment, Driver, DriverSort, NewDriver, NewRide, NewUser, Ride, RideSort, RiderProfile,
+    User, status,
+};
+
+/// Riders: accounts and the cached profile.
+#[derive(Clone)]
+pub(crate) struct Users {
+    db: Db,
+    cache: Cache,
+}
+
+impl UsesCache for Users {
+    fn cache(&self) -> &Cache {
+        &self.cache
+    }
+}
+
+impl Users {
+    pub(crate) fn new(db: Db, cache: Cache) -> Self {
+        Self { db, cache }
+    }
+
+    /// A new rider; a taken email is `ErrorKind::Duplicate` (`users_email_unique`).
+    pub(crate) async fn create(&self, new: NewUser) -> Result<User, Error> {
+        User::insert(&User {
+            id: 0,
+            name: new.name,
+            email: new.email,
+        })
+        .returning()
+        .fetch_one(&self.db)
+        .await
+    }
+
+    pub(crate) async fn by_email(&self, email: &str) -> Result<Option<User>, Error> {
+        User::select()
+            .filter(User::email.eq(email))
+            .fetch_optional(&self.db)
+            .await
+    }
+
+    /// The profile screen: one user and two counts, cached for 15 minutes. Concurrent
+    /// misses of one rider run the queries once; a store outage falls through to them.
+    #[cached(key = "user:profile:<id>", ttl = "15m")]
+    pub(crate) async fn profile(&self, id: i64) -> Result<RiderProfile, Error> {
+        let user = User::find(&self.db, id).await?.ok_or(Error::NotFound)?;
+        let rides_requested: i64 = Ride::select()
+            .columns(count())
+            .filter(Ride::user_id.eq(id))
+            .fetch_one(&self.db)
+            .await?;
+        let rides_completed: i64 = Ride::select()
+            .columns(count())
+            .filter(Ride::user_id.eq(id) & Ride::status.eq(status::COMPLETED))
+            .fetch_one(&self.db)
+            .await?;
+        Ok(RiderProfile {
+            id: user.id,
+            name: user.name,
+            email: user.email,
+            rides_requested,
+            rides_completed,
+        })
+    }
+
+    /// Renames a rider. The cached profile is evicted once the rename has succeeded
+    /// (after the commit, when called inside a transaction).
+    #[cache_evict(key = "user:profile:<id>")]
+    pub(crate) async fn rename(&self, id: i64, name: &str) -> Result<User, Error> {
+        let renamed = User::update()
+            .set(User::name, name)
+            .filter(User::id.eq(id))
+            .execute(&self.db)
+            .await?;
+        if renamed == 0 {
+            return Err(Error::NotFound);
+        }
+        User::find(&self.db, id).await?.ok_or(Error::NotFound)
+    }
+}
+
+/// Drivers and whether they are free.
+#[derive(Clone)]
+pub(crate) struct Drivers {
+    db: Db,
+}
+
+impl Drivers {
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// A new driver, free to take rides; a plate already registered is
+    /// `ErrorKind::Duplicate` (`drivers_plate_unique`).
+    pub(crate) async fn create(&self, new: NewDriver) -> Result<Driver, Error> {
+        Driver::insert(&Driver {
+            id: 0,
+            name: new.name,
+            plate: new.plate,
+            available: true,
+        })
+        .returning()
+        .fetch_one(&self.db)
+        .await
+    }
+
+    /// Drivers by name, only the free ones with `available = Some(true)`.
+    pub(crate) async fn list(&self, available: Option<bool>) -> Result<Vec<Driver>, Error> {
+        let mut select = Driver::select().order_by(DriverSort::NameAsc);
+        if let Some(available) = available {
+            select = select.filter(Driver::available.eq(available));
+        }
+        select.fetch_all(&self.db).await
+    }
+}
+
+/// What dispatching a ride came to.
+#[derive(Debug)]
+pub(crate) enum Dispatch {
+    Assigned(Assignment),
+    /// Someone else assigned it first (or it is already completed).
+    NotWaiting(Ride),
+    NoDriverFree,
+}
+
+/// Rides: requests, dispatch and completion.
+#[derive(Clone)]
+pub(crate) struct Rides {
+    db: Db,
+    cache: Cache,
+    locks: Locks,
+}
+
+impl UsesDb for Rides {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl UsesCache for Rides {
+    fn cache(&self) -> &Cache {
+        &self.cache
+    }
+}
+
+impl UsesLocks for Rides {
+    fn locks(&self) -> &Locks {
+        &self.locks
+    }
+}
+
+impl Rides {
+    pub(crate) fn new(db: Db, cache: Cache, locks: Locks) -> Self {
+        Self { db, cache, locks }
+    }
+
+    /// A new ride request. The rider's profile counts rides, so it is evicted after
+    /// the insert commits.
+    #[cache_evict(key = "user:profile:<user_id>")]
+    pub(crate) async fn request(&self, user_id: i64, new: &NewRide) -> Result<Ride, Error> {
+        Ride::insert(&Ride {
+            id: 0,
+            user_id,
+            driver_id: None,
+            status: status::REQUESTED.into(),
+            pickup: new.pickup.clone(),
+            dropoff: new.dropoff.clone(),
+            fare_cents: new.fare_cents,
+        })
+        .returning()
+        .fetch_one(&self.db)
+        .await
+    }
+
+    pub(crate) async fn get(&self, id: i64) -> Result<Option<Ride>, Error> {
+        Ride::find(&self.db, id).await
+    }
+
+    /// One page of a rider's rides, in the order the client asked for (a sort key it
+    /// could only name from `RideSort::KEYS`), newest first by default.
+    pub(crate) async fn list_for_user(
+        &self,
+        user_id: i64,
+        sort: Option<RideSort>,
+        page: PageRequest,
+    ) -> Result<Page<Ride>, Error> {
+        Ride::select()
+            .filter(Ride::user_id.eq(user_id))
+            .order_by(sort.unwrap_or(RideSort::IdDesc))
+            .paginate(&self.db, page)
+            .await
+    }
+
+    /// Assigns the first free driver. Dispatchers of one ride (tasks here, or other
+    /// processes on the same Redis) take turns under the `ride:assign:<id>` lock, so a
+    /// ride never gets two drivers; the transaction inside makes the ride's and the
+    /// driver's updates land together.
+    #[locked("ride:assign:<ride_id>", ttl = "10s", wait = "2s")]
+    pub(crate) async fn assign(&self, ride_id: i64) -> Result<Dispatch, Error> {
+        let fencing_token = txova_db::lock::current().map_or(0, |lease| lease.fencing_token());
+        self.assign_free_driver(ride_id, fencing_token).await
+    }
+
+    #[transactional]
+    async fn assign_free_driver(
+        &self,
+        ride_id: i64,
+        fencing_token: u64,
+    ) -> Result<Dispatch, Error> {
+        let ride = Ride::find(&self.db, ride_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if ride.status != status::REQUESTED {
+            return Ok(Dispatch::NotWaiting(ride));
+        }
+        let Some(driver) = Driver::select()
+            .filter(Driver::available.eq(true))
+            .order_by(DriverSort::NameAsc)
+            .fetch_optional(&self.db)
+            .await?
+        else {
+            return Ok(Dispatch::NoDriverFree);
+        };
+        // The status filter keeps this correct even without the lock (a second
+        // assignment updates nothing); the lock is what keeps dispatchers from racing
+        // for drivers in the first place.
+        let assigned = Ride::update()
+            .set(Ride::driver_id, driver.id)
+            .set(Ride::status, status::ASSIGNED)
+            .filter(Ride::id.eq(ride_id) & Ride::status.eq(status::REQUESTED))
+            .execute(&self.db)
+            .await?;
+        if assigned == 0 {
+            return Ok(Dispatch::NotWaiting(ride));
+        }
+        Driver::update()
+            .set(Driver::available, false)
+            .filter(Driver::id.eq(driver.id))
+            .execute(&self.db)
+            .await?;
+        Ok(Dispatch::Assigned(Assignment {
+            ride: Ride {
+                driver_id: Some(driver.id),
+                status: status::ASSIGNED.into(),
+                ..ride
+            },
+            driver: Driver {
+                available: false,
+                ..driver
+            },
+            fencing_token,
+        }))
+    }
+
+    /// Completes an assigned ride and frees its driver, in one transaction; `None`
+    /// when the ride was not assigned. Evicts the rider's profile after the commit.
+    #[cache_evict(key = "user:profile:<user_id>")]
+    #[transactional]
+    pub(crate) async fn complete(&self, user_id: i64, ride_id: i64) -> Result<Option<Ride>, Error> {
+        let completed = Ride::update()
+            .set(Ride::status, status::COMPLETED)
+            .filter(
+                Ride::id.eq(ride_id)
+                    & Ride::user_id.eq(user_id)
+                    & Ride::status.eq(status::ASSIGNED),
+            )
+            .execute(&self.db)
+            .await?;
+        if completed == 0 {
+            return Ok(None);
+        }
+        let ride = Ride::find(&self.db, ride_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if let Some(driver_id) = ride.driver_id {
+            Driver::update()
+                .set(Driver::available, true)
+                .filter(Driver::id.eq(driver_id))
+                .execute(&self.db)
+                .await?;
+        }
+        Ok(Some(ride))
+    }
+}

@@ -1,0 +1,583 @@
+//! End to end: the `rides` binary started as a process, driven over HTTP, on the
+//! embedded default (SQLite + in-process store) and on Postgres + Redis.
+//!
+//! Postgres tests get a database of their own (created here, dropped at the end) and a
+//! Redis server of their own (`RedisServer`), so their ids and keys never meet another
+//! test's.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use txova_db::Db;
+use txova_db_test_support::{RedisServer, Service, server_url, unique_name};
+
+/// Where the service under test keeps its data.
+struct Backends {
+    database_url: Option<String>,
+    redis: Option<RedisServer>,
+    fresh_database: Option<FreshDatabase>,
+}
+
+impl Backends {
+    fn embedded() -> Self {
+        Self {
+            database_url: None,
+            redis: None,
+            fresh_database: None,
+        }
+    }
+
+    /// A new Postgres database and a new Redis server, or `None` (after saying why)
+    /// where there are none.
+    async fn postgres_and_redis(test: &str) -> Option<Self> {
+        let server = server_url(Service::Postgres, test)?;
+        let redis = RedisServer::start(test)?;
+        let fresh = FreshDatabase::create(&server).await;
+        Some(Self {
+            database_url: Some(fresh.url.clone()),
+            redis: Some(redis),
+            fresh_database: Some(fresh),
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rides"));
+        command
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env("RUST_LOG", "warn")
+            .env("RIDES_HEALTH_INTERVAL", "100ms");
+        if let Some(url) = &self.database_url {
+            command.env("DATABASE_URL", url);
+        }
+        if let Some(redis) = &self.redis {
+            command.env("REDIS_URL", &redis.url);
+        }
+        command
+    }
+
+    async fn clean_up(self) {
+        if let Some(fresh) = self.fresh_database {
+            fresh.drop_database().await;
+        }
+    }
+}
+
+/// A Postgres database made for one test.
+struct FreshDatabase {
+    admin: Db,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(server: &str) -> Self {
+        let admin = Db::connect(server).await.expect("connect to postgres");
+        let name = unique_name("rides_e2e");
+        txova_db::query(format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create the test database");
+        let mut url = url::Url::parse(server).expect("postgres url");
+        url.set_path(&name);
+        Self {
+            admin,
+            name,
+            url: url.into(),
+        }
+    }
+
+    async fn drop_database(self) {
+        txova_db::query(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&self.admin)
+        .await
+        .expect("drop the test database");
+        self.admin.close().await;
+    }
+}
+
+/// The service running as a child process; killed when dropped.
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Running {
+    /// Starts the service on a free port and waits for its "listening on" line.
+    fn start(backends: &Backends) -> Self {
+        let mut child = backends
+            .command(&["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the rides binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stdout = BufReader::new(stdout);
+        let mut first = String::new();
+        stdout
+            .read_line(&mut first)
+            .expect("read the service's first line");
+        // Keep reading, so the service never writes into a full or closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let base = first
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `rides --demo` and checks it walks through to the end.
+async fn demo_passes(backends: &Backends) {
+    let mut command = backends.command(&["--demo"]);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run rides --demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "rides --demo failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "409 Conflict",
+        "422 Unprocessable Entity",
+        "429 Too Many Requests",
+        "401 Unauthorized",
+        "Walkthrough complete.",
+    ] {
+        assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+    }
+}
+
+/// An HTTP client for one rider.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+impl Api {
+    fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+            token: None,
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Signs up and in as a new rider.
+    async fn rider(base: &str, name: &str) -> (Self, i64) {
+        let mut api = Self::new(base);
+        let email = format!("{}@example.com", unique_name(name));
+        let user = api
+            .post("/users", json!({ "name": name, "email": email }))
+            .await;
+        assert_eq!(user.status, StatusCode::CREATED, "{}", user.body);
+        let login = api.post("/sessions", json!({ "email": email })).await;
+        assert_eq!(login.status, StatusCode::CREATED, "{}", login.body);
+        api.token = login.body["token"].as_str().map(str::to_owned);
+        (api, user.body["id"].as_i64().expect("user id"))
+    }
+
+    /// The value of the sample `name` (with its labels, as rendered) in `/metrics`.
+    async fn metric(&self, sample: &str) -> f64 {
+        let scrape = self.get("/metrics").await;
+        let text = scrape.body.as_str().unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+fn ride(fare_cents: i64) -> Value {
+    json!({ "pickup": "Baixa", "dropoff": "Aeroporto", "fare_cents": fare_cents })
+}
+
+/// Drives every route and checks what it answers, beyond the walkthrough.
+async fn api_behaves(base: &str) {
+    let anonymous = Api::new(base);
+
+    // Health: the monitor's report, both components up.
+    let health = anonymous.get("/health").await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.body);
+    assert_eq!(health.body["status"], "up");
+    let names: Vec<&str> = health.body["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|component| component["name"].as_str())
+        .collect();
+    assert_eq!(names, ["database", "store"]);
+
+    // No token, a made-up token: 401 with the way out in the message.
+    assert_eq!(anonymous.get("/me").await.status, StatusCode::UNAUTHORIZED);
+    let forged = Api {
+        token: Some("not-a-session".into()),
+        ..Api::new(base)
+    };
+    let refused = forged.get("/rides").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Bearer")
+    );
+
+    // Malformed requests are refused before the database.
+    let bad = anonymous
+        .post("/users", json!({ "name": " ", "email": "nobody" }))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let (ana, ana_id) = Api::rider(base, "ana").await;
+    let (zito, _) = Api::rider(base, "zito").await;
+
+    // No driver yet: dispatch says so.
+    let first = ana.post("/rides", ride(30_000)).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.header("ratelimit-limit"), Some("3"));
+    assert_eq!(first.header("ratelimit-remaining"), Some("2"));
+    assert_eq!(first.header("ratelimit-policy"), Some("3;w=60"));
+    assert!(first.header("retry-after").is_none());
+    let ride_id = first.body["id"].as_i64().expect("ride id");
+    let assign = format!("/rides/{ride_id}/assign");
+    let none_free = ana.post(&assign, json!(null)).await;
+    assert_eq!(none_free.status, StatusCode::CONFLICT, "{}", none_free.body);
+
+    // Someone else's ride is not found, whatever the verb.
+    assert_eq!(
+        zito.get(&format!("/rides/{ride_id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        zito.post(&assign, json!(null)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        zito.post(&format!("/rides/{ride_id}/complete"), json!(null))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Completing a ride that has no driver yet is a conflict, not a silent no-op.
+    let early = ana
+        .post(&format!("/rides/{ride_id}/complete"), json!(null))
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+
+    // A plate is unique; the second driver with it is refused by its constraint.
+    let plate = unique_name("MZ");
+    let driver = anonymous
+        .post("/drivers", json!({ "name": "Rui Cossa", "plate": plate }))
+        .await;
+    assert_eq!(driver.status, StatusCode::CREATED, "{}", driver.body);
+    let twin = anonymous
+        .post("/drivers", json!({ "name": "Rui Again", "plate": plate }))
+        .await;
+    assert_eq!(twin.status, StatusCode::CONFLICT, "{}", twin.body);
+
+    // Eight dispatchers at once: one assignment, seven refusals, one fencing token.
+    let attempts = futures_join_all((0..8).map(|_| ana.post(&assign, json!(null)))).await;
+    let won: Vec<&Answer> = attempts
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        attempts.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.status == StatusCode::OK || a.status == StatusCode::CONFLICT)
+    );
+    assert_eq!(won[0].body["driver"]["plate"], plate.as_str());
+    assert!(won[0].body["fencing_token"].as_u64().expect("token") >= 1);
+    let free = anonymous.get("/drivers?available=true").await;
+    assert_eq!(free.body.as_array().map(Vec::len), Some(0));
+
+    // The cached profile: hits counted, evicted by a completion.
+    let hits = ana.metric("txova_db_cache_hits_total").await;
+    let profile = ana.get("/me").await;
+    assert_eq!(profile.body["rides_requested"], 1);
+    assert_eq!(ana.get("/me").await.body, profile.body);
+    assert_eq!(ana.metric("txova_db_cache_hits_total").await, hits + 1.0);
+    let done = ana
+        .post(&format!("/rides/{ride_id}/complete"), json!(null))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["status"], "completed");
+    assert_eq!(ana.get("/me").await.body["rides_completed"], 1);
+    let free = anonymous.get("/drivers?available=true").await;
+    assert_eq!(free.body.as_array().map(Vec::len), Some(1));
+
+    // Two more requests use up the burst of 3; the fourth is refused with the headers.
+    for fare in [10_000, 20_000] {
+        assert_eq!(
+            ana.post("/rides", ride(fare)).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let limited = ana.post("/rides", ride(5_000)).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body["error"], "rate_limited");
+    assert_eq!(limited.header("ratelimit-remaining"), Some("0"));
+    let retry_after: u64 = limited
+        .header("retry-after")
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    // The limit is per rider: Zito still has his whole burst.
+    assert_eq!(
+        zito.post("/rides", ride(1_000)).await.status,
+        StatusCode::CREATED
+    );
+
+    // Pages and sort keys.
+    let page = ana.get("/rides?sort=-fare_cents&per_page=2&page=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["total"], 3);
+    let fares: Vec<i64> = page.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|ride| ride["fare_cents"].as_i64())
+        .collect();
+    assert_eq!(fares, [30_000, 20_000]);
+    let unsortable = ana.get("/rides?sort=pickup").await;
+    assert_eq!(unsortable.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unsortable.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("fare_cents")
+    );
+
+    // Renames evict the profile at once.
+    let renamed = ana
+        .send(
+            reqwest::Method::PATCH,
+            "/me",
+            Some(json!({ "name": "Ana M." })),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let profile = ana.get("/me").await;
+    assert_eq!(profile.body["name"], "Ana M.");
+    assert_eq!(profile.body["id"], ana_id);
+
+    // Metrics in Prometheus' text format, with txova-db's and the service's own.
+    let scrape = anonymous.get("/metrics").await;
+    assert_eq!(
+        scrape.header("content-type"),
+        Some("text/plain; version=0.0.4")
+    );
+    let text = scrape.body.as_str().expect("text");
+    for family in [
+        "txova_db_query_duration_seconds_bucket",
+        "txova_db_pool_connections{",
+        "txova_db_lock_wait_seconds",
+        "txova_db_rate_limit_rejections_total",
+        "txova_db_health_status{component=\"store\"} ",
+        "rides_http_request_duration_seconds_bucket{method=\"POST\",route=\"/rides/{id}/assign\",status=\"409\"",
+    ] {
+        assert!(text.contains(family), "no {family} in /metrics:\n{text}");
+    }
+
+    // Signing out ends this session only.
+    let ana_phone = Api::new(base);
+    let email = profile.body["email"].as_str().expect("email").to_owned();
+    let second = ana_phone.post("/sessions", json!({ "email": email })).await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    let out = ana
+        .send(reqwest::Method::DELETE, "/sessions/current", None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(ana.get("/me").await.status, StatusCode::UNAUTHORIZED);
+    let phone = Api {
+        token: second.body["token"].as_str().map(str::to_owned),
+        ..Api::new(base)
+    };
+    assert_eq!(phone.get("/me").await.status, StatusCode::OK);
+}
+
+/// All of `futures` at once, in order (tokio's `JoinSet` would need `'static`).
+async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Waits up to 10 s for `/health` to answer `status`.
+async fn health_becomes(api: &Api, status: StatusCode) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = api.get("/health").await;
+        if answer.status == status || Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_on_the_embedded_default() {
+    demo_passes(&Backends::embedded()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_on_postgres_and_redis() {
+    let Some(backends) = Backends::postgres_and_redis("demo_runs_on_postgres_and_redis").await
+    else {
+        return;
+    };
+    demo_passes(&backends).await;
+    backends.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_on_the_embedded_default() {
+    let backends = Backends::embedded();
+    let service = Running::start(&backends);
+    api_behaves(&service.base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_on_postgres_and_redis() {
+    let Some(backends) = Backends::postgres_and_redis("api_on_postgres_and_redis").await else {
+        return;
+    };
+    let service = Running::start(&backends);
+    api_behaves(&service.base).await;
+    drop(service);
+    backends.clean_up().await;
+}
+
+/// `/health` follows the store: Redis killed → 503 with the store down, Redis back →
+/// 200, the outage in the report; the database stays up throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_a_redis_outage() {
+    let Some(mut backends) = Backends::postgres_and_redis("health_follows_a_redis_outage").await
+    else {
+        return;
+    };
+    let service = Running::start(&backends);
+    let api = Api::new(&service.base);
+    assert_eq!(
+        health_becomes(&api, StatusCode::OK).await.status,
+        StatusCode::OK
+    );
+
+    backends.redis.as_mut().expect("redis").kill();
+    let down = health_becomes(&api, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.body
+    );
+    let components = down.body["components"].as_array().expect("components");
+    let status_of = |name: &str| {
+        components
+            .iter()
+            .find(|component| component["name"] == name)
+            .map(|component| component["status"].clone())
+    };
+    assert_eq!(status_of("store"), Some(json!("down")));
+    assert_eq!(status_of("database"), Some(json!("up")));
+
+    backends
+        .redis
+        .as_mut()
+        .expect("redis")
+        .restart()
+        .expect("restart redis");
+    let up = health_becomes(&api, StatusCode::OK).await;
+    assert_eq!(up.status, StatusCode::OK, "{}", up.body);
+    let store = up.body["components"]
+        .as_array()
+        .and_then(|components| components.iter().find(|c| c["name"] == "store"))
+        .expect("store component");
+    assert_eq!(store["outages"], 1);
+    assert!(store["last_outage"]["ended"].is_string(), "{store}");
+
+    drop(service);
+    backends.clean_up().await;
+}
