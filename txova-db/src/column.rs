@@ -57,6 +57,25 @@ impl<T: Table, V> fmt::Debug for Column<T, V> {
 
 /// A value usable where a column of type `V` is compared or assigned: `V` itself, a
 /// reference to one, `&str` for text, and a bare value for an `Option<V>` column.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // Anything that converts into the column's type compares with it...
+/// let _ = Ride::status.eq("assigned");
+/// let _ = Ride::status.eq(String::from("assigned"));
+/// let _ = Ride::driver_id.eq(7);
+/// ```
+///
+/// ```compile_fail
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, fare_cents: i64 }
+/// // ...and nothing else does: a string is not a fare.
+/// let _ = Ride::fare_cents.eq("cheap");
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a value for a column of type `{V}`",
     label = "expected a `{V}` here",
@@ -104,6 +123,24 @@ impl IntoValue<Option<String>> for &str {
 }
 
 /// Column types that can hold NULL: `Option<T>`.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // IS NULL is asked of columns that can be NULL...
+/// let unassigned = Ride::select().filter(Ride::driver_id.is_null());
+/// assert!(unassigned.to_sql().sql().contains(r#""rides"."driver_id" IS NULL"#));
+/// ```
+///
+/// ```compile_fail
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, status: String }
+/// // ...and never of one that cannot be.
+/// let _ = Ride::select().filter(Ride::status.is_null());
+/// ```
 #[diagnostic::on_unimplemented(
     message = "the column's type `{Self}` is not nullable",
     label = "`is_null` / `is_not_null` need a column whose field is an `Option<_>`",
@@ -119,6 +156,23 @@ impl<T> Nullable for Option<T> {
 }
 
 /// Column types that hold text: `String` and `Option<String>`.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// let airport = Ride::select().filter(Ride::status.like("assign%"));
+/// assert!(airport.to_sql().sql().contains("LIKE"));
+/// ```
+///
+/// ```compile_fail
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, fare_cents: i64 }
+/// // LIKE is for text columns.
+/// let _ = Ride::select().filter(Ride::fare_cents.like("1%"));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`like` / `ilike` need a text column, and this one holds `{Self}`",
     label = "not a String column"
@@ -130,6 +184,30 @@ impl Text for Option<String> {}
 
 /// Column types whose values can be compared with a column of type `W`: the same type,
 /// or one side `Option` of the other (a nullable foreign key against a primary key).
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, name: String }
+///
+/// // An `Option<i64>` column compares with an `i64` one: the join key matches.
+/// let _ = Ride::select().inner_join(Ride::driver_id, Driver::id);
+/// ```
+///
+/// ```compile_fail
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// // A driver's name is not a driver id.
+/// let _ = Ride::select().inner_join(Ride::driver_id, Driver::name);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "a `{Self}` column cannot be compared with a `{W}` column",
     label = "the joined columns must hold the same type"
@@ -374,6 +452,23 @@ impl<T: Table, V> Column<T, V> {
 }
 
 /// A column selected as `Option<V>`; see [`Column::nullable`].
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, name: String }
+///
+/// // Through a LEFT JOIN the driver's name may be NULL: select it as `Option<String>`.
+/// let query = Ride::select()
+///     .left_join(Ride::driver_id, Driver::id)
+///     .columns((Ride::id, Driver::name.nullable()));
+/// let _: &txova_db::Select<txova_db::Join<Ride, Driver>, (i64, Option<String>)> = &query;
+/// ```
 pub struct NullableColumn<T, V>(pub(crate) Column<T, V>);
 
 impl<T, V> Clone for NullableColumn<T, V> {
@@ -385,6 +480,19 @@ impl<T, V> Copy for NullableColumn<T, V> {}
 
 /// A column of `T` known only at runtime, from [`Table::column_named`] or
 /// [`Column::erase`]: it is always one of `T`'s columns.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// use txova_db::AnyColumn;
+///
+/// // A column named at run time (a CSV export's `?columns=`), checked against the table.
+/// let column = AnyColumn::<Ride>::named("fare_cents").expect("a column of rides");
+/// assert_eq!(column.name(), "fare_cents");
+/// assert!(AnyColumn::<Ride>::named("password").is_err());
+/// ```
 pub struct AnyColumn<T> {
     info: &'static ColumnInfo,
     _table: PhantomData<fn() -> T>,
@@ -443,6 +551,18 @@ impl<T: Table> AnyColumn<T> {
 }
 
 /// Sort direction.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// use txova_db::Direction;
+///
+/// let direction = if true { Direction::Desc } else { Direction::Asc };
+/// let select = Ride::select().order_by(Ride::fare_cents.order(direction));
+/// assert!(select.to_sql().sql().ends_with(r#"ORDER BY "rides"."fare_cents" DESC"#));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Direction {
     /// Ascending (the default).
@@ -469,6 +589,20 @@ impl Direction {
 }
 
 /// One `ORDER BY` term over a column of `T`.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // `asc()`/`desc()` on a column, or a sort key parsed from a request, make an `Order`.
+/// let select = Ride::select()
+///     .order_by(Ride::status.asc())
+///     .order_by(Ride::fare_cents.desc());
+/// assert!(select.to_sql().sql().ends_with(
+///     r#"ORDER BY "rides"."status" ASC, "rides"."fare_cents" DESC"#
+/// ));
+/// ```
 pub struct Order<T> {
     pub(crate) column: ColRef,
     pub(crate) direction: Direction,

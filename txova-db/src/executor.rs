@@ -17,6 +17,26 @@ pub(crate) mod sealed {
 ///
 /// Implemented for [`Db`] and, per enabled backend, for sqlx's pools. Sealed: the
 /// methods are the plumbing between builders and connections, not an extension point.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Backend, Db, Executor, Table, count};
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64 }
+///
+/// // A helper that runs on a `Db` or a plain sqlx pool alike.
+/// async fn user_count(on: &impl Executor) -> txova_db::Result<i64> {
+///     User::select().columns(count()).fetch_one(on).await
+/// }
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)").await?;
+/// assert_eq!(user_count(&db).await?, 0);
+/// assert_eq!(Executor::backend(&db), Backend::Sqlite);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 pub trait Executor: sealed::Sealed + Send + Sync {
     /// The backend, which decides the SQL dialect.
     fn backend(&self) -> Backend;

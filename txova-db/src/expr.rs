@@ -332,6 +332,37 @@ pub(crate) fn clone_param(param: &Arc<dyn Param>) -> Arc<dyn Param> {
 
 /// Marks the tables a query reads from. `Contains<X, I>` holds when table `X` is one
 /// of them; `I` is inferred and only tells where (it keeps joins coherent).
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// // A condition on drivers in a query of rides alone does not compile...
+/// ```
+///
+/// ```compile_fail
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// let _ = Ride::select().filter(Driver::name.eq("Rui"));
+/// ```
+///
+/// ...until drivers are joined:
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// let _ = Ride::select()
+///     .inner_join(Ride::driver_id, Driver::id)
+///     .filter(Driver::name.eq("Rui"));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{X}` is not one of this query's tables",
     label = "this condition or column belongs to `{X}`",
@@ -340,11 +371,48 @@ pub(crate) fn clone_param(param: &Arc<dyn Param>) -> Arc<dyn Param> {
 pub trait Contains<X, I> {}
 
 /// Index marker: the table is the last one joined (or the only one).
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // Index markers let the compiler find which joined table a column belongs to; they
+/// // never appear in code that uses the builder:
+/// let _ = Ride::select().filter(Ride::status.eq("requested"));
+/// ```
 pub struct Here;
 /// Index marker: the table is further in.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // See `Here`: inferred, never written.
+/// let _ = Ride::select().filter(Ride::fare_cents.gt(0));
+/// ```
 pub struct There<I>(PhantomData<I>);
 
 /// The tables `S` joined with `U`: the source type of a joined [`Select`](crate::Select).
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, name: String }
+///
+/// // After the join, filters and columns may name either table.
+/// let select = Ride::select()
+///     .inner_join(Ride::driver_id, Driver::id)
+///     .filter(Driver::name.eq("Rui"))
+///     .columns((Ride::id, Driver::name));
+/// let _: &txova_db::Select<txova_db::Join<Ride, Driver>, (i64, String)> = &select;
+/// ```
 pub struct Join<S, U>(PhantomData<fn() -> (S, U)>);
 
 impl<T: Table> Contains<T, Here> for T {}

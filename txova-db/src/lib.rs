@@ -197,4 +197,10 @@ pub use redis;
 pub use sqlx;
 
 /// `Result<T, txova_db::Error>`.
+///
+/// ```
+/// async fn count_users(db: &txova_db::Db) -> txova_db::Result<i64> {
+///     txova_db::query("SELECT count(*) FROM users").fetch_one(db).await?.try_get(0)
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -80,6 +80,34 @@ impl PageRequest {
 }
 
 /// One page of results and where it sits in the whole.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// use txova_db::{Db, PageRequest};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE rides (id INTEGER PRIMARY KEY, status TEXT, fare_cents BIGINT, driver_id BIGINT)").await?;
+/// for fare in [900, 1500, 700] {
+///     txova_db::query("INSERT INTO rides (status, fare_cents) VALUES ('requested', $1)")
+///         .bind(fare)
+///         .execute(&db)
+///         .await?;
+/// }
+/// let page = Ride::select()
+///     .order_by(RideSort::FareCentsDesc)
+///     .paginate(&db, PageRequest::new(1, 2))
+///     .await?;
+/// assert_eq!(page.total, 3);
+/// assert_eq!(page.total_pages(), 2);
+/// assert!(page.has_next());
+/// assert_eq!(page.items.iter().map(|r| r.fare_cents).collect::<Vec<_>>(), [1500, 900]);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// The rows of this page.
@@ -105,6 +133,16 @@ impl<T> Page<T> {
 }
 
 /// Which keyset page to fetch: rows after the cursor `after` (none: from the start).
+///
+/// ```
+/// use txova_db::KeysetRequest;
+///
+/// // The first page, then the one after the last id a client saw (`?after=40`).
+/// let first: KeysetRequest<i64> = KeysetRequest::first(20);
+/// assert_eq!(first.after, None);
+/// let next = KeysetRequest::after(40_i64, 20);
+/// assert_eq!((next.after, next.limit), (Some(40), 20));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeysetRequest<K> {
     /// The previous page's [`KeysetPage::next`].
@@ -129,6 +167,34 @@ impl<K> KeysetRequest<K> {
 }
 
 /// One keyset page: its rows and the cursor of the next page (`None` on the last).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// use txova_db::{Db, Direction, KeysetRequest};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE rides (id INTEGER PRIMARY KEY, status TEXT, fare_cents BIGINT, driver_id BIGINT)").await?;
+/// for _ in 0..5 {
+///     db.execute("INSERT INTO rides (status, fare_cents) VALUES ('requested', 100)").await?;
+/// }
+/// let mut request = KeysetRequest::first(2);
+/// let mut seen = Vec::new();
+/// loop {
+///     let page = Ride::select().keyset(&db, Ride::id, Direction::Asc, request).await?;
+///     seen.extend(page.items.iter().map(|ride| ride.id));
+///     match page.next {
+///         Some(cursor) => request = KeysetRequest::after(cursor, 2),
+///         None => break,
+///     }
+/// }
+/// assert_eq!(seen, [1, 2, 3, 4, 5]);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeysetPage<T, K> {
     /// The rows.

@@ -42,6 +42,27 @@ pub fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
 }
 
 /// A raw statement and its parameters; build it with [`query`].
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)").await?;
+/// // Raw SQL with `$n` placeholders on every backend; values are always bound.
+/// txova_db::query("INSERT INTO users (name) VALUES ($1), ($2)")
+///     .bind("Ana")
+///     .bind("Rui")
+///     .execute(&db)
+///     .await?;
+/// let row = txova_db::query("SELECT count(*) AS n FROM users WHERE name <> $1")
+///     .bind("Rui")
+///     .fetch_one(&db)
+///     .await?;
+/// assert_eq!(row.try_get::<i64>("n")?, 1);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[must_use = "a query does nothing until it is executed or fetched"]
 pub struct Query<'q> {
     sql: Cow<'q, str>,

@@ -9,6 +9,18 @@ use crate::types::Decode;
 ///
 /// `usize` and `&str` convert into it, so `row.try_get::<i64>(0)` and
 /// `row.try_get::<i64>("id")` both work.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let row = txova_db::query("SELECT 7 AS id, 'Ana' AS name").fetch_one(&db).await?;
+/// assert_eq!(row.try_get::<i64>(0)?, 7); // by position
+/// assert_eq!(row.try_get::<String>("name")?, "Ana"); // by name
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnRef<'a> {
     /// The column at this position, counting from 0.

@@ -9,6 +9,22 @@ use crate::executor::Executor;
 use crate::table::Table;
 
 /// One difference between a struct and its table.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, SchemaProblem, Table, verify_schema};
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, email: String }
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)").await?;
+/// let report = verify_schema::<User, _>(&db).await?;
+/// assert!(matches!(&report.problems[..], [SchemaProblem::ColumnMissing { column, .. }] if column == "email"));
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SchemaProblem {
@@ -69,6 +85,23 @@ impl fmt::Display for SchemaProblem {
 }
 
 /// What [`verify_schema`] found.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Table, verify_schema};
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, email: String }
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)").await?;
+/// // At start-up: refuse to serve with a struct that does not match its table.
+/// let report = verify_schema::<User, _>(&db).await?;
+/// assert!(report.is_ok(), "{report}");
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaReport {
     /// The table checked.

@@ -66,6 +66,21 @@ pub struct Select<S = Dynamic, O = Row> {
 /// A condition over aggregates, for [`Select::having`]: made by comparing an
 /// [`Aggregate`] (`count().gt(2)`), combined with `&` and `|`. It is a type of its
 /// own so that it cannot be passed to `filter`, where SQL forbids aggregates.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// use txova_db::count;
+///
+/// // Statuses with more than 10 rides.
+/// let busy = Ride::select()
+///     .columns((Ride::status, count()))
+///     .group_by(Ride::status)
+///     .having(count().gt(10));
+/// assert!(busy.to_sql().sql().ends_with("HAVING COUNT(*) > $1"));
+/// ```
 pub struct Having<X>(Expr<X>);
 
 impl<X> std::ops::BitAnd for Having<X> {
@@ -83,6 +98,19 @@ impl<X> std::ops::BitOr for Having<X> {
 }
 
 /// The source type of the untyped builder ([`Select::from`]).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Select};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE audit_2026 (id INTEGER PRIMARY KEY, what TEXT)").await?;
+/// // A table known only at run time: the untyped builder, rows as `Row`.
+/// let rows = Select::from("audit_2026").fetch_all(&db).await?;
+/// assert!(rows.is_empty());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 pub struct Dynamic;
 
 enum FromClause {
@@ -757,6 +785,16 @@ impl<S, O> Select<S, O> {
 
 /// The typed sources: a table, or tables joined. (The untyped builder's source,
 /// [`Dynamic`], is not one.)
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // A table, or tables joined: what a typed `Select` reads from.
+/// fn typed<S: txova_db::select::Source, O>(_: &txova_db::Select<S, O>) {}
+/// typed(&Ride::select());
+/// ```
 pub trait Source: sealed::Sealed {}
 
 mod sealed {
@@ -874,6 +912,18 @@ impl<S, O> fmt::Debug for Select<S, O> {
 
 /// Something that can stand in `ORDER BY`: a column's [`Order`], or a generated sort
 /// enum value.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // A column's order, or a sort key parsed from a request (`?sort=-fare_cents`).
+/// let sort: RideSort = "-fare_cents".parse().expect("a sort key");
+/// let by_key = Ride::select().order_by(sort);
+/// let by_column = Ride::select().order_by(Ride::fare_cents.desc());
+/// assert_eq!(by_key.to_sql().sql(), by_column.to_sql().sql());
+/// ```
 pub trait OrderTerm {
     /// The table whose column it orders by.
     type Table;
@@ -896,12 +946,33 @@ impl<T: Table> OrderTerm for AnyColumn<T> {
 }
 
 /// Index marker for aggregates that belong to no table (`count()`).
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // `count()` belongs to no table, so it fits any query.
+/// let n = Ride::select().columns(txova_db::count());
+/// assert!(n.to_sql().sql().starts_with("SELECT COUNT(*)"));
+/// ```
 pub struct AnyTable;
 
 impl<S> Contains<(), AnyTable> for S {}
 
 /// What `.columns(..)` accepts: a column, an aggregate, or a tuple of them, each
 /// from one of the query's tables.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // A column, an aggregate, or a tuple of them; the output type follows.
+/// let _: &txova_db::Select<Ride, String> = &Ride::select().columns(Ride::status);
+/// let _: &txova_db::Select<Ride, (String, i64)> =
+///     &Ride::select().columns((Ride::status, txova_db::count()));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be selected from this query",
     label = "select columns of the query's tables, aggregates, or tuples of them"
@@ -1009,6 +1080,24 @@ tuple_selection!(
 
 /// An aggregate function over table `X` (or over no table, for `count()`) whose
 /// value decodes into `Out`.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// use txova_db::{avg, count, max, sum};
+///
+/// // Each aggregate knows what it decodes into: a row of this select is
+/// // `(i64, Option<i64>, Option<f64>, Option<i64>)`.
+/// let totals = Ride::select().columns((
+///     count(),
+///     sum(Ride::fare_cents),
+///     avg(Ride::fare_cents),
+///     max(Ride::fare_cents),
+/// ));
+/// let _: &txova_db::Select<Ride, (i64, Option<i64>, Option<f64>, Option<i64>)> = &totals;
+/// ```
 pub struct Aggregate<X, Out> {
     aggregate: AggregateRef,
     _types: PhantomData<fn() -> (X, Out)>,
@@ -1136,6 +1225,22 @@ pub fn count_of<X: Table, V>(column: Column<X, V>) -> Aggregate<X, i64> {
 }
 
 /// Numeric column types and what their `SUM` comes back as.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// let _ = Ride::select().columns(txova_db::sum(Ride::fare_cents));
+/// ```
+///
+/// ```compile_fail
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, status: String }
+/// // SUM of a text column does not compile.
+/// let _ = Ride::select().columns(txova_db::sum(Ride::status));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a numeric column type",
     label = "`sum` and `avg` need an integer or floating-point column"

@@ -14,6 +14,24 @@ use crate::types::{Bind, Param};
 use crate::write::{Delete, Insert, Unfiltered, Update};
 
 /// One column of a table's allowlist, as `#[derive(Table)]` describes it.
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User {
+///     #[column(primary_key, generated)]
+///     id: i64,
+///     #[column(name = "email_address", sortable)]
+///     email: String,
+/// }
+///
+/// let email = &User::COLUMNS[1];
+/// assert_eq!((email.name, email.field), ("email_address", "email"));
+/// assert!(email.sortable && !email.primary_key);
+/// assert!(User::COLUMNS[0].generated);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ColumnInfo {
@@ -233,6 +251,26 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
 }
 
 /// A [`Table`] with a single-column primary key.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, PrimaryKey, Table};
+///
+/// #[derive(Table, Debug, PartialEq)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, name: String }
+///
+/// // Generic over every table with a key: load a row or fail with NotFound.
+/// async fn load<T: PrimaryKey>(db: &Db, key: T::Key) -> txova_db::Result<T> {
+///     T::get(db, key).await
+/// }
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").await?;
+/// db.execute("INSERT INTO users VALUES (7, 'Ana')").await?;
+/// assert_eq!(load::<User>(&db, 7).await?.name, "Ana");
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no primary key",
     label = "`find`, `get`, `save` and `delete_by_id` look rows up by primary key",

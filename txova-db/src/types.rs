@@ -29,6 +29,25 @@ use crate::__private::backend::{
 ///
 /// Implemented for every `T: Debug + Send + Sync` that each enabled backend can encode.
 /// `Debug` is required so a statement can be shown with its arguments.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// // Integers, floats, strings, bools, bytes, `Option`s of them (NULL), and with the
+/// // features, chrono times, UUIDs and JSON.
+/// let row = txova_db::query("SELECT $1 + 1, $2, $3 IS NULL")
+///     .bind(41_i64)
+///     .bind("Ana")
+///     .bind(None::<i64>)
+///     .fetch_one(&db)
+///     .await?;
+/// assert_eq!(row.try_get::<i64>(0)?, 42);
+/// assert!(row.try_get::<bool>(2)?);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be bound as a SQL parameter on every enabled backend",
     label = "not a SQL value for all of txova-db's enabled backends",
@@ -39,6 +58,19 @@ pub trait Bind: EncodePostgres + EncodeSqlite + EncodeMySql + fmt::Debug + Send 
 impl<T> Bind for T where T: EncodePostgres + EncodeSqlite + EncodeMySql + fmt::Debug + Send + Sync {}
 
 /// A Rust type that every enabled backend can decode a column into.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let row = txova_db::query("SELECT 'Ana', NULL").fetch_one(&db).await?;
+/// let name: String = row.try_get(0)?;
+/// let missing: Option<String> = row.try_get(1)?; // NULL decodes only into an Option
+/// assert_eq!((name.as_str(), missing), ("Ana", None));
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be decoded from a column on every enabled backend",
     label = "not decodable by all of txova-db's enabled backends",
@@ -51,6 +83,15 @@ impl<T> Decode for T where T: DecodePostgres + DecodeSqlite + DecodeMySql + Size
 /// A bound parameter, type-erased so statements can hold parameters of mixed types.
 /// Plumbing between builders and drivers; implemented for every [`Bind`] type.
 /// Held in an `Arc` so a built statement can be rendered (`to_sql()`) and run.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// // Every `Bind` value is a `Param` once bound; builders keep them type-erased.
+/// let query = txova_db::query("SELECT $1").bind(7_i64);
+/// assert_eq!(query.sql(), "SELECT $1");
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[doc(hidden)]
 pub trait Param: fmt::Debug + Send + Sync {
     #[cfg(feature = "postgres")]

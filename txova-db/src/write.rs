@@ -46,6 +46,21 @@ enum Conflict {
 }
 
 /// Columns of `T`, as `[User::email]` or `(User::email, User::name)`.
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, plate: String, name: String, available: bool }
+///
+/// let driver = Driver { id: 7, plate: "MZ-001".into(), name: "Rui".into(), available: true };
+/// // An array of columns of one type, or a tuple of any.
+/// let upsert = Driver::insert(&driver)
+///     .on_conflict([Driver::plate])
+///     .do_update((Driver::name, Driver::available));
+/// assert!(upsert.to_sql().sql().contains(r#"DO UPDATE SET "name" = EXCLUDED."name", "available" = EXCLUDED."available""#));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a list of `{T}`'s columns",
     label = "conflict targets and upsert columns must belong to the table inserted into",
@@ -365,6 +380,21 @@ fn write_returning<T: Table>(w: &mut SqlWriter) {
 }
 
 /// `ON CONFLICT (..)` waiting for its action.
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, plate: String, available: bool }
+///
+/// let driver = Driver { id: 7, plate: "MZ-001".into(), available: true };
+/// // An upsert: insert, or update `available` where the plate is taken.
+/// let upsert = Driver::insert(&driver)
+///     .on_conflict([Driver::plate])
+///     .do_update([Driver::available]);
+/// assert!(upsert.to_sql().sql().contains(r#"ON CONFLICT ("plate") DO UPDATE SET "available" = EXCLUDED."available""#));
+/// ```
 #[must_use = "say what happens on conflict: .do_update(..) or .do_nothing()"]
 pub struct OnConflict<'r, T> {
     insert: Insert<'r, T>,
@@ -389,6 +419,23 @@ impl<'r, T: Table> OnConflict<'r, T> {
 }
 
 /// An [`Insert`] that returns the rows it wrote.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Table};
+///
+/// #[derive(Table, Debug)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key, generated)] id: i64, name: String }
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)").await?;
+/// // The row as stored, with the id the database generated.
+/// let ana = User::insert(&User { id: 0, name: "Ana".into() }).returning().fetch_one(&db).await?;
+/// assert_eq!(ana.id, 1);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[must_use = "an insert does nothing until it is fetched"]
 pub struct InsertReturning<'r, T>(Insert<'r, T>);
 
@@ -420,11 +467,42 @@ impl<T: Table> InsertReturning<'_, T> {
 }
 
 /// Typestate of [`Update`] and [`Delete`]: no filter chosen yet.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // `Ride::update()` starts `Unfiltered`; `filter` or `all_rows` make it `Filtered`,
+/// // and only a filtered update has `execute`.
+/// let _: txova_db::Update<Ride, txova_db::write::Unfiltered> = Ride::update().set(Ride::status, "cancelled");
+/// let _: txova_db::Update<Ride, txova_db::write::Filtered> =
+///     Ride::update().set(Ride::status, "cancelled").filter(Ride::id.eq(7));
+/// ```
 pub struct Unfiltered;
 /// Typestate of [`Update`] and [`Delete`]: `.filter(..)` or `.all_rows()` was called.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// let every_ride = Ride::update().set(Ride::status, "cancelled").all_rows();
+/// assert_eq!(every_ride.to_sql().sql(), r#"UPDATE "rides" SET "status" = $1"#);
+/// ```
 pub struct Filtered;
 
 /// Whether an UPDATE or DELETE has said which rows it touches.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// // Both `Filtered` updates and deletes carry `RowsChosen`, which `execute` requires.
+/// fn chosen<S: txova_db::write::RowsChosen>() {}
+/// chosen::<txova_db::write::Filtered>();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "this statement has no filter and would touch every row of the table",
     label = "add `.filter(..)`, or `.all_rows()` if every row is really meant",
@@ -596,6 +674,26 @@ fn write_where(w: &mut SqlWriter, node: &Node) -> Result<(), Error> {
 }
 
 /// A `DELETE` from `T`; see [`Table::delete`].
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+///
+/// let purge = Ride::delete().filter(Ride::status.eq("cancelled"));
+/// assert_eq!(purge.to_sql().sql(), r#"DELETE FROM "rides" WHERE "rides"."status" = $1"#);
+/// ```
+///
+/// A delete without a filter does not compile; say `all_rows()` to mean it:
+///
+/// ```compile_fail
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64 }
+/// # async fn f(db: &txova_db::Db) {
+/// Ride::delete().execute(db).await;
+/// # }
+/// ```
 #[must_use = "a delete does nothing until it is executed"]
 pub struct Delete<T, F = Unfiltered> {
     filter: Expr<T>,

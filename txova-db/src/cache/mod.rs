@@ -30,6 +30,21 @@ use envelope::Stored;
 use flight::{Flights, Landed, Role};
 
 /// What went wrong with one cache entry (inside [`Error::Cache`]).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::cache::Cache;
+/// use txova_db::store::Store;
+/// use txova_db::ErrorKind;
+///
+/// let cache = Cache::new(Store::embedded());
+/// cache.set("user:42", &"not a number").await?;
+/// // A value that no longer decodes (the type changed between deploys) is an error...
+/// let err = cache.get::<u64>("user:42").await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Cache);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CacheError {
@@ -48,6 +63,22 @@ pub enum CacheError {
 }
 
 /// The three outcomes of a cache read.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::cache::{Cache, Lookup};
+/// use txova_db::store::Store;
+///
+/// let cache = Cache::new(Store::embedded());
+/// assert!(cache.get::<String>("user:42:name").await?.is_miss());
+/// cache.set("user:42:name", "Ana").await?;
+/// assert_eq!(cache.get::<String>("user:42:name").await?, Lookup::Hit("Ana".to_owned()));
+/// // A remembered "no such row", so a missing user does not reach the database each time.
+/// cache.set_none("user:43:name").await?;
+/// assert_eq!(cache.get::<String>("user:43:name").await?, Lookup::CachedNone);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup<T> {
     /// The value was cached.
@@ -168,6 +199,29 @@ impl std::fmt::Debug for Cache {
 ///     }
 /// }
 /// ```
+///
+/// ```
+/// use txova_db::cache::{Cache, UsesCache};
+/// use txova_db::{Error, cached};
+///
+/// struct Fares {
+///     cache: Cache,
+/// }
+///
+/// // Where `#[cached]` and `#[cache_evict]` methods of `Fares` find their cache.
+/// impl UsesCache for Fares {
+///     fn cache(&self) -> &Cache {
+///         &self.cache
+///     }
+/// }
+///
+/// impl Fares {
+///     #[cached(key = "fare:<from>:<to>", ttl = "5m")]
+///     async fn estimate(&self, from: &str, to: &str) -> Result<i64, Error> {
+///         Ok((from.len() + to.len()) as i64 * 100)
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not say which cache its #[cached]/#[cache_evict] methods use",
     label = "the cache is taken from `self`",
@@ -199,6 +253,24 @@ impl<T: UsesCache + ?Sized> UsesCache for Arc<T> {
 /// A return type `#[cached]` (and [`Cache::get_or_set`]) can cache: `Result<T, E>`
 /// caches `Ok` values, `Option<T>` caches `Some` values and `None` as a cached absence.
 /// Recognised by this trait, not by name, so type aliases work.
+///
+/// ```
+/// use txova_db::cache::{Cache, UsesCache};
+/// use txova_db::cached;
+///
+/// struct Fares { cache: Cache }
+/// impl UsesCache for Fares {
+///     fn cache(&self) -> &Cache { &self.cache }
+/// }
+///
+/// impl Fares {
+///     // `Option` results cache `None` too (a remembered miss); `Result` caches `Ok` only.
+///     #[cached(key = "fare:<id>")]
+///     async fn by_id(&self, id: i64) -> Option<i64> {
+///         (id > 0).then_some(id * 100)
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be cached",
     label = "a cached function returns `Result<T, E>` or `Option<T>`",

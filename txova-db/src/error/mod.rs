@@ -32,6 +32,23 @@ pub use codes::{kind_for_mysql_code, kind_for_sqlite_code, kind_for_sqlstate};
 /// of failure is this": variants carry the details (driver code, constraint, timings),
 /// kinds are the stable vocabulary. Credentials never appear in the `Display` or `Debug`
 /// output of an error.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Backend, Db, ErrorKind};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE)").await?;
+/// db.execute("INSERT INTO users (email) VALUES ('ana@example.com')").await?;
+/// let Err(err) = db.execute("INSERT INTO users (email) VALUES ('ana@example.com')").await else {
+///     panic!("a second row with the same email");
+/// };
+/// assert_eq!(err.kind(), ErrorKind::Duplicate);
+/// assert!(!err.is_retryable());
+/// assert_eq!(err.as_database().map(|e| e.backend()), Some(Backend::Sqlite));
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -214,6 +231,22 @@ pub enum Error {
 /// The stable classification of an [`Error`], for matching.
 ///
 /// New kinds may be added in minor releases, so matches need a wildcard arm.
+///
+/// ```
+/// use txova_db::{Error, ErrorKind};
+///
+/// /// The HTTP status an API answers a failed request with.
+/// fn status(err: &Error) -> u16 {
+///     match err.kind() {
+///         ErrorKind::NotFound => 404,
+///         ErrorKind::Duplicate => 409,
+///         ErrorKind::Check | ErrorKind::NotNull | ErrorKind::ForeignKey => 422,
+///         ErrorKind::Timeout | ErrorKind::Connection | ErrorKind::Busy => 503,
+///         _ => 500,
+///     }
+/// }
+/// assert_eq!(status(&Error::NotFound), 404);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -291,6 +324,17 @@ impl ErrorKind {
 }
 
 /// Which engine reported a [`DatabaseError`], and so how to read its code.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Backend, Db};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// assert_eq!(db.backend(), Backend::Sqlite);
+/// assert_eq!(Backend::Postgres.to_string(), "postgres");
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
@@ -313,6 +357,20 @@ impl fmt::Display for Backend {
 }
 
 /// A statement rejected by the database, with everything the server told us about it.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, ErrorKind};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE rides (fare INTEGER NOT NULL CHECK (fare >= 0))").await?;
+/// let err = db.execute("INSERT INTO rides (fare) VALUES (-1)").await.unwrap_err();
+/// let database = err.as_database().expect("the database refused it");
+/// assert_eq!(database.kind(), ErrorKind::Check);
+/// assert_eq!(database.code(), "275"); // SQLITE_CONSTRAINT_CHECK
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("{kind} error from {backend} ({code}): {message}")]
 pub struct DatabaseError {
@@ -361,6 +419,25 @@ impl DatabaseError {
 }
 
 /// A sort key from user input (`?sort=-created_at`) that names no sortable column.
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride {
+///     #[column(primary_key)]
+///     id: i64,
+///     #[column(sortable)]
+///     fare_cents: i64,
+///     pickup: String,
+/// }
+///
+/// // `?sort=pickup` from a client: not a sortable column, so not a sort key.
+/// let err = "pickup".parse::<RideSort>().unwrap_err();
+/// assert_eq!(err.key, "pickup");
+/// assert_eq!(err.expected, "fare_cents");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{key}` is not a sort key of `{table}` (expected one of: {expected})")]
 pub struct InvalidSortKey {
@@ -382,6 +459,13 @@ impl From<InvalidSortKey> for Error {
 }
 
 /// Why a configuration or connection URL was rejected.
+///
+/// ```
+/// use txova_db::{ConfigError, DbConfig};
+///
+/// let err = DbConfig::from_lookup(|_| None).unwrap_err();
+/// assert!(matches!(err, ConfigError::Missing { ref key } if key == "DATABASE_URL"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

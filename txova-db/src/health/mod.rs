@@ -76,6 +76,23 @@ impl Default for HealthConfig {
 
 /// What makes a component [`Degraded`](HealthStatus::Degraded) or
 /// [`Down`](HealthStatus::Down).
+///
+/// ```
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthThresholds};
+///
+/// // A latency-sensitive service: slow at 100 ms, down after 3 failed pings in a row.
+/// let config = HealthConfig {
+///     interval: Duration::from_secs(2),
+///     thresholds: HealthThresholds {
+///         slow_ping: Duration::from_millis(100),
+///         failures_before_down: 3,
+///         ..HealthThresholds::default()
+///     },
+///     ..HealthConfig::default()
+/// };
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HealthThresholds {
@@ -121,6 +138,26 @@ struct Component {
 }
 
 /// Builds a [`HealthMonitor`]: register components, then [`start`](Self::start).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// assert_eq!(report.components.len(), 2);
+/// # let _ = (Duration::ZERO, HealthConfig::default(), HealthStatus::Up);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[must_use = "a builder does nothing until `start` is called"]
 pub struct HealthMonitorBuilder {
     components: Vec<Component>,
@@ -183,6 +220,29 @@ struct Shared {
 /// Checks databases and stores periodically; see the [module docs](self).
 ///
 /// Dropping the monitor stops it.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// // What a `/health` route serves: the last report, no I/O of its own.
+/// assert!(report.is_ready());
+/// assert_eq!(monitor.report().status, HealthStatus::Up);
+/// monitor.stop().await;
+/// # let _ = (Duration::ZERO, HealthConfig::default());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 pub struct HealthMonitor {
     shared: Arc<Shared>,
     task: Mutex<Option<JoinHandle<()>>>,

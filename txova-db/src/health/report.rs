@@ -8,6 +8,31 @@ use serde::Serialize;
 use crate::db::DbStats;
 
 /// How a component (or the whole service) is doing.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// let http_status = match report.status {
+///     HealthStatus::Up | HealthStatus::Degraded => 200, // degraded still serves
+///     HealthStatus::Down => 503,
+/// };
+/// assert_eq!(http_status, 200);
+/// assert!(HealthStatus::Down.level() > HealthStatus::Degraded.level());
+/// # let _ = (Duration::ZERO, HealthConfig::default());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
@@ -32,6 +57,29 @@ impl HealthStatus {
 }
 
 /// What kind of component a report is about.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// use txova_db::health::ComponentKind;
+///
+/// let kinds: Vec<ComponentKind> = report.components.iter().map(|c| c.kind).collect();
+/// assert_eq!(kinds, [ComponentKind::Database, ComponentKind::Store]);
+/// # let _ = (Duration::ZERO, HealthConfig::default(), HealthStatus::Up);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -43,6 +91,35 @@ pub enum ComponentKind {
 }
 
 /// One reason a component is not [`Up`](HealthStatus::Up).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// use txova_db::health::Problem;
+///
+/// for component in &report.components {
+///     for problem in &component.problems {
+///         match problem {
+///             Problem::PingFailed { error } => eprintln!("{}: {error}", component.name),
+///             other => eprintln!("{}: {other:?}", component.name),
+///         }
+///     }
+/// }
+/// # let _ = (Duration::ZERO, HealthConfig::default(), HealthStatus::Up);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -81,6 +158,30 @@ pub enum Problem {
 }
 
 /// A stretch of time a component was [`Down`](HealthStatus::Down).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// let database = report.component("database").expect("monitored");
+/// match &database.last_outage {
+///     Some(outage) => println!("down {:?}, {} failed checks", outage.duration(), outage.failed_checks),
+///     None => println!("never down since start"),
+/// }
+/// # let _ = (Duration::ZERO, HealthConfig::default(), HealthStatus::Up);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outage {
     /// The first of the failed checks that made it down.
@@ -102,6 +203,30 @@ impl Outage {
 }
 
 /// The last check of one component.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// let database = report.component("database").expect("monitored");
+/// assert_eq!(database.status, HealthStatus::Up);
+/// assert_eq!(database.consecutive_failures, 0);
+/// let pool = database.pool.as_ref().expect("databases report their pool");
+/// assert!(pool.size >= 1);
+/// # let _ = (Duration::ZERO, HealthConfig::default());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ComponentHealth {
@@ -138,6 +263,29 @@ pub struct ComponentHealth {
 /// assert_eq!(report.status, HealthStatus::Up);
 /// assert!(report.is_ready());
 /// assert!(serde_json::to_string(&report).unwrap().contains(r#""status":"up""#));
+/// ```
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::health::{HealthConfig, HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+/// use txova_db::Db;
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let monitor = HealthMonitor::builder()
+///     .database("database", db)
+///     .store("cache", Store::embedded())
+///     .start();
+/// let report = monitor.check_now().await;
+///
+/// // Serializes for a /health endpoint.
+/// let json = serde_json::to_value(&report).expect("serializable");
+/// assert_eq!(json["status"], "up");
+/// assert_eq!(json["components"][0]["name"], "database");
+/// # let _ = (Duration::ZERO, HealthConfig::default(), HealthStatus::Up);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -176,6 +324,20 @@ impl HealthReport {
 
 /// A component changed status; handed to the monitor's
 /// [`on_alert`](super::HealthMonitorBuilder::on_alert) callback.
+///
+/// ```
+/// use txova_db::health::{HealthMonitor, HealthStatus};
+/// use txova_db::store::Store;
+///
+/// let monitor = HealthMonitor::builder()
+///     .store("cache", Store::embedded())
+///     .on_alert(|alert| {
+///         if alert.to == HealthStatus::Down {
+///             eprintln!("{} is down: {:?}", alert.component, alert.problems);
+///         }
+///     });
+/// # let _ = monitor;
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct HealthAlert {

@@ -145,6 +145,23 @@ impl Lease {
 /// While the guard lives, a background task extends the lock every third of its TTL
 /// (the watchdog, unless turned off in [`LockOptions`](super::LockOptions)) and marks
 /// the [`Lease`] lost when it cannot.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::lock::Locks;
+/// use txova_db::store::Store;
+///
+/// let locks = Locks::new(Store::embedded());
+/// let guard = locks.acquire("report:daily").await?;
+/// assert_eq!(guard.lease().key(), "lock:{report:daily}");
+/// // Long work: extend it by hand (the watchdog also does, every third of the TTL).
+/// guard.extend(Duration::from_secs(60)).await?;
+/// assert!(!guard.is_lost());
+/// guard.release().await?;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct LockGuard {
     lease: Lease,

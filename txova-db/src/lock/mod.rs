@@ -173,6 +173,30 @@ impl LockOptions {
 /// Distributed locks on one store. Cheap to clone.
 ///
 /// See the [module documentation](self) for the guarantees.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::lock::Locks;
+/// use txova_db::store::Store;
+///
+/// // The in-process store here; `Store::redis(url)` or `Store::from_env()` in a service.
+/// let locks = Locks::new(Store::embedded());
+/// let guard = locks.acquire("ride:assign:42").await?;
+/// // While it is held, nobody else gets it.
+/// assert!(locks.try_acquire("ride:assign:42").await?.is_none());
+/// // Pass the fencing token to what the lock protects, so a stale holder is refused.
+/// let token = guard.fencing_token();
+/// guard.release().await?;
+/// let again = locks.try_acquire("ride:assign:42").await?.expect("free again");
+/// assert!(again.fencing_token() > token);
+/// let total = locks
+///     .with_lock("report:daily", Duration::from_secs(30), |_lease| async { 7 })
+///     .await?;
+/// assert_eq!(total, 7);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct Locks {
     inner: Arc<Inner>,
@@ -325,6 +349,41 @@ impl Locks {
 
 /// What a function run under a lock ([`Locks::run_locked`], `#[locked]`) returns: a
 /// `Result` whose error can carry the lock's own failure.
+///
+/// ```
+/// use txova_db::lock::{Locks, UsesLocks};
+/// use txova_db::locked;
+///
+/// /// The service's own error: `#[locked]` reports a lock it could not take through
+/// /// `From<txova_db::Error>`.
+/// #[derive(Debug)]
+/// enum DispatchError {
+///     Db(txova_db::Error),
+/// }
+///
+/// impl From<txova_db::Error> for DispatchError {
+///     fn from(err: txova_db::Error) -> Self {
+///         Self::Db(err)
+///     }
+/// }
+///
+/// struct Dispatch {
+///     locks: Locks,
+/// }
+///
+/// impl UsesLocks for Dispatch {
+///     fn locks(&self) -> &Locks {
+///         &self.locks
+///     }
+/// }
+///
+/// impl Dispatch {
+///     #[locked("ride:assign:<ride>", wait = "2s")]
+///     async fn assign(&self, ride: i64) -> Result<i64, DispatchError> {
+///         Ok(ride)
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "#[locked] cannot report a lock failure through `{Self}`",
     label = "return `Result<T, E>` with `E: From<txova_db::Error>`",
@@ -387,6 +446,31 @@ fn keys(name: &str) -> Result<(String, String), Error> {
 /// impl UsesLocks for Dispatch {
 ///     fn locks(&self) -> &Locks {
 ///         &self.locks
+///     }
+/// }
+/// ```
+///
+/// ```
+/// use txova_db::lock::{Locks, UsesLocks};
+/// use txova_db::{Error, locked};
+///
+/// struct Payouts {
+///     locks: Locks,
+/// }
+///
+/// // Where `#[locked]` methods of `Payouts` find their locks.
+/// impl UsesLocks for Payouts {
+///     fn locks(&self) -> &Locks {
+///         &self.locks
+///     }
+/// }
+///
+/// impl Payouts {
+///     /// One payout run per driver at a time, across every instance of the service.
+///     #[locked("payout:<driver_id>", ttl = "30s")]
+///     async fn pay(&self, driver_id: i64) -> Result<(), Error> {
+///         let _ = driver_id;
+///         Ok(())
 ///     }
 /// }
 /// ```

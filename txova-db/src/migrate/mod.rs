@@ -41,6 +41,21 @@ use crate::transaction::{RetryPolicy, TxOptions};
 use crate::types::Param;
 
 /// Why migrating failed or refused to start.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{ErrorKind, Migrator};
+///
+/// // Two files with one version: refused before anything runs.
+/// let err = Migrator::from_files([
+///     ("0001_users.up.sql", "CREATE TABLE users (id INTEGER)"),
+///     ("0001_riders.up.sql", "CREATE TABLE riders (id INTEGER)"),
+/// ])
+/// .unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Migration);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MigrateError {
@@ -143,6 +158,27 @@ impl From<MigrateError> for Error {
 }
 
 /// Which way a step goes.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Migrator};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let migrator = Migrator::from_files([
+///     ("0001_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY)"),
+///     ("0001_create_users.down.sql", "DROP TABLE users"),
+///     ("0002_add_email.up.sql", "ALTER TABLE users ADD COLUMN email TEXT"),
+/// ])?;
+///
+/// use txova_db::migrate::Step;
+///
+/// let applied = migrator.steps(&db, 1).await?;
+/// assert_eq!(applied[0].step, Step::Up);
+/// let reverted = migrator.steps(&db, -1).await?;
+/// assert_eq!(reverted[0].step, Step::Down);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Applying an `.up.sql`.
@@ -152,6 +188,24 @@ pub enum Step {
 }
 
 /// One step run (or, in a dry run, planned).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Migrator};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let migrator = Migrator::from_files([
+///     ("0001_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY)"),
+///     ("0001_create_users.down.sql", "DROP TABLE users"),
+///     ("0002_add_email.up.sql", "ALTER TABLE users ADD COLUMN email TEXT"),
+/// ])?;
+///
+/// for applied in migrator.up(&db).await? {
+///     println!("{:04} {} in {:?}", applied.version, applied.description, applied.duration);
+/// }
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// The migration's version.
@@ -167,6 +221,25 @@ pub struct Applied {
 }
 
 /// The current version and whether a migration failed there.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Migrator};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let migrator = Migrator::from_files([
+///     ("0001_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY)"),
+///     ("0001_create_users.down.sql", "DROP TABLE users"),
+///     ("0002_add_email.up.sql", "ALTER TABLE users ADD COLUMN email TEXT"),
+/// ])?;
+///
+/// assert_eq!(migrator.version(&db).await?, None);
+/// migrator.up(&db).await?;
+/// let version = migrator.version(&db).await?.expect("migrated");
+/// assert_eq!((version.version, version.dirty), (2, false));
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MigrationVersion {
     /// The highest applied version.
@@ -176,6 +249,26 @@ pub struct MigrationVersion {
 }
 
 /// One file's state, from [`Migrator::status`].
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Migrator};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let migrator = Migrator::from_files([
+///     ("0001_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY)"),
+///     ("0001_create_users.down.sql", "DROP TABLE users"),
+///     ("0002_add_email.up.sql", "ALTER TABLE users ADD COLUMN email TEXT"),
+/// ])?;
+///
+/// migrator.steps(&db, 1).await?;
+/// let status = migrator.status(&db).await?;
+/// assert!(status[0].applied_at.is_some());
+/// assert!(status[1].applied_at.is_none()); // pending
+/// assert!(!status[0].checksum_mismatch);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {
     /// The version.
@@ -201,6 +294,25 @@ struct HistoryRow {
 }
 
 /// Runs migrations against a [`Db`]; see the [module docs](self).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Migrator};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let migrator = Migrator::from_files([
+///     ("0001_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY)"),
+///     ("0001_create_users.down.sql", "DROP TABLE users"),
+///     ("0002_add_email.up.sql", "ALTER TABLE users ADD COLUMN email TEXT"),
+/// ])?;
+///
+/// let applied = migrator.up(&db).await?;
+/// assert_eq!(applied.len(), 2);
+/// assert!(migrator.up(&db).await?.is_empty()); // nothing left to do
+/// migrator.down(&db, 1).await.unwrap_err(); // 0002 has no .down.sql
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct Migrator {
     migrations: Vec<Migration>,

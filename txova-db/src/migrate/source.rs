@@ -10,6 +10,20 @@ use sha2::{Digest as _, Sha256};
 use super::MigrateError;
 
 /// One migration: its version, its SQL both ways, and the checksum of its `up` file.
+///
+/// ```
+/// use txova_db::Migrator;
+///
+/// let migrator = Migrator::from_files([
+///     ("0001_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY)"),
+///     ("0001_create_users.down.sql", "DROP TABLE users"),
+/// ])?;
+/// let first = &migrator.migrations()[0];
+/// assert_eq!((first.version, first.description.as_str()), (1, "create_users"));
+/// assert!(first.down.is_some());
+/// assert_eq!(first.checksum.len(), 64);
+/// # Ok::<(), txova_db::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Migration {
     /// The number the file names start with.

@@ -36,6 +36,15 @@ use crate::store::{Backend, Store, Value};
 use algorithm::Verdict;
 
 /// How a [`RateLimit`] counts.
+///
+/// ```
+/// use std::time::Duration;
+/// use txova_db::rate_limit::{Algorithm, RateLimit};
+///
+/// let limit = RateLimit::token_bucket(10, Duration::from_secs(1)).burst(20);
+/// assert_eq!(limit.algorithm, Algorithm::TokenBucket);
+/// assert_eq!(limit.capacity(), 20);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -149,6 +158,16 @@ impl RateLimit {
 }
 
 /// What the limiter does when the store cannot be reached.
+///
+/// ```
+/// use txova_db::rate_limit::{FailureMode, RateLimiter};
+/// use txova_db::store::Store;
+///
+/// // Sign-ins fail closed: when the store cannot be asked, refuse rather than let a
+/// // password-guessing run through unlimited.
+/// let logins = RateLimiter::new(Store::embedded()).failure_mode(FailureMode::Closed);
+/// # let _ = logins;
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureMode {
@@ -162,6 +181,26 @@ pub enum FailureMode {
 }
 
 /// The answer to one check, with what the standard headers need.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::rate_limit::{RateLimit, RateLimiter};
+/// use txova_db::store::Store;
+///
+/// let limiter = RateLimiter::new(Store::embedded());
+/// let limit = RateLimit::fixed_window(2, Duration::from_secs(60));
+/// assert!(limiter.check(&limit, "user:42").await?.allowed());
+/// assert!(limiter.check(&limit, "user:42").await?.allowed());
+/// let refused = limiter.check(&limit, "user:42").await?;
+/// assert!(!refused.allowed());
+/// assert_eq!(refused.remaining(), 0);
+/// assert!(refused.retry_after().is_some());
+/// // What a 429 carries.
+/// assert!(refused.headers().any(|(name, _)| name == "Retry-After"));
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitDecision {
     allowed: bool,
@@ -257,6 +296,24 @@ fn ceil_secs(duration: Duration) -> u64 {
 }
 
 /// Checks [`RateLimit`]s against a store. Cheap to clone.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use std::time::Duration;
+/// use txova_db::rate_limit::{RateLimit, RateLimiter};
+/// use txova_db::store::Store;
+/// use txova_db::ErrorKind;
+///
+/// let limiter = RateLimiter::new(Store::embedded());
+/// let ride_requests = RateLimit::token_bucket(3, Duration::from_secs(60));
+/// for _ in 0..3 {
+///     limiter.enforce(&ride_requests, "rides:user:42").await?;
+/// }
+/// let err = limiter.enforce(&ride_requests, "rides:user:42").await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::RateLimited);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
     store: Store,

@@ -11,6 +11,16 @@ use crate::error::Error;
 
 /// How the exponential delay is randomised (AWS Architecture Blog, "Exponential
 /// Backoff And Jitter").
+///
+/// ```
+/// use std::time::Duration;
+/// use txova_db::resilience::{Backoff, Jitter};
+///
+/// let exact = Backoff { jitter: Jitter::None, ..Backoff::new(Duration::from_millis(100), Duration::from_secs(1)) };
+/// let delays: Vec<Duration> = exact.delays().take(5).collect();
+/// assert_eq!(delays[..4], [100, 200, 400, 800].map(Duration::from_millis));
+/// assert_eq!(delays[4], Duration::from_secs(1)); // capped at max_delay
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Jitter {
@@ -167,6 +177,17 @@ impl Backoff {
 }
 
 /// The delays of one run of a [`Backoff`] (see [`Backoff::delays`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use txova_db::resilience::Backoff;
+///
+/// let backoff = Backoff { max_attempts: Some(4), ..Backoff::default() };
+/// // Attempts after the first: three delays, each at most the capped exponential.
+/// let delays: Vec<Duration> = backoff.delays().collect();
+/// assert_eq!(delays.len(), 3);
+/// assert!(delays.iter().all(|d| *d <= Duration::from_millis(400)));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Delays {
     policy: Backoff,

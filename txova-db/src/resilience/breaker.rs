@@ -12,6 +12,22 @@ use tokio::time::Instant;
 use crate::error::{Error, ErrorKind};
 
 /// The state of a [`CircuitBreaker`].
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::resilience::{BreakerState, CircuitBreaker};
+///
+/// let breaker = CircuitBreaker::builder("payments")
+///     .ready_to_trip(|counts| counts.consecutive_failures >= 2)
+///     .build();
+/// for _ in 0..2 {
+///     let _ = breaker.call(|| async { Err::<(), _>(txova_db::Error::NotFound) }).await;
+/// }
+/// # // NotFound is not a failure by default; count every error here.
+/// # let _ = BreakerState::Closed;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
@@ -36,6 +52,18 @@ impl fmt::Display for BreakerState {
 
 /// Request and outcome counts of the current generation (cleared on every state change,
 /// and every `interval` while closed).
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::resilience::CircuitBreaker;
+///
+/// let breaker = CircuitBreaker::builder("geocoder").build();
+/// breaker.call(|| async { Ok::<_, txova_db::Error>(()) }).await?;
+/// let counts = breaker.counts();
+/// assert_eq!((counts.requests, counts.total_successes), (1, 1));
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     /// Calls let through.
@@ -69,6 +97,19 @@ type SuccessFn = dyn Fn(&Error) -> bool + Send + Sync;
 type ChangeFn = dyn Fn(&str, BreakerState, BreakerState) + Send + Sync;
 
 /// How a [`CircuitBreaker`] behaves; built with [`CircuitBreaker::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use txova_db::resilience::CircuitBreaker;
+///
+/// let breaker = CircuitBreaker::builder("redis")
+///     .ready_to_trip(|counts| counts.requests >= 20 && counts.total_failures * 2 >= counts.requests)
+///     .timeout(Duration::from_secs(10)) // open for 10 s, then half-open
+///     .max_requests(3) // trial calls while half-open
+///     .on_state_change(|name, from, to| eprintln!("breaker {name}: {from} -> {to}"))
+///     .build();
+/// assert_eq!(breaker.name(), "redis");
+/// ```
 #[must_use = "call `build()` to get the breaker"]
 pub struct BreakerBuilder {
     name: String,

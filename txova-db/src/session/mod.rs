@@ -83,6 +83,21 @@ impl Default for SessionConfig {
 
 /// A session id: 256 random bits, URL-safe. Its `Debug` shows only a prefix, as the id
 /// is a bearer credential.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::session::{NewSession, Sessions};
+/// use txova_db::store::Store;
+///
+/// let sessions = Sessions::new(Store::embedded());
+/// let session = sessions.create(NewSession::new("42")).await?;
+/// // 256 random bits, URL-safe base64: a bearer token or a cookie value as it is.
+/// let token: &str = session.id.as_str();
+/// assert_eq!(token.len(), 43);
+/// assert!(sessions.get(token).await?.is_some());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SessionId(String);
@@ -208,6 +223,24 @@ impl SessionUpdate {
 }
 
 /// A stored session.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::session::{NewSession, Sessions};
+/// use txova_db::store::Store;
+///
+/// let sessions = Sessions::new(Store::embedded());
+/// let created = sessions
+///     .create(NewSession::new("42").device_id("android-3f9c").data("city", "Maputo"))
+///     .await?;
+/// let session = sessions.get(created.id.as_str()).await?.expect("stored");
+/// assert_eq!(session.user_id, "42");
+/// assert_eq!(session.device_id.as_deref(), Some("android-3f9c"));
+/// assert_eq!(session.data["city"], "Maputo");
+/// assert!(session.expires_at > session.created_at);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Session {
@@ -283,6 +316,25 @@ impl Session {
 }
 
 /// The session store. Cheap to clone.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::session::{NewSession, SessionUpdate, Sessions};
+/// use txova_db::store::Store;
+///
+/// let sessions = Sessions::new(Store::embedded());
+/// // Sign-in: a new session, rotated again after a privilege change (against fixation).
+/// let phone = sessions.create(NewSession::new("42").device_id("phone")).await?;
+/// let phone = sessions.rotate(phone.id.as_str()).await?.expect("rotated");
+/// sessions.create(NewSession::new("42").device_id("laptop")).await?;
+/// sessions.update(phone.id.as_str(), SessionUpdate::new().data("theme", "dark")).await?;
+/// assert_eq!(sessions.list_for_user("42").await?.len(), 2);
+/// // Sign out everywhere.
+/// assert_eq!(sessions.delete_all_for_user("42").await?, 2);
+/// assert!(sessions.get(phone.id.as_str()).await?.is_none());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct Sessions {
     inner: Arc<Inner>,

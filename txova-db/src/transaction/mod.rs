@@ -30,6 +30,25 @@ tokio::task_local! {
 }
 
 /// Transaction isolation levels.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::transaction::{Isolation, TxOptions};
+/// use txova_db::{Db, Error};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let options = TxOptions::new().isolation(Isolation::Serializable).retries(5);
+/// let n: i64 = db
+///     .transaction_with(options, |_tx| {
+///         let db = db.clone();
+///         async move { txova_db::query("SELECT 1").fetch_one(&db).await?.try_get(0) }
+///     })
+///     .await?;
+/// assert_eq!(n, 1);
+/// # let _: Option<Error> = None;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Isolation {
@@ -52,6 +71,14 @@ impl Isolation {
 }
 
 /// What a `transaction` call inside another transaction of the same task does.
+///
+/// ```
+/// use txova_db::transaction::TxOptions;
+///
+/// // Inside another transaction: roll back to a savepoint on error, keep the outer one.
+/// let options = TxOptions::new().savepoint();
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Nesting {
@@ -162,6 +189,27 @@ impl TxOptions {
 
 /// An open transaction: a cheap handle, cloned into closures; usable as an executor
 /// (`.fetch_all(&tx)`), though statements through the `Db` it came from join it too.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Error};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE audit (what TEXT)").await?;
+/// db.transaction(|tx| {
+///     let db = db.clone();
+///     async move {
+///         // Statements through `db` in this task join the transaction...
+///         db.execute("INSERT INTO audit (what) VALUES ('assigned')").await?;
+///         // ...and work that must only happen once it is committed waits for it.
+///         tx.after_commit(async { println!("committed: notify the driver") });
+///         Ok::<_, Error>(())
+///     }
+/// })
+/// .await?;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct Tx {
     inner: Arc<TxInner>,
@@ -599,6 +647,31 @@ impl Db {
 /// impl UsesDb for RideRepo {
 ///     fn db(&self) -> &Db {
 ///         &self.db
+///     }
+/// }
+/// ```
+///
+/// ```
+/// use txova_db::{Db, Error, UsesDb, transactional};
+///
+/// struct Rides {
+///     db: Db,
+/// }
+///
+/// // Where `#[transactional]` methods of `Rides` open their transaction.
+/// impl UsesDb for Rides {
+///     fn db(&self) -> &Db {
+///         &self.db
+///     }
+/// }
+///
+/// impl Rides {
+///     #[transactional]
+///     async fn cancel(&self, id: i64) -> Result<u64, Error> {
+///         txova_db::query("UPDATE rides SET status = 'cancelled' WHERE id = $1")
+///             .bind(id)
+///             .execute(&self.db)
+///             .await
 ///     }
 /// }
 /// ```
