@@ -224,56 +224,29 @@ pub(crate) async fn walkthrough(base: &str) -> Result<(), DemoError> {
     );
 
     println!("\n6. Ride requests are rate limited per rider: a burst of 3, then 429.");
-    let ride = |fare: i64| {
-        json!({
+    let request_ride = |fare: i64, expected: StatusCode| {
+        let body = json!({
             "pickup": "Avenida Julius Nyerere 1200",
             "dropoff": "Aeroporto Internacional de Maputo",
             "fare_cents": fare,
-        })
+        });
+        client.call(Method::POST, "/rides", Some(body), expected)
     };
-    let first = client
-        .call(
-            Method::POST,
-            "/rides",
-            Some(ride(45_000)),
-            StatusCode::CREATED,
-        )
-        .await?;
+    let first = request_ride(45_000, StatusCode::CREATED).await?;
     println!(
         "     ride {}, RateLimit-Remaining {}",
         first.id(),
         first.header("ratelimit-remaining")
     );
-    let negative = client
-        .call(
-            Method::POST,
-            "/rides",
-            Some(ride(-1)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await?;
+    let negative = request_ride(-1, StatusCode::UNPROCESSABLE_ENTITY).await?;
     println!("     a negative fare: {}", negative.field("message"));
-    let second = client
-        .call(
-            Method::POST,
-            "/rides",
-            Some(ride(12_500)),
-            StatusCode::CREATED,
-        )
-        .await?;
+    let second = request_ride(12_500, StatusCode::CREATED).await?;
     println!(
         "     ride {}, RateLimit-Remaining {}",
         second.id(),
         second.header("ratelimit-remaining")
     );
-    let refused = client
-        .call(
-            Method::POST,
-            "/rides",
-            Some(ride(9_900)),
-            StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await?;
+    let refused = request_ride(9_900, StatusCode::TOO_MANY_REQUESTS).await?;
     println!(
         "     refused: RateLimit-Policy {}, Retry-After {} s",
         refused.header("ratelimit-policy"),

@@ -9,6 +9,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use txova_db::Db;
@@ -335,7 +336,7 @@ async fn api_behaves(base: &str) {
     assert_eq!(twin.status, StatusCode::CONFLICT, "{}", twin.body);
 
     // Eight dispatchers at once: one assignment, seven refusals, one fencing token.
-    let attempts = futures_join_all((0..8).map(|_| ana.post(&assign, json!(null)))).await;
+    let attempts = join_all((0..8).map(|_| ana.post(&assign, json!(null)))).await;
     let won: Vec<&Answer> = attempts
         .iter()
         .filter(|a| a.status == StatusCode::OK)
@@ -459,30 +460,6 @@ async fn api_behaves(base: &str) {
         ..Api::new(base)
     };
     assert_eq!(phone.get("/me").await.status, StatusCode::OK);
-}
-
-/// All of `futures` at once, in order (tokio's `JoinSet` would need `'static`).
-async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 /// Waits up to 10 s for `/health` to answer `status`.

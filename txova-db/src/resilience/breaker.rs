@@ -20,11 +20,15 @@ use crate::error::{Error, ErrorKind};
 /// let breaker = CircuitBreaker::builder("payments")
 ///     .ready_to_trip(|counts| counts.consecutive_failures >= 2)
 ///     .build();
+/// assert_eq!(breaker.state(), BreakerState::Closed);
+/// // A pool that is gone counts as a failure (a missing row would not).
 /// for _ in 0..2 {
-///     let _ = breaker.call(|| async { Err::<(), _>(txova_db::Error::NotFound) }).await;
+///     let _ = breaker.call(|| async { Err::<(), _>(txova_db::Error::PoolClosed) }).await;
 /// }
-/// # // NotFound is not a failure by default; count every error here.
-/// # let _ = BreakerState::Closed;
+/// assert_eq!(breaker.state(), BreakerState::Open);
+/// // Open: calls fail at once, without running.
+/// let err = breaker.call(|| async { Ok::<_, txova_db::Error>(()) }).await.unwrap_err();
+/// assert_eq!(err.kind(), txova_db::ErrorKind::CircuitOpen);
 /// # Ok(()) }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 /// ```
