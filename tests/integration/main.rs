@@ -20,6 +20,7 @@ mod golden_sql;
 #[cfg(feature = "redis")]
 mod locks;
 mod migrations;
+mod pool;
 #[cfg(feature = "redis")]
 mod rate_limits;
 mod raw_query;

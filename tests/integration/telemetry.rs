@@ -194,9 +194,10 @@ async fn n_plus_one_warns_once_per_statement_per_scope() {
 
 #[tokio::test]
 async fn queries_and_the_pool_are_measured() {
-    let (_file, db) = sqlite_with(|c| c).await;
     let metrics = Metrics::default();
     let _metrics = metrics::set_default_local_recorder(&metrics);
+    // The connection `connect` opens to check the server is the pool's first.
+    let (_file, db) = sqlite_with(|c| c).await;
     riders(&db).await;
     for id in 1..=3 {
         Rider::get(&db, id).await.expect("get");

@@ -53,8 +53,17 @@ pub struct DbConfig {
     /// handshake included (default 10 s).
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// Ping a pooled connection before handing it out (default `true`).
+    /// Check (ping) a pooled connection before handing it out when it has sat idle for
+    /// longer than [`test_after_idle`](Self::test_after_idle) (default `true`).
+    /// Connections left in doubt (a statement cancelled midway, a transaction dropped
+    /// open, a session the server ended) are checked either way.
     pub test_before_acquire: bool,
+    /// How long a connection may sit idle before [`test_before_acquire`](Self::test_before_acquire)
+    /// checks it (default 1 s, as pgxpool does). A connection in steady use is never
+    /// pinged: the ping is a round trip, as long as a point query. `Duration::ZERO`
+    /// checks on every acquire.
+    #[serde(with = "humantime_serde")]
+    pub test_after_idle: Duration,
     /// Server-side limit per statement (Postgres `statement_timeout`); `None` for none.
     #[serde(with = "humantime_serde")]
     pub statement_timeout: Option<Duration>,
@@ -89,6 +98,7 @@ impl Default for DbConfig {
             acquire_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             test_before_acquire: true,
+            test_after_idle: Duration::from_secs(1),
             statement_timeout: None,
             lock_timeout: None,
             slow_query_threshold: Some(Duration::from_secs(1)),
@@ -177,6 +187,11 @@ impl DbConfig {
             parse_from_str,
         )?;
         env.read(
+            "TXOVA_DB_TEST_AFTER_IDLE",
+            &mut config.test_after_idle,
+            parse_duration,
+        )?;
+        env.read(
             "TXOVA_DB_STATEMENT_TIMEOUT",
             &mut config.statement_timeout,
             parse_optional_duration,
@@ -255,6 +270,7 @@ impl fmt::Debug for DbConfig {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("test_before_acquire", &self.test_before_acquire)
+            .field("test_after_idle", &self.test_after_idle)
             .field("statement_timeout", &self.statement_timeout)
             .field("lock_timeout", &self.lock_timeout)
             .field("slow_query_threshold", &self.slow_query_threshold)

@@ -1,18 +1,17 @@
 //! Turning a [`DbConfig`] into a connected sqlx pool, per backend.
 //!
-//! sqlx's pool retries a refused connection until its acquire deadline and then reports
-//! only a pool timeout, which would hide the cause. So the first connection is opened
-//! directly, under `connect_timeout`, and its error (refused, bad password, unknown
-//! database, …) reaches the caller as it is; the pool itself is then created lazily.
+//! The first connection is opened directly, under `connect_timeout`, so that its error
+//! (refused, bad password, unknown database, …) reaches the caller as it is; it then
+//! becomes the pool's first idle connection, and the pool opens the others as needed.
 
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::pool::PoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
+use super::pool::{ConnPool, Settings};
 use super::stats::PoolCounters;
 use super::{Db, Inner, Peer, Pool};
 use crate::config::DbConfig;
@@ -56,38 +55,26 @@ fn validate(config: &DbConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The pool's settings, with a connect hook that counts the connections it opens.
-fn pool_options<D: super::driver::Driver>(
-    config: &DbConfig,
-    counters: &Arc<PoolCounters>,
-) -> PoolOptions<D> {
-    let backend = super::telemetry::system_name(D::BACKEND);
-    let counters = Arc::clone(counters);
-    PoolOptions::new()
-        .max_connections(config.max_connections)
-        .min_connections(config.min_connections)
-        .max_lifetime(config.max_lifetime)
-        .idle_timeout(config.idle_timeout)
-        .acquire_timeout(config.acquire_timeout)
-        .test_before_acquire(config.test_before_acquire)
-        .after_connect(move |_, _| {
-            counters.connection_created();
-            metrics::counter!("txova_db_pool_connections_created_total", "backend" => backend)
-                .increment(1);
-            Box::pin(std::future::ready(Ok(())))
-        })
-}
-
-/// Builds the lazily connecting pool and the `Db` around it.
+/// Builds the pool, starting with the connection `probe` opened, and the `Db` around it.
 fn finish<D: super::driver::Driver>(
     config: DbConfig,
     target: String,
     peer: Peer,
     options: <D::Connection as Connection>::Options,
-    wrap: fn(sqlx::Pool<D>) -> Pool,
+    first: D::Connection,
+    wrap: fn(ConnPool<D>) -> Pool,
 ) -> Db {
     let counters = Arc::new(PoolCounters::default());
-    let pool = pool_options(&config, &counters).connect_lazy_with(options);
+    let settings = Settings {
+        max_connections: config.max_connections,
+        min_connections: config.min_connections,
+        max_lifetime: config.max_lifetime,
+        idle_timeout: config.idle_timeout,
+        acquire_timeout: config.acquire_timeout,
+        connect_timeout: config.connect_timeout,
+        test_after_idle: config.test_before_acquire.then_some(config.test_after_idle),
+    };
+    let pool = ConnPool::new(options, settings, Arc::clone(&counters), Some(first));
     Db::from_parts(Inner::new(wrap(pool), config, target, peer, counters))
 }
 
@@ -103,23 +90,20 @@ fn malformed(config: &DbConfig, err: &sqlx::Error) -> Error {
     .into()
 }
 
-/// Opens one connection under the connect timeout, to report exactly why it fails.
+/// Opens the first connection under the connect timeout, to report exactly why it
+/// fails; it becomes the pool's first idle connection.
 async fn probe<C: Connection>(
     config: &DbConfig,
     target: &str,
     connecting: impl Future<Output = Result<C, sqlx::Error>>,
-) -> Result<(), Error> {
+) -> Result<C, Error> {
     match tokio::time::timeout(config.connect_timeout, connecting).await {
         Err(_) => Err(Error::ConnectTimeout {
             target: target.to_owned(),
             after: config.connect_timeout,
         }),
         Ok(Err(err)) => Err(Error::from_sqlx(err, target, config.acquire_timeout)),
-        Ok(Ok(conn)) => {
-            // The probe's only job was to connect; a failed goodbye changes nothing.
-            let _ = conn.close().await;
-            Ok(())
-        }
+        Ok(Ok(conn)) => Ok(conn),
     }
 }
 
@@ -146,8 +130,8 @@ async fn postgres(config: DbConfig) -> Result<Db, Error> {
         port: Some(options.get_port()),
         namespace: options.get_database().map(str::to_owned),
     };
-    probe(&config, &target, options.connect()).await?;
-    Ok(finish(config, target, peer, options, Pool::Postgres))
+    let first = probe(&config, &target, options.connect()).await?;
+    Ok(finish(config, target, peer, options, first, Pool::Postgres))
 }
 
 #[cfg(feature = "sqlite")]
@@ -187,8 +171,8 @@ async fn sqlite(mut config: DbConfig) -> Result<Db, Error> {
         namespace: Some(target.clone()),
         ..Peer::default()
     };
-    probe(&config, &target, options.connect()).await?;
-    Ok(finish(config, target, peer, options, Pool::Sqlite))
+    let first = probe(&config, &target, options.connect()).await?;
+    Ok(finish(config, target, peer, options, first, Pool::Sqlite))
 }
 
 #[cfg(feature = "mysql")]
@@ -210,6 +194,6 @@ async fn mysql(config: DbConfig) -> Result<Db, Error> {
         port: Some(options.get_port()),
         namespace: options.get_database().map(str::to_owned),
     };
-    probe(&config, &target, options.connect()).await?;
-    Ok(finish(config, target, peer, options, Pool::MySql))
+    let first = probe(&config, &target, options.connect()).await?;
+    Ok(finish(config, target, peer, options, first, Pool::MySql))
 }

@@ -19,6 +19,30 @@ pub(crate) trait Driver: sqlx::Database {
     fn wrap_row(row: Self::Row) -> Row;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Whether the connection that returned `error` can no longer be used: an I/O or
+    /// protocol failure, or a database error of the connection class.
+    fn breaks_connection(error: &sqlx::Error) -> bool {
+        matches!(
+            error,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed
+        )
+    }
+
+    /// Whether `error` is the server saying it had ended the session (the statement
+    /// that met it never ran). Only Postgres says so.
+    fn session_ended(_error: &sqlx::Error) -> bool {
+        false
+    }
+}
+
+/// The SQLSTATE of a database error, if `error` is one.
+#[cfg(feature = "postgres")]
+fn sqlstate(error: &sqlx::Error) -> Option<std::borrow::Cow<'_, str>> {
+    error.as_database_error().and_then(|db| db.code())
 }
 
 #[cfg(feature = "postgres")]
@@ -39,6 +63,24 @@ impl Driver for sqlx::Postgres {
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn breaks_connection(error: &sqlx::Error) -> bool {
+        match sqlstate(error) {
+            Some(code) => crate::error::kind_for_sqlstate(&code) == crate::ErrorKind::Connection,
+            None => matches!(
+                error,
+                sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)
+            ),
+        }
+    }
+
+    /// A FATAL `admin_shutdown` (`pg_terminate_backend`, a fast shutdown),
+    /// `crash_shutdown` or `idle_session_timeout` as the reply to a statement: the
+    /// backend ended before reading it. (Ended while running one, the statement is rolled
+    /// back; ended after its commit, the reply comes first.)
+    fn session_ended(error: &sqlx::Error) -> bool {
+        sqlstate(error).is_some_and(|code| matches!(&*code, "57P01" | "57P02" | "57P05"))
     }
 }
 

@@ -2,11 +2,13 @@
 
 mod connect;
 pub(crate) mod driver;
+pub(crate) mod pool;
 mod stats;
 mod telemetry;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
@@ -77,11 +79,11 @@ impl Inner {
 
 pub(crate) enum Pool {
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
+    Postgres(pool::ConnPool<sqlx::Postgres>),
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(pool::ConnPool<sqlx::Sqlite>),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlPool),
+    MySql(pool::ConnPool<sqlx::MySql>),
 }
 
 /// Runs `$body` with `$pool` bound to the backend's sqlx pool and `$backend` naming
@@ -125,27 +127,38 @@ pub(crate) use with_pool_impl as with_pool;
 /// backend), and wrapping it by value made every caller's future that much larger to
 /// move, for every statement.
 macro_rules! run_on_pool {
-    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
+    ($db:expr, $op:ident, retry_safe = $retry_safe:expr, $sql:expr $(, $arg:expr)*) => {{
         let span = $db.statement_span($sql);
         if span.is_disabled() {
-            run_statement!(span, $db, $op, $sql $(, $arg)*)
+            run_statement!(span, $db, $op, $retry_safe, $sql $(, $arg)*)
         } else {
             use tracing::Instrument as _;
-            Box::pin(async { run_statement!(span, $db, $op, $sql $(, $arg)*) })
+            Box::pin(async { run_statement!(span, $db, $op, $retry_safe, $sql $(, $arg)*) })
                 .instrument(span.clone())
                 .await
         }
     }};
+    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        run_on_pool!($db, $op, retry_safe = true, $sql $(, $arg)*)
+    };
 }
 
 /// The body of [`run_on_pool!`], in an async context returning `Result<_, Error>`.
+///
+/// On the pool, a statement that finds its idle connection's session ended by the
+/// server (which the pool's idle check did not catch: it died within the last second)
+/// runs once more, on another connection, if `$retry_safe` still holds: the statement
+/// never ran, and the caller sees only the success.
 macro_rules! run_statement {
-    ($span:ident, $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+    ($span:ident, $db:expr, $op:ident, $retry_safe:expr, $sql:expr $(, $arg:expr)*) => {
         if let Some(tx) = crate::transaction::ambient_for($db) {
             let mut conn = tx.connection().await?;
             let started = Instant::now();
             let result = crate::transaction::with_tx_conn!(conn, |c, B| {
-                driver::$op::<B>(c, $sql $(, $arg)*).await
+                c.statement_started();
+                let result = driver::$op::<B>(&mut **c, $sql $(, $arg)*).await;
+                c.statement_finished(result.as_ref().err());
+                result
             })
             .map_err(|e| $db.error(e));
             $db.observe(
@@ -158,19 +171,32 @@ macro_rules! run_statement {
             tx.record(result)
         } else {
             with_pool!($db, |pool, B| {
-                let mut conn = $db.acquire(pool).await?;
-                let started = Instant::now();
-                let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*)
-                    .await
-                    .map_err(|e| $db.error(e));
-                $db.observe(
-                    &$span,
-                    $sql,
-                    started.elapsed(),
-                    result.as_ref().map(telemetry::ReturnedRows::returned_rows),
-                    None,
-                );
-                result
+                let mut retried = false;
+                loop {
+                    let mut conn = $db.acquire(pool).await?;
+                    let started = Instant::now();
+                    conn.statement_started();
+                    let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*).await;
+                    conn.statement_finished(result.as_ref().err());
+                    if let Err(error) = &result
+                        && !retried
+                        && conn.ended_while_idle(error)
+                        && $retry_safe
+                    {
+                        tracing::debug!(%error, "the server had ended an idle connection's session; running the statement on another");
+                        retried = true;
+                        continue;
+                    }
+                    let result = result.map_err(|e| $db.error(e));
+                    $db.observe(
+                        &$span,
+                        $sql,
+                        started.elapsed(),
+                        result.as_ref().map(telemetry::ReturnedRows::returned_rows),
+                        None,
+                    );
+                    break result;
+                }
             })
         }
     };
@@ -224,7 +250,7 @@ impl Db {
 
     /// Which backend this handle talks to.
     pub fn backend(&self) -> Backend {
-        fn backend_of<D: driver::Driver>(_: &sqlx::Pool<D>) -> Backend {
+        fn backend_of<D: driver::Driver>(_: &pool::ConnPool<D>) -> Backend {
             D::BACKEND
         }
         with_pool!(self, |pool| backend_of(pool))
@@ -235,12 +261,23 @@ impl Db {
         &self.inner.config
     }
 
-    /// Checks that the database answers, on a pooled connection.
+    /// Checks that the database answers, on a pooled connection. Like a statement, a
+    /// ping that finds its idle connection's session ended by the server tries once more
+    /// on another connection.
     pub async fn ping(&self) -> Result<(), Error> {
         use sqlx::Connection as _;
         with_pool!(self, |pool| {
-            let mut conn = self.acquire(pool).await?;
-            conn.ping().await.map_err(|e| self.error(e))
+            let mut retried = false;
+            loop {
+                let mut conn = self.acquire(pool).await?;
+                conn.statement_started();
+                let result = conn.ping().await;
+                conn.statement_finished(result.as_ref().err());
+                match result {
+                    Err(error) if !retried && conn.ended_while_idle(&error) => retried = true,
+                    other => break other.map_err(|e| self.error(e)),
+                }
+            }
         })
     }
 
@@ -259,11 +296,7 @@ impl Db {
 
     /// A snapshot of the pool's statistics.
     pub fn stats(&self) -> DbStats {
-        let (size, idle, max) = with_pool!(self, |pool| (
-            pool.size(),
-            u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-            pool.options().get_max_connections(),
-        ));
+        let (size, idle, max) = with_pool!(self, |pool| pool.sizes());
         let stats = self.inner.counters.snapshot(size, idle, max);
         stats::publish(&stats, telemetry::system_name(self.backend()));
         stats
@@ -304,7 +337,21 @@ impl Db {
         params: &[Arc<dyn Param + '_>],
         sink: &mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> Result<(), Error> {
-        run_on_pool!(self, fetch_each, sql, params, sink)?.map(|_| ())
+        // Once a row has reached the sink, running the statement again would repeat it.
+        let delivered = AtomicBool::new(false);
+        let mut counted = |row: Row| {
+            delivered.store(true, Ordering::Relaxed);
+            sink(row)
+        };
+        run_on_pool!(
+            self,
+            fetch_each,
+            retry_safe = !delivered.load(Ordering::Relaxed),
+            sql,
+            params,
+            &mut counted
+        )?
+        .map(|_| ())
     }
 
     pub(crate) async fn run_fetch_optional(
@@ -315,22 +362,37 @@ impl Db {
         run_on_pool!(self, fetch_optional, sql, params)
     }
 
-    async fn acquire<D: driver::Driver>(
+    /// A connection from the pool, counted in the statistics.
+    pub(crate) async fn acquire<D: driver::Driver>(
         &self,
-        pool: &sqlx::Pool<D>,
-    ) -> Result<sqlx::pool::PoolConnection<D>, Error> {
-        let found_idle = pool.num_idle() > 0;
+        pool: &pool::ConnPool<D>,
+    ) -> Result<pool::PooledConn<D>, Error> {
         let pending = self.inner.counters.start_acquire();
         let started = Instant::now();
         let acquired = pool.acquire().await;
-        let timed_out = matches!(acquired, Err(sqlx::Error::PoolTimedOut));
+        let (waited, timed_out) = match &acquired {
+            Ok(acquired) => (acquired.waited, false),
+            Err(pool::AcquireError::TimedOut) => (true, true),
+            Err(_) => (true, false),
+        };
         pending.finish(
-            found_idle,
+            !waited,
             started.elapsed(),
             timed_out,
             telemetry::system_name(D::BACKEND),
         );
-        acquired.map_err(|e| self.error(e))
+        match acquired {
+            Ok(acquired) => Ok(acquired.conn),
+            Err(pool::AcquireError::Closed) => Err(Error::PoolClosed),
+            Err(pool::AcquireError::TimedOut) => Err(Error::PoolTimeout {
+                after: self.inner.config.acquire_timeout,
+            }),
+            Err(pool::AcquireError::ConnectTimedOut(after)) => Err(Error::ConnectTimeout {
+                target: self.inner.target.clone(),
+                after,
+            }),
+            Err(pool::AcquireError::Sqlx(error)) => Err(self.error(error)),
+        }
     }
 
     pub(crate) fn error(&self, err: sqlx::Error) -> Error {
@@ -356,7 +418,7 @@ macro_rules! from_sqlx_pool {
                     ..DbConfig::default()
                 };
                 Self::from_parts(Inner::new(
-                    Pool::$variant(pool),
+                    Pool::$variant(pool::ConnPool::External(pool)),
                     config,
                     "external pool".to_owned(),
                     Peer::default(),

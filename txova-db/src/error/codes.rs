@@ -24,7 +24,7 @@ pub fn kind_for_sqlstate(code: &str) -> ErrorKind {
         // query_canceled: statement_timeout, or a cancel request.
         "57014" => ErrorKind::Timeout,
         // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
-        "57P01" | "57P02" | "57P03" | "53300" => ErrorKind::Connection,
+        "57P01" | "57P02" | "57P03" | "57P05" | "53300" => ErrorKind::Connection,
         code if code.starts_with("08") => ErrorKind::Connection,
         _ => ErrorKind::Database,
     }
@@ -205,6 +205,7 @@ mod tests {
         assert_eq!(kind_for_sqlstate("57014"), ErrorKind::Timeout);
         assert_eq!(kind_for_sqlstate("08001"), ErrorKind::Connection);
         assert_eq!(kind_for_sqlstate("57P01"), ErrorKind::Connection);
+        assert_eq!(kind_for_sqlstate("57P05"), ErrorKind::Connection);
         assert_eq!(kind_for_sqlstate("53300"), ErrorKind::Connection);
         assert_eq!(kind_for_sqlstate("42P01"), ErrorKind::Database);
         assert!(kind_for_sqlstate("40001").is_retryable());

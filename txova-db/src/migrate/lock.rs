@@ -53,7 +53,7 @@ pub(crate) async fn acquire(
 #[cfg(feature = "postgres")]
 async fn postgres(
     db: &Db,
-    pool: &sqlx::PgPool,
+    pool: &crate::db::pool::ConnPool<sqlx::Postgres>,
     table: &str,
     timeout: Duration,
 ) -> Result<MigrationLock, Error> {
@@ -101,7 +101,10 @@ async fn postgres(
 }
 
 #[cfg(feature = "sqlite")]
-async fn sqlite(pool: &sqlx::SqlitePool, timeout: Duration) -> Result<MigrationLock, Error> {
+async fn sqlite(
+    pool: &crate::db::pool::ConnPool<sqlx::Sqlite>,
+    timeout: Duration,
+) -> Result<MigrationLock, Error> {
     let path = pool.connect_options().get_filename().to_path_buf();
     let name = path.to_string_lossy();
     if name.is_empty() || name.starts_with("file:sqlx-in-memory") || name.contains(":memory:") {

@@ -8,6 +8,7 @@
 //! [`TxOptions::savepoint`]. Work spawned onto other tasks does not join: it runs on
 //! its own connections, outside the transaction.
 
+mod connection;
 mod retry;
 
 use std::fmt;
@@ -24,6 +25,7 @@ pub use retry::RetryPolicy;
 
 use crate::db::Db;
 use crate::error::{Backend, Error, ErrorKind};
+use connection::TxConnection;
 
 tokio::task_local! {
     static CURRENT: Tx;
@@ -229,34 +231,31 @@ struct TxInner {
 
 pub(crate) enum TxConn {
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(TxConnection<sqlx::Postgres>),
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(TxConnection<sqlx::Sqlite>),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    MySql(TxConnection<sqlx::MySql>),
 }
 
-/// Runs `$body` with `$conn` bound to the transaction's connection and `$backend`
-/// naming the sqlx database type.
+/// Runs `$body` with `$conn` bound to the transaction's connection (a
+/// `&mut TxConnection<$backend>`) and `$backend` naming the sqlx database type.
 macro_rules! with_tx_conn_impl {
     ($guard:expr, |$conn:ident, $backend:ident| $body:expr) => {
         match &mut *$guard {
             #[cfg(feature = "postgres")]
-            crate::transaction::TxConn::Postgres(tx) => {
+            crate::transaction::TxConn::Postgres($conn) => {
                 type $backend = sqlx::Postgres;
-                let $conn = &mut **tx;
                 $body
             }
             #[cfg(feature = "sqlite")]
-            crate::transaction::TxConn::Sqlite(tx) => {
+            crate::transaction::TxConn::Sqlite($conn) => {
                 type $backend = sqlx::Sqlite;
-                let $conn = &mut **tx;
                 $body
             }
             #[cfg(feature = "mysql")]
-            crate::transaction::TxConn::MySql(tx) => {
+            crate::transaction::TxConn::MySql($conn) => {
                 type $backend = sqlx::MySql;
-                let $conn = &mut **tx;
                 $body
             }
         }
@@ -303,8 +302,21 @@ impl Tx {
     async fn begin(db: &Db, options: &TxOptions) -> Result<Self, Error> {
         let begin = options.begin_sql(db.backend());
         let conn = crate::db::with_pool!(db, |pool| {
-            let begun = pool.begin_with(sqlx::AssertSqlSafe(begin.clone()));
-            wrap(db.observed(&begin, begun).await?)
+            let mut retried = false;
+            loop {
+                let conn = db.acquire(pool).await?;
+                let begun = db.observed(&begin, async {
+                    match TxConnection::begin(conn, begin.clone()).await {
+                        Ok(tx) => Ok(Some(tx)),
+                        Err(failed) if failed.retry_elsewhere && !retried => Ok(None),
+                        Err(failed) => Err(failed.error),
+                    }
+                });
+                match begun.await? {
+                    Some(tx) => break wrap(tx),
+                    None => retried = true,
+                }
+            }
         });
         Ok(Self {
             inner: Arc::new(TxInner {
@@ -458,7 +470,10 @@ impl Tx {
         let mut conn = self.connection().await?;
         let run = async {
             with_tx_conn!(conn, |c, B| {
-                crate::db::driver::execute_script::<B>(c, &sql).await
+                c.statement_started();
+                let result = crate::db::driver::execute_script::<B>(&mut **c, &sql).await;
+                c.statement_finished(result.as_ref().err());
+                result
             })
         };
         let result = self.inner.db.observed(&sql, run).await;
@@ -466,31 +481,31 @@ impl Tx {
     }
 }
 
-fn wrap<D: WrapTx>(tx: sqlx::Transaction<'static, D>) -> TxConn {
+fn wrap<D: WrapTx>(tx: TxConnection<D>) -> TxConn {
     D::wrap(tx)
 }
 
-trait WrapTx: sqlx::Database {
-    fn wrap(tx: sqlx::Transaction<'static, Self>) -> TxConn;
+trait WrapTx: crate::db::driver::Driver {
+    fn wrap(tx: TxConnection<Self>) -> TxConn;
 }
 
 #[cfg(feature = "postgres")]
 impl WrapTx for sqlx::Postgres {
-    fn wrap(tx: sqlx::Transaction<'static, Self>) -> TxConn {
+    fn wrap(tx: TxConnection<Self>) -> TxConn {
         TxConn::Postgres(tx)
     }
 }
 
 #[cfg(feature = "sqlite")]
 impl WrapTx for sqlx::Sqlite {
-    fn wrap(tx: sqlx::Transaction<'static, Self>) -> TxConn {
+    fn wrap(tx: TxConnection<Self>) -> TxConn {
         TxConn::Sqlite(tx)
     }
 }
 
 #[cfg(feature = "mysql")]
 impl WrapTx for sqlx::MySql {
-    fn wrap(tx: sqlx::Transaction<'static, Self>) -> TxConn {
+    fn wrap(tx: TxConnection<Self>) -> TxConn {
         TxConn::MySql(tx)
     }
 }

@@ -1,0 +1,210 @@
+//! txova-db's own pool: no round trip of its own on the hot path, yet no broken or
+//! unsettled connection reaches a caller.
+
+use std::time::Duration;
+
+use txova_db::{Db, DbConfig, query};
+
+use crate::support;
+
+/// Terminates every backend of `app` (the pool's `application_name`) from `admin`.
+async fn terminate(admin: &Db, app: &str) -> u64 {
+    query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+        .bind(app.to_owned())
+        .execute(admin)
+        .await
+        .expect("terminate")
+}
+
+/// Runs `n` statements at once, so the pool opens `n` connections.
+async fn use_connections(db: &Db, n: usize) {
+    let sleeps = (0..n).map(|_| db.execute("SELECT pg_sleep(0.05)"));
+    for done in futures_util::future::join_all(sleeps).await {
+        done.expect("sleep");
+    }
+}
+
+#[tokio::test]
+async fn connections_killed_while_idle_never_reach_a_caller() {
+    let app = support::unique_name("pool_killed_idle");
+    let Some(pg) = support::postgres_with("pool_killed_idle", |c| DbConfig {
+        application_name: Some(app.clone()),
+        max_connections: 3,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    use_connections(db, 3).await;
+    assert_eq!(db.stats().idle, 3);
+    let admin = Db::connect(&pg.base_url).await.expect("admin");
+
+    // Killed just now: younger than `test_after_idle`, so not checked before use. The
+    // first statement meets the ended session and runs again elsewhere; the others find
+    // their connections suspect and check them first.
+    assert_eq!(terminate(&admin, &app).await, 3);
+    for round in 0..3 {
+        let one: i32 = query("SELECT 1")
+            .fetch_one(db)
+            .await
+            .and_then(|row| row.try_get(0))
+            .unwrap_or_else(|e| panic!("statement {round} after the kill: {e}"));
+        assert_eq!(one, 1);
+    }
+    // And a transaction's BEGIN, and a ping.
+    assert_eq!(terminate(&admin, &app).await, 1);
+    db.transaction(|_| async { db.execute("SELECT 1").await })
+        .await
+        .expect("a transaction after the kill");
+    assert_eq!(terminate(&admin, &app).await, 1);
+    db.ping().await.expect("a ping after the kill");
+
+    let stats = db.stats();
+    assert_eq!(stats.size, 1, "{stats:?}");
+    assert_eq!(stats.connections_created, 6, "{stats:?}");
+    assert_eq!(stats.connections_closed, 5, "{stats:?}");
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_statement_leaves_a_connection_that_is_checked_then_reused() {
+    let Some(pg) = support::postgres_with("pool_cancelled", |c| DbConfig {
+        max_connections: 1,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(50),
+        db.execute("SELECT pg_sleep(0.3)"),
+    );
+    assert!(cancelled.await.is_err(), "the sleep outlives the timeout");
+    // The only connection still owes the sleep's reply: the check waits for it, and the
+    // next statement gets a clean connection, not the sleep's leftovers.
+    let two: i32 = query("SELECT 2")
+        .fetch_one(db)
+        .await
+        .and_then(|row| row.try_get(0))
+        .expect("after the cancel");
+    assert_eq!(two, 2);
+    assert_eq!(db.stats().connections_created, 1, "reused, not replaced");
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_open_is_rolled_back_before_its_connection_is_reused() {
+    let Some(pg) = support::postgres_with("pool_dropped_tx", |c| DbConfig {
+        max_connections: 1,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    db.execute("CREATE TABLE marks (id BIGINT PRIMARY KEY)")
+        .await
+        .expect("table");
+    let body = db.transaction(|_| async {
+        db.execute("INSERT INTO marks VALUES (1)").await?;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        Ok::<_, txova_db::Error>(())
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), body)
+            .await
+            .is_err()
+    );
+    // Inside the dropped transaction, which wrote, this would be its transaction id.
+    let txid: Option<i64> = query("SELECT txid_current_if_assigned()")
+        .fetch_one(db)
+        .await
+        .and_then(|row| row.try_get(0))
+        .expect("next statement");
+    assert_eq!(
+        txid, None,
+        "the next statement runs outside the dropped transaction"
+    );
+    let left: i64 = query("SELECT count(*) FROM marks")
+        .fetch_one(db)
+        .await
+        .and_then(|row| row.try_get(0))
+        .expect("count");
+    assert_eq!(left, 0, "the insert was rolled back");
+    assert_eq!(db.stats().connections_created, 1);
+}
+
+#[tokio::test]
+async fn idle_connections_expire_down_to_the_minimum_and_old_ones_are_replaced() {
+    let Some(pg) = support::postgres_with("pool_lifetimes", |c| DbConfig {
+        max_connections: 3,
+        min_connections: 1,
+        idle_timeout: Some(Duration::from_millis(200)),
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    use_connections(db, 3).await;
+    assert_eq!(db.stats().size, 3);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let stats = db.stats();
+    assert_eq!((stats.size, stats.idle), (1, 1), "{stats:?}");
+    assert_eq!(stats.connections_closed, 2, "{stats:?}");
+
+    let Some(aged) = support::postgres_with("pool_max_lifetime", |c| DbConfig {
+        max_lifetime: Some(Duration::from_millis(150)),
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    aged.db.execute("SELECT 1").await.expect("young");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    aged.db
+        .execute("SELECT 1")
+        .await
+        .expect("after its lifetime");
+    let stats = aged.db.stats();
+    assert!(stats.connections_created >= 2, "{stats:?}");
+    assert_eq!(stats.size, 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn waiters_are_served_in_order_and_the_pool_never_exceeds_its_maximum() {
+    let Some(pg) = support::postgres_with("pool_bounded", |c| DbConfig {
+        max_connections: 2,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    let statements = (0..20).map(|i| async move {
+        let n: i32 = query("SELECT $1::int FROM pg_sleep(0.01)")
+            .bind(i)
+            .fetch_one(db)
+            .await
+            .and_then(|row| row.try_get(0))
+            .expect("statement");
+        assert_eq!(n, i);
+        assert!(db.stats().size <= 2);
+    });
+    futures_util::future::join_all(statements).await;
+    let stats = db.stats();
+    assert_eq!(stats.connections_created, 2, "{stats:?}");
+    assert_eq!(
+        (stats.acquires, stats.pending_acquires),
+        (20, 0),
+        "{stats:?}"
+    );
+    assert!(stats.waits >= 18, "{stats:?}");
+}
