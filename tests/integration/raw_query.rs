@@ -155,3 +155,82 @@ async fn fetch_one_optional_and_not_found() {
         .expect("borrowed bind");
     assert!(found.is_some());
 }
+
+#[derive(txova_db::Table, Debug, Clone, PartialEq)]
+#[table(name = "fares")]
+struct Fare {
+    #[column(primary_key)]
+    id: i64,
+    city: String,
+    cents: i32,
+    note: Option<String>,
+}
+
+async fn rows_as_tables(db: &Db) {
+    db.execute("CREATE TABLE fares (id BIGINT PRIMARY KEY, city TEXT NOT NULL, cents INT NOT NULL, note TEXT)")
+        .await
+        .expect("table");
+    db.execute("INSERT INTO fares VALUES (1, 'Maputo', 250, NULL), (2, 'Beira', 300, 'night')")
+        .await
+        .expect("rows");
+    let expected = [
+        Fare {
+            id: 1,
+            city: "Maputo".into(),
+            cents: 250,
+            note: None,
+        },
+        Fare {
+            id: 2,
+            city: "Beira".into(),
+            cents: 300,
+            note: Some("night".into()),
+        },
+    ];
+    // The table's columns in order: decoded by position.
+    let all: Vec<Fare> = query("SELECT * FROM fares ORDER BY id")
+        .fetch_all_as(db)
+        .await
+        .expect("select *");
+    assert_eq!(all, expected);
+    // Another order and an extra column: by name.
+    let named: Fare =
+        query("SELECT note, cents * 2 AS doubled, cents, city, id FROM fares WHERE id = $1")
+            .bind(2_i64)
+            .fetch_one_as(db)
+            .await
+            .expect("by name");
+    assert_eq!(named, expected[1]);
+    // Positions that match by count but not by name are not trusted.
+    let swapped: Vec<Fare> = query("SELECT id, note, cents, city FROM fares ORDER BY id DESC")
+        .fetch_all_as(db)
+        .await
+        .expect("swapped");
+    assert_eq!(swapped, [expected[1].clone(), expected[0].clone()]);
+    let missing = query("SELECT id, city FROM fares")
+        .fetch_optional_as::<Fare>(db)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::Decode, "{missing:?}");
+    assert!(missing.to_string().contains("cents"), "{missing}");
+    let none = query("SELECT * FROM fares WHERE id = 99")
+        .fetch_optional_as::<Fare>(db)
+        .await
+        .expect("no row");
+    assert_eq!(none, None);
+}
+
+#[tokio::test]
+async fn rows_decode_into_tables_by_position_or_by_name_on_postgres() {
+    let Some(pg) = support::postgres("rows_as_tables").await else {
+        return;
+    };
+    rows_as_tables(&pg.db).await;
+}
+
+#[tokio::test]
+async fn rows_decode_into_tables_by_position_or_by_name_on_sqlite() {
+    let file = SqliteFile::new();
+    let db = Db::connect(&file.url()).await.expect("sqlite");
+    rows_as_tables(&db).await;
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::db::Db;
 use crate::error::Error;
 use crate::row::Row;
+use crate::table::Table;
 use crate::types::{Bind, Param};
 
 /// Starts a raw statement. Placeholders are the backend's own: `$1, $2, …` on Postgres,
@@ -99,6 +100,83 @@ impl<'q> Query<'q> {
     /// Runs the statement and returns its first row, or [`Error::NotFound`].
     pub async fn fetch_one(self, db: &Db) -> Result<Row, Error> {
         self.fetch_optional(db).await?.ok_or(Error::NotFound)
+    }
+
+    /// Runs the statement and decodes every row into a [`Table`] type, as the rows
+    /// stream in.
+    ///
+    /// When the statement returns exactly the table's columns in declaration order (as
+    /// the typed builder's SQL and `SELECT *` on the table do), rows are decoded by
+    /// position; otherwise each field is found by its column name, so any order and
+    /// extra columns work. The choice is made once, on the first row.
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use txova_db::{Db, Table, query};
+    ///
+    /// #[derive(Table, Debug, PartialEq)]
+    /// #[table(name = "drivers")]
+    /// struct Driver {
+    ///     #[column(primary_key)]
+    ///     id: i64,
+    ///     name: String,
+    /// }
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE drivers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").await?;
+    /// db.execute("INSERT INTO drivers VALUES (1, 'Ana'), (2, 'Rui')").await?;
+    /// // Columns in another order, and one the struct does not have: matched by name.
+    /// let busy: Vec<Driver> = query("SELECT name, 1 AS busy, id FROM drivers WHERE id > $1")
+    ///     .bind(1_i64)
+    ///     .fetch_all_as(&db)
+    ///     .await?;
+    /// assert_eq!(busy, [Driver { id: 2, name: "Rui".into() }]);
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn fetch_all_as<T: Table + Send>(self, db: &Db) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut decode: Option<Decoder<T>> = None;
+        let mut sink = |row: Row| {
+            let decode = *decode.get_or_insert_with(|| decoder_for::<T>(&row));
+            out.push(decode(&row)?);
+            Ok(())
+        };
+        db.run_fetch_each(&self.sql, &self.params, &mut sink)
+            .await?;
+        Ok(out)
+    }
+
+    /// Runs the statement and decodes its first row into a [`Table`] type, or returns
+    /// `None`; columns are matched as by [`fetch_all_as`](Self::fetch_all_as).
+    pub async fn fetch_optional_as<T: Table>(self, db: &Db) -> Result<Option<T>, Error> {
+        match self.fetch_optional(db).await? {
+            Some(row) => decoder_for::<T>(&row)(&row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`fetch_optional_as`](Self::fetch_optional_as), with no row an
+    /// [`Error::NotFound`].
+    pub async fn fetch_one_as<T: Table>(self, db: &Db) -> Result<T, Error> {
+        self.fetch_optional_as(db).await?.ok_or(Error::NotFound)
+    }
+}
+
+type Decoder<T> = fn(&Row) -> Result<T, Error>;
+
+/// By position when `row` has exactly `T`'s columns in order, else by name.
+fn decoder_for<T: Table>(row: &Row) -> Decoder<T> {
+    let columns = row.column_names();
+    let in_order = columns.len() == T::COLUMNS.len()
+        && columns
+            .iter()
+            .zip(T::COLUMNS)
+            .all(|(name, column)| *name == column.name);
+    if in_order {
+        |row| T::__decode(row, 0)
+    } else {
+        T::__decode_named
     }
 }
 

@@ -126,8 +126,14 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     /// Every column, in field order: the allowlist for runtime names.
     const COLUMNS: &'static [ColumnInfo];
 
+    /// Decodes the row by position: the columns are [`COLUMNS`](Self::COLUMNS), in
+    /// order, from `offset` (what the typed builder selects).
     #[doc(hidden)]
     fn __decode(row: &Row, offset: usize) -> Result<Self, Error>;
+
+    /// Decodes the row by column name, for SQL whose column order is not known.
+    #[doc(hidden)]
+    fn __decode_named(row: &Row) -> Result<Self, Error>;
 
     #[doc(hidden)]
     fn __insert_values(&self, out: &mut Vec<Arc<dyn Param>>);

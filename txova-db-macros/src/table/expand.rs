@@ -49,6 +49,20 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         }
     });
 
+    let decode_named_fields = container.fields.iter().map(|field| {
+        let field_ident = field.ident;
+        if field.skip.is_none() {
+            let name = &field.column_name;
+            quote_spanned! {field.ty.span()=>
+                #field_ident: row.try_get(#name)?
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                #field_ident: ::core::default::Default::default()
+            }
+        }
+    });
+
     let push_values = |keep: &dyn Fn(&Field<'_>) -> bool| -> Vec<TokenStream> {
         columns
             .iter()
@@ -119,6 +133,12 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
                 offset: usize,
             ) -> ::core::result::Result<Self, ::txova_db::__private::Error> {
                 ::core::result::Result::Ok(Self { #(#decode_fields),* })
+            }
+
+            fn __decode_named(
+                row: &::txova_db::__private::Row,
+            ) -> ::core::result::Result<Self, ::txova_db::__private::Error> {
+                ::core::result::Result::Ok(Self { #(#decode_named_fields),* })
             }
 
             fn __insert_values(
