@@ -16,6 +16,11 @@ async fn terminate(admin: &Db, app: &str) -> u64 {
         .expect("terminate")
 }
 
+/// The first column of the one row `sql` returns.
+async fn scalar<T: txova_db::types::Decode>(db: &Db, sql: &str) -> Result<T, txova_db::Error> {
+    query(sql).fetch_one(db).await?.try_get(0)
+}
+
 /// Runs `n` statements at once, so the pool opens `n` connections.
 async fn use_connections(db: &Db, n: usize) {
     let sleeps = (0..n).map(|_| db.execute("SELECT pg_sleep(0.05)"));
@@ -46,10 +51,8 @@ async fn connections_killed_while_idle_never_reach_a_caller() {
     // their connections suspect and check them first.
     assert_eq!(terminate(&admin, &app).await, 3);
     for round in 0..3 {
-        let one: i32 = query("SELECT 1")
-            .fetch_one(db)
+        let one: i32 = scalar(db, "SELECT 1")
             .await
-            .and_then(|row| row.try_get(0))
             .unwrap_or_else(|e| panic!("statement {round} after the kill: {e}"));
         assert_eq!(one, 1);
     }
@@ -69,7 +72,7 @@ async fn connections_killed_while_idle_never_reach_a_caller() {
 }
 
 #[tokio::test]
-async fn a_cancelled_statement_leaves_a_connection_that_is_checked_then_reused() {
+async fn a_cancelled_statement_leaves_a_connection_that_is_reused_clean() {
     let Some(pg) = support::postgres_with("pool_cancelled", |c| DbConfig {
         max_connections: 1,
         ..c
@@ -86,11 +89,7 @@ async fn a_cancelled_statement_leaves_a_connection_that_is_checked_then_reused()
     assert!(cancelled.await.is_err(), "the sleep outlives the timeout");
     // The only connection still owes the sleep's reply: the check waits for it, and the
     // next statement gets a clean connection, not the sleep's leftovers.
-    let two: i32 = query("SELECT 2")
-        .fetch_one(db)
-        .await
-        .and_then(|row| row.try_get(0))
-        .expect("after the cancel");
+    let two: i32 = scalar(db, "SELECT 2").await.expect("after the cancel");
     assert_eq!(two, 2);
     assert_eq!(db.stats().connections_created, 1, "reused, not replaced");
 }
@@ -120,19 +119,15 @@ async fn a_transaction_dropped_open_is_rolled_back_before_its_connection_is_reus
             .is_err()
     );
     // Inside the dropped transaction, which wrote, this would be its transaction id.
-    let txid: Option<i64> = query("SELECT txid_current_if_assigned()")
-        .fetch_one(db)
+    let txid: Option<i64> = scalar(db, "SELECT txid_current_if_assigned()")
         .await
-        .and_then(|row| row.try_get(0))
         .expect("next statement");
     assert_eq!(
         txid, None,
         "the next statement runs outside the dropped transaction"
     );
-    let left: i64 = query("SELECT count(*) FROM marks")
-        .fetch_one(db)
+    let left: i64 = scalar(db, "SELECT count(*) FROM marks")
         .await
-        .and_then(|row| row.try_get(0))
         .expect("count");
     assert_eq!(left, 0, "the insert was rolled back");
     assert_eq!(db.stats().connections_created, 1);
@@ -178,7 +173,7 @@ async fn idle_connections_expire_down_to_the_minimum_and_old_ones_are_replaced()
 }
 
 #[tokio::test]
-async fn waiters_are_served_in_order_and_the_pool_never_exceeds_its_maximum() {
+async fn many_callers_share_the_pool_without_exceeding_its_maximum() {
     let Some(pg) = support::postgres_with("pool_bounded", |c| DbConfig {
         max_connections: 2,
         ..c
