@@ -1,10 +1,9 @@
-//! [`Executor`]: what a built statement runs on — a [`Db`], a sqlx pool, and (with the
-//! transaction API) a transaction.
+//! [`Executor`]: what a built statement runs on — a [`Db`](crate::Db), a sqlx pool, or
+//! a transaction. The implementations live beside those types.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::db::Db;
 use crate::error::{Backend, Error};
 use crate::row::Row;
 use crate::types::Param;
@@ -15,7 +14,7 @@ pub(crate) mod sealed {
 
 /// Something a builder's `.execute(&x)` / `.fetch_all(&x)` can run on.
 ///
-/// Implemented for [`Db`] and, per enabled backend, for sqlx's pools. Sealed: the
+/// Implemented for [`Db`](crate::Db), [`Tx`](crate::Tx) and, per enabled backend, for sqlx's pools. Sealed: the
 /// methods are the plumbing between builders and connections, not an extension point.
 ///
 /// ```
@@ -87,99 +86,3 @@ pub(crate) async fn fetch_all_decoded<E: Executor, O: Send>(
     exec.fetch_each_statement(sql, params, &mut sink).await?;
     Ok(out)
 }
-
-impl sealed::Sealed for Db {}
-
-impl Executor for Db {
-    fn backend(&self) -> Backend {
-        Db::backend(self)
-    }
-
-    fn execute_statement<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [Arc<dyn Param>],
-    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
-        self.run_execute(sql, params)
-    }
-
-    fn fetch_all_statement<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [Arc<dyn Param>],
-    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send + 'a {
-        self.run_fetch_all(sql, params)
-    }
-
-    fn fetch_optional_statement<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [Arc<dyn Param>],
-    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a {
-        self.run_fetch_optional(sql, params)
-    }
-
-    fn fetch_each_statement<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [Arc<dyn Param>],
-        sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
-        self.run_fetch_each(sql, params, sink)
-    }
-}
-
-/// A sqlx pool runs statements through a [`Db`] view of itself (a cheap wrapper; the
-/// pool and its connections are shared, not copied).
-macro_rules! executor_for_pool {
-    ($feature:literal, $pool:ty, $backend:ident) => {
-        #[cfg(feature = $feature)]
-        impl sealed::Sealed for $pool {}
-
-        #[cfg(feature = $feature)]
-        impl Executor for $pool {
-            fn backend(&self) -> Backend {
-                Backend::$backend
-            }
-
-            async fn execute_statement<'a>(
-                &'a self,
-                sql: &'a str,
-                params: &'a [Arc<dyn Param>],
-            ) -> Result<u64, Error> {
-                Db::from(self.clone()).run_execute(sql, params).await
-            }
-
-            async fn fetch_all_statement<'a>(
-                &'a self,
-                sql: &'a str,
-                params: &'a [Arc<dyn Param>],
-            ) -> Result<Vec<Row>, Error> {
-                Db::from(self.clone()).run_fetch_all(sql, params).await
-            }
-
-            async fn fetch_optional_statement<'a>(
-                &'a self,
-                sql: &'a str,
-                params: &'a [Arc<dyn Param>],
-            ) -> Result<Option<Row>, Error> {
-                Db::from(self.clone()).run_fetch_optional(sql, params).await
-            }
-
-            async fn fetch_each_statement<'a>(
-                &'a self,
-                sql: &'a str,
-                params: &'a [Arc<dyn Param>],
-                sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
-            ) -> Result<(), Error> {
-                Db::from(self.clone())
-                    .run_fetch_each(sql, params, sink)
-                    .await
-            }
-        }
-    };
-}
-
-executor_for_pool!("postgres", sqlx::PgPool, Postgres);
-executor_for_pool!("sqlite", sqlx::SqlitePool, Sqlite);
-executor_for_pool!("mysql", sqlx::MySqlPool, MySql);

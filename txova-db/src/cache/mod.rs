@@ -405,9 +405,9 @@ impl Cache {
     /// A failure to delete is logged and counted, not returned: the write it follows
     /// has already succeeded.
     pub async fn evict(&self, keys: Vec<String>) {
-        if let Some(tx) = crate::transaction::current_any() {
+        if let Some(tx) = crate::db::ambient::current() {
             let cache = self.clone();
-            tx.after_commit(async move { cache.evict_now(&keys).await });
+            tx.after_commit(Box::pin(async move { cache.evict_now(&keys).await }));
         } else {
             self.evict_now(&keys).await;
         }
@@ -488,7 +488,7 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = R>,
     {
-        if key.is_empty() || crate::transaction::current_any().is_some() {
+        if key.is_empty() || crate::db::ambient::in_transaction() {
             return compute().await;
         }
         let mut store_ok = true;

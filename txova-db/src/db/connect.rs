@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::{ConnectOptions, Connection};
 
-use super::pool::{ConnPool, Settings};
+use super::pool::{ConnPool, Live, Settings};
 use super::stats::PoolCounters;
 use super::{Db, Inner, Peer, Pool};
 use crate::config::DbConfig;
@@ -61,7 +61,7 @@ fn finish<D: super::driver::Driver>(
     target: String,
     peer: Peer,
     options: <D::Connection as Connection>::Options,
-    first: D::Connection,
+    first: Live<D>,
     wrap: fn(ConnPool<D>) -> Pool,
 ) -> Db {
     let counters = Arc::new(PoolCounters::default());
@@ -92,12 +92,13 @@ fn malformed(config: &DbConfig, err: &sqlx::Error) -> Error {
 
 /// Opens the first connection under the connect timeout, to report exactly why it
 /// fails; it becomes the pool's first idle connection.
-async fn probe<C: Connection>(
+async fn probe<D: super::driver::Driver>(
     config: &DbConfig,
     target: &str,
-    connecting: impl Future<Output = Result<C, sqlx::Error>>,
-) -> Result<C, Error> {
-    match tokio::time::timeout(config.connect_timeout, connecting).await {
+    connecting: impl Future<Output = Result<D::Connection, sqlx::Error>>,
+) -> Result<Live<D>, Error> {
+    let opening = async { Live::identify(connecting.await?).await };
+    match tokio::time::timeout(config.connect_timeout, opening).await {
         Err(_) => Err(Error::ConnectTimeout {
             target: target.to_owned(),
             after: config.connect_timeout,
@@ -130,7 +131,7 @@ async fn postgres(config: DbConfig) -> Result<Db, Error> {
         port: Some(options.get_port()),
         namespace: options.get_database().map(str::to_owned),
     };
-    let first = probe(&config, &target, options.connect()).await?;
+    let first = probe::<sqlx::Postgres>(&config, &target, options.connect()).await?;
     Ok(finish(config, target, peer, options, first, Pool::Postgres))
 }
 
@@ -171,7 +172,7 @@ async fn sqlite(mut config: DbConfig) -> Result<Db, Error> {
         namespace: Some(target.clone()),
         ..Peer::default()
     };
-    let first = probe(&config, &target, options.connect()).await?;
+    let first = probe::<sqlx::Sqlite>(&config, &target, options.connect()).await?;
     Ok(finish(config, target, peer, options, first, Pool::Sqlite))
 }
 
@@ -194,6 +195,6 @@ async fn mysql(config: DbConfig) -> Result<Db, Error> {
         port: Some(options.get_port()),
         namespace: options.get_database().map(str::to_owned),
     };
-    let first = probe(&config, &target, options.connect()).await?;
+    let first = probe::<sqlx::MySql>(&config, &target, options.connect()).await?;
     Ok(finish(config, target, peer, options, first, Pool::MySql))
 }

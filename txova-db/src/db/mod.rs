@@ -1,14 +1,15 @@
 //! [`Db`]: the pooled database handle every query runs through.
 
+pub(crate) mod ambient;
 mod connect;
 pub(crate) mod driver;
+mod executor;
 pub(crate) mod pool;
 mod stats;
 mod telemetry;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
@@ -127,40 +128,40 @@ pub(crate) use with_pool_impl as with_pool;
 /// backend), and wrapping it by value made every caller's future that much larger to
 /// move, for every statement.
 macro_rules! run_on_pool {
-    ($db:expr, $op:ident, retry_safe = $retry_safe:expr, $sql:expr $(, $arg:expr)*) => {{
+    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
         let span = $db.statement_span($sql);
         if span.is_disabled() {
-            run_statement!(span, $db, $op, $retry_safe, $sql $(, $arg)*)
+            run_statement!(span, $db, $op, $sql $(, $arg)*)
         } else {
             use tracing::Instrument as _;
-            Box::pin(async { run_statement!(span, $db, $op, $retry_safe, $sql $(, $arg)*) })
+            Box::pin(async { run_statement!(span, $db, $op, $sql $(, $arg)*) })
                 .instrument(span.clone())
                 .await
         }
     }};
-    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
-        run_on_pool!($db, $op, retry_safe = true, $sql $(, $arg)*)
-    };
 }
 
 /// The body of [`run_on_pool!`], in an async context returning `Result<_, Error>`.
 ///
-/// On the pool, a statement that finds its idle connection's session ended by the
-/// server (which the pool's idle check did not catch: it died within the last second)
-/// runs once more, on another connection, if `$retry_safe` still holds: the statement
-/// never ran, and the caller sees only the success.
+/// A statement is sent once. After a connection failure it is not run again on
+/// another connection: sqlx reads the server's replies out of sight, so nothing can
+/// show that a statement which met a dead session never reached it (a session killed
+/// while running the statement, or after committing it but before its last reply,
+/// answers exactly like one killed while idle). The pool's checks keep dead idle
+/// connections from callers instead ([`pool`]).
 macro_rules! run_statement {
-    ($span:ident, $db:expr, $op:ident, $retry_safe:expr, $sql:expr $(, $arg:expr)*) => {
-        if let Some(tx) = crate::transaction::ambient_for($db) {
+    ($span:ident, $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        if let Some(tx) = ambient::current_for($db) {
             let mut conn = tx.connection().await?;
             let started = Instant::now();
-            let result = crate::transaction::with_tx_conn!(conn, |c, B| {
+            let result = ambient::with_tx_conn!(conn, |c, B| {
                 c.statement_started();
                 let result = driver::$op::<B>(&mut **c, $sql $(, $arg)*).await;
                 c.statement_finished(result.as_ref().err());
                 result
             })
             .map_err(|e| $db.error(e));
+            drop(conn);
             $db.observe(
                 &$span,
                 $sql,
@@ -171,35 +172,32 @@ macro_rules! run_statement {
             tx.record(result)
         } else {
             with_pool!($db, |pool, B| {
-                let mut retried = false;
-                loop {
-                    let mut conn = $db.acquire(pool).await?;
-                    let started = Instant::now();
-                    conn.statement_started();
-                    let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*).await;
-                    conn.statement_finished(result.as_ref().err());
-                    if let Err(error) = &result
-                        && !retried
-                        && conn.ended_while_idle(error)
-                        && $retry_safe
-                    {
-                        tracing::debug!(%error, "the server had ended an idle connection's session; running the statement on another");
-                        retried = true;
-                        continue;
-                    }
-                    let result = result.map_err(|e| $db.error(e));
-                    $db.observe(
-                        &$span,
-                        $sql,
-                        started.elapsed(),
-                        result.as_ref().map(telemetry::ReturnedRows::returned_rows),
-                        None,
-                    );
-                    break result;
-                }
+                let mut conn = $db.acquire(pool).await?;
+                let started = Instant::now();
+                conn.statement_started();
+                let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*).await;
+                conn.statement_finished(result.as_ref().err());
+                drop(conn);
+                let result = result.map_err(|e| $db.error(e));
+                $db.observe(
+                    &$span,
+                    $sql,
+                    started.elapsed(),
+                    result.as_ref().map(telemetry::ReturnedRows::returned_rows),
+                    None,
+                );
+                result
             })
         }
     };
+}
+
+/// Whether an idle connection turned out to be dead when used: the server had ended
+/// its session, or its socket was gone. Only statements with no effect (BEGIN, a
+/// ping) move to another connection on this; see [`run_statement!`] for why other
+/// statements do not.
+pub(crate) fn found_dead<D: driver::Driver>(conn: &pool::PooledConn<D>, error: &sqlx::Error) -> bool {
+    conn.from_idle() && (D::session_ended(error) || D::breaks_connection(error))
 }
 
 impl Db {
@@ -261,12 +259,12 @@ impl Db {
         &self.inner.config
     }
 
-    /// Checks that the database answers, on a pooled connection. Like a statement, a
-    /// ping that finds its idle connection's session ended by the server tries once more
-    /// on another connection.
+    /// Checks that the database answers, on a pooled connection. A ping that finds its
+    /// idle connection dead (the server ended it, or the socket is gone) tries once
+    /// more on another connection: it asks about the database, not that connection.
     pub async fn ping(&self) -> Result<(), Error> {
         use sqlx::Connection as _;
-        with_pool!(self, |pool| {
+        with_pool!(self, |pool, B| {
             let mut retried = false;
             loop {
                 let mut conn = self.acquire(pool).await?;
@@ -274,7 +272,7 @@ impl Db {
                 let result = conn.ping().await;
                 conn.statement_finished(result.as_ref().err());
                 match result {
-                    Err(error) if !retried && conn.ended_while_idle(&error) => retried = true,
+                    Err(error) if !retried && found_dead::<B>(&conn, &error) => retried = true,
                     other => break other.map_err(|e| self.error(e)),
                 }
             }
@@ -296,8 +294,8 @@ impl Db {
 
     /// A snapshot of the pool's statistics.
     pub fn stats(&self) -> DbStats {
-        let (size, idle, max) = with_pool!(self, |pool| pool.sizes());
-        let stats = self.inner.counters.snapshot(size, idle, max);
+        let sizes = with_pool!(self, |pool| pool.sizes());
+        let stats = self.inner.counters.snapshot(sizes);
         stats::publish(&stats, telemetry::system_name(self.backend()));
         stats
     }
@@ -337,21 +335,7 @@ impl Db {
         params: &[Arc<dyn Param + '_>],
         sink: &mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> Result<(), Error> {
-        // Once a row has reached the sink, running the statement again would repeat it.
-        let delivered = AtomicBool::new(false);
-        let mut counted = |row: Row| {
-            delivered.store(true, Ordering::Relaxed);
-            sink(row)
-        };
-        run_on_pool!(
-            self,
-            fetch_each,
-            retry_safe = !delivered.load(Ordering::Relaxed),
-            sql,
-            params,
-            &mut counted
-        )?
-        .map(|_| ())
+        run_on_pool!(self, fetch_each, sql, params, sink)?.map(|_| ())
     }
 
     pub(crate) async fn run_fetch_optional(

@@ -33,6 +33,10 @@ pub struct DbStats {
     pub idle: u32,
     /// Connections handed out and not yet returned.
     pub in_use: u32,
+    /// Connections returned by a caller that dropped a statement midway or left a
+    /// transaction open, being cleaned up (the statement cancelled, the transaction
+    /// rolled back) before anyone else may use them. Counted in `size`, not `in_use`.
+    pub settling: u32,
     /// The configured maximum.
     pub max_size: u32,
     /// Callers waiting in acquire right now.
@@ -52,6 +56,9 @@ pub struct DbStats {
     /// Acquires abandoned by their caller (the future dropped) before they got a
     /// connection.
     pub acquires_cancelled: u64,
+    /// Statements the pool cancelled on the server because their caller dropped them
+    /// while they ran, in total.
+    pub statements_cancelled: u64,
     /// Connections opened by the pool, in total.
     pub connections_created: u64,
     /// Connections closed (broken, expired, idle too long, or the pool closed), in total:
@@ -132,12 +139,18 @@ pub(crate) struct PoolCounters {
     cancelled: AtomicU64,
     pending: AtomicU32,
     created: AtomicU64,
+    statements_cancelled: AtomicU64,
 }
 
 impl PoolCounters {
     /// Called from the pool's `after_connect` hook.
     pub(crate) fn connection_created(&self) {
         self.created.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A statement abandoned by its caller was cancelled on the server.
+    pub(crate) fn statement_cancelled(&self) {
+        self.statements_cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Marks one caller waiting in acquire until the returned guard is finished or
@@ -150,7 +163,13 @@ impl PoolCounters {
         }
     }
 
-    pub(crate) fn snapshot(&self, size: u32, idle: u32, max_size: u32) -> DbStats {
+    pub(crate) fn snapshot(&self, sizes: super::pool::Sizes) -> DbStats {
+        let super::pool::Sizes {
+            size,
+            idle,
+            settling,
+            max: max_size,
+        } = sizes;
         let created = self.created.load(Ordering::Relaxed);
         let mut wait_histogram = WaitHistogram::default();
         for (count, bucket) in wait_histogram.counts.iter_mut().zip(&self.wait_buckets) {
@@ -159,7 +178,8 @@ impl PoolCounters {
         DbStats {
             size,
             idle,
-            in_use: size.saturating_sub(idle),
+            in_use: size.saturating_sub(idle).saturating_sub(settling),
+            settling,
             max_size,
             pending_acquires: self.pending.load(Ordering::Relaxed),
             acquires: self.acquires.load(Ordering::Relaxed),
@@ -168,6 +188,7 @@ impl PoolCounters {
             wait_histogram,
             acquire_timeouts: self.timeouts.load(Ordering::Relaxed),
             acquires_cancelled: self.cancelled.load(Ordering::Relaxed),
+            statements_cancelled: self.statements_cancelled.load(Ordering::Relaxed),
             connections_created: created,
             connections_closed: created.saturating_sub(u64::from(size)),
         }
@@ -232,6 +253,7 @@ pub(crate) fn publish(stats: &DbStats, backend: &'static str) {
     };
     gauge("idle", stats.idle);
     gauge("in_use", stats.in_use);
+    gauge("settling", stats.settling);
     metrics::gauge!("txova_db_pool_max_connections", "backend" => backend)
         .set(f64::from(stats.max_size));
     metrics::gauge!("txova_db_pool_pending_acquires", "backend" => backend)
@@ -255,13 +277,20 @@ mod tests {
             .start_acquire()
             .finish(false, Duration::from_secs(30), true, "sqlite");
         let pending = counters.start_acquire();
-        assert_eq!(counters.snapshot(2, 1, 4).pending_acquires, 1);
+        let sizes = super::super::pool::Sizes {
+            size: 3,
+            idle: 1,
+            settling: 1,
+            max: 4,
+        };
+        assert_eq!(counters.snapshot(sizes).pending_acquires, 1);
         drop(pending);
         counters.connection_created();
         counters.connection_created();
         counters.connection_created();
 
-        let stats = counters.snapshot(2, 1, 4);
+        let stats = counters.snapshot(sizes);
+        assert_eq!((stats.in_use, stats.settling), (1, 1));
         assert_eq!(
             (stats.acquires, stats.waits, stats.acquire_timeouts),
             (2, 2, 1)
@@ -269,7 +298,7 @@ mod tests {
         assert_eq!((stats.pending_acquires, stats.acquires_cancelled), (0, 1));
         assert_eq!(
             (stats.connections_created, stats.connections_closed),
-            (3, 1)
+            (3, 0)
         );
         let counts: Vec<u64> = stats.wait_histogram.buckets().map(|(_, n)| n).collect();
         assert_eq!(counts, [1, 0, 1, 0, 0, 0, 1]);

@@ -18,10 +18,10 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::Db;
+use super::ambient::AmbientTx;
 use crate::error::{Backend, Error};
 use crate::row::Row;
 use crate::sql::summary::{self, redact};
-use crate::transaction::Tx;
 
 /// Where the statements go, as OpenTelemetry names it.
 #[derive(Debug, Clone, Default)]
@@ -154,7 +154,7 @@ impl Db {
         sql: &str,
         elapsed: Duration,
         outcome: Result<Option<usize>, &Error>,
-        tx: Option<&Tx>,
+        tx: Option<&AmbientTx>,
     ) {
         let (_, operation) = summary::operation(sql);
         metrics::histogram!(

@@ -88,6 +88,27 @@ pub fn kind_for_mysql_code(number: u16) -> ErrorKind {
     }
 }
 
+/// The kind and driver code of a database error, by backend, without taking it.
+pub(super) fn kind_and_code(db: &dyn sqlx::error::DatabaseError) -> (ErrorKind, String) {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return (kind_for_sqlstate(pg.code()), pg.code().to_owned());
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return (kind_for_mysql_code(my.number()), my.number().to_string());
+    }
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        let kind = code
+            .parse::<i32>()
+            .map_or(ErrorKind::Database, kind_for_sqlite_code);
+        return (kind, code);
+    }
+    (ErrorKind::Database, code)
+}
+
 /// Reads a driver's database error into our [`DatabaseError`], by backend.
 pub(super) fn classify(db: Box<dyn sqlx::error::DatabaseError>) -> DatabaseError {
     #[cfg(feature = "postgres")]

@@ -123,6 +123,20 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// The transaction was rolled back instead of committed: a statement in it failed
+    /// on the server and the body carried on (it handled or ignored the error), so the
+    /// server could no longer commit it. Nothing of it was committed, and no
+    /// after-commit work ran.
+    #[error("the transaction was rolled back, not committed{}", match cause {
+        Some(cause) => format!(": an earlier statement failed ({cause})"),
+        None => String::from(": the database had already rolled it back"),
+    })]
+    RolledBack {
+        /// The failure that doomed the transaction, where known.
+        #[source]
+        cause: Option<AbortCause>,
+    },
+
     /// A statement built at runtime is inconsistent (placeholders and values disagree,
     /// nothing to insert or update, …).
     #[error("invalid query: {reason}")]
@@ -299,6 +313,9 @@ pub enum ErrorKind {
     Config,
     /// The connection died during COMMIT: the outcome is unknown.
     AmbiguousCommit,
+    /// The transaction could not commit (a statement in it had failed) and was rolled
+    /// back.
+    RolledBack,
     /// A statement built at runtime is inconsistent.
     InvalidQuery,
     /// The backend lacks a feature the statement needs.
@@ -418,6 +435,74 @@ impl DatabaseError {
     }
 }
 
+/// The failed statement behind an [`Error::RolledBack`]: what the server reported when
+/// the transaction failed, kept after the error itself went to the body.
+///
+/// ```
+/// # async fn demo(db: txova_db::Db) -> txova_db::Result<()> {
+/// use txova_db::{Error, ErrorKind};
+///
+/// let committed = db
+///     .transaction(|_tx| {
+///         let db = db.clone();
+///         async move {
+///             // The body swallows the failure; Postgres will not commit after it.
+///             let _ = db.execute("INSERT INTO no_such_table VALUES (1)").await;
+///             Ok::<_, Error>(())
+///         }
+///     })
+///     .await;
+/// let Err(Error::RolledBack { cause: Some(cause) }) = committed else {
+///     panic!("committed after a failed statement");
+/// };
+/// assert_eq!(cause.code(), Some("42P01"));
+/// assert_eq!(cause.kind(), ErrorKind::Database);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} error{}: {message}", match code { Some(code) => format!(" ({code})"), None => String::new() })]
+pub struct AbortCause {
+    kind: ErrorKind,
+    code: Option<String>,
+    message: String,
+}
+
+impl AbortCause {
+    /// Reads a driver error without taking it.
+    pub(crate) fn of(error: &sqlx::Error) -> Self {
+        match error.as_database_error() {
+            Some(db) => {
+                let (kind, code) = codes::kind_and_code(db);
+                Self {
+                    kind,
+                    code: Some(code),
+                    message: db.message().to_owned(),
+                }
+            }
+            None => Self {
+                kind: ErrorKind::Other,
+                code: None,
+                message: error.to_string(),
+            },
+        }
+    }
+
+    /// The failure's kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The driver code (SQLSTATE, SQLite or MySQL error number), if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The server's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 /// A sort key from user input (`?sort=-created_at`) that names no sortable column.
 ///
 /// ```
@@ -513,6 +598,7 @@ impl Error {
             Self::Config(_) => ErrorKind::Config,
             Self::InvalidQuery { .. } => ErrorKind::InvalidQuery,
             Self::AmbiguousCommit { .. } => ErrorKind::AmbiguousCommit,
+            Self::RolledBack { .. } => ErrorKind::RolledBack,
             Self::Migration(_) => ErrorKind::Migration,
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::Driver(_) => ErrorKind::Other,

@@ -8,28 +8,20 @@
 //! [`TxOptions::savepoint`]. Work spawned onto other tasks does not join: it runs on
 //! its own connections, outside the transaction.
 
-mod connection;
 mod retry;
 
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
-use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
 
 pub use retry::RetryPolicy;
 
 use crate::db::Db;
+use crate::db::ambient::{self, AmbientTx, Owner, SavepointVerb};
 use crate::error::{Backend, Error, ErrorKind};
-use connection::TxConnection;
-
-tokio::task_local! {
-    static CURRENT: Tx;
-}
 
 /// Transaction isolation levels.
 ///
@@ -214,135 +206,18 @@ impl TxOptions {
 /// ```
 #[derive(Clone)]
 pub struct Tx {
-    inner: Arc<TxInner>,
-}
-
-struct TxInner {
-    db: Db,
-    conn: AsyncMutex<Option<TxConn>>,
-    savepoints: AtomicU32,
-    /// The first retryable failure seen by a statement of this transaction.
-    failure: Mutex<Option<ErrorKind>>,
-    /// Work to run once the transaction has committed (cache evictions).
-    after_commit: Mutex<Vec<BoxFuture<'static, ()>>>,
-    /// The N+1 count of this transaction's statements.
-    statements: crate::n_plus_one::Detector,
-}
-
-pub(crate) enum TxConn {
-    #[cfg(feature = "postgres")]
-    Postgres(TxConnection<sqlx::Postgres>),
-    #[cfg(feature = "sqlite")]
-    Sqlite(TxConnection<sqlx::Sqlite>),
-    #[cfg(feature = "mysql")]
-    MySql(TxConnection<sqlx::MySql>),
-}
-
-/// Runs `$body` with `$conn` bound to the transaction's connection (a
-/// `&mut TxConnection<$backend>`) and `$backend` naming the sqlx database type.
-macro_rules! with_tx_conn_impl {
-    ($guard:expr, |$conn:ident, $backend:ident| $body:expr) => {
-        match &mut *$guard {
-            #[cfg(feature = "postgres")]
-            crate::transaction::TxConn::Postgres($conn) => {
-                type $backend = sqlx::Postgres;
-                $body
-            }
-            #[cfg(feature = "sqlite")]
-            crate::transaction::TxConn::Sqlite($conn) => {
-                type $backend = sqlx::Sqlite;
-                $body
-            }
-            #[cfg(feature = "mysql")]
-            crate::transaction::TxConn::MySql($conn) => {
-                type $backend = sqlx::MySql;
-                $body
-            }
-        }
-    };
-}
-
-pub(crate) use with_tx_conn_impl as with_tx_conn;
-
-/// The connection of a live transaction, locked for one statement.
-pub(crate) struct TxConnGuard<'a>(MutexGuard<'a, Option<TxConn>>);
-
-impl std::ops::Deref for TxConnGuard<'_> {
-    type Target = TxConn;
-    fn deref(&self) -> &TxConn {
-        // `connection()` hands out guards only while the transaction is open.
-        self.0
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("guard of a finished transaction"))
-    }
-}
-
-impl std::ops::DerefMut for TxConnGuard<'_> {
-    fn deref_mut(&mut self) -> &mut TxConn {
-        self.0
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("guard of a finished transaction"))
-    }
-}
-
-/// The task's transaction on any database, if there is one.
-pub(crate) fn current_any() -> Option<Tx> {
-    CURRENT.try_with(Tx::clone).ok()
-}
-
-/// The task's transaction, if it is one of `db`'s pool.
-pub(crate) fn ambient_for(db: &Db) -> Option<Tx> {
-    CURRENT
-        .try_with(|tx| tx.clone())
-        .ok()
-        .filter(|tx| Arc::ptr_eq(&tx.inner.db.inner, &db.inner))
+    inner: Arc<AmbientTx>,
 }
 
 impl Tx {
-    async fn begin(db: &Db, options: &TxOptions) -> Result<Self, Error> {
-        let begin = options.begin_sql(db.backend());
-        let conn = crate::db::with_pool!(db, |pool| {
-            let mut retried = false;
-            loop {
-                let conn = db.acquire(pool).await?;
-                let begun = db.observed(&begin, async {
-                    match TxConnection::begin(conn, begin.clone()).await {
-                        Ok(tx) => Ok(Some(tx)),
-                        Err(failed) if failed.retry_elsewhere && !retried => Ok(None),
-                        Err(failed) => Err(failed.error),
-                    }
-                });
-                match begun.await? {
-                    Some(tx) => break wrap(tx),
-                    None => retried = true,
-                }
-            }
-        });
-        Ok(Self {
-            inner: Arc::new(TxInner {
-                db: db.clone(),
-                conn: AsyncMutex::new(Some(conn)),
-                savepoints: AtomicU32::new(0),
-                failure: Mutex::new(None),
-                after_commit: Mutex::new(Vec::new()),
-                statements: crate::n_plus_one::Detector::new("transaction"),
-            }),
-        })
-    }
-
-    /// The N+1 count of this transaction's statements.
-    pub(crate) fn statements(&self) -> &crate::n_plus_one::Detector {
-        &self.inner.statements
-    }
-
     /// The `Db` this transaction runs on.
     pub fn db(&self) -> &Db {
-        &self.inner.db
+        self.inner.db()
     }
 
     /// The backend.
     pub fn backend(&self) -> Backend {
-        self.inner.db.backend()
+        self.inner.db().backend()
     }
 
     /// Runs `work` after this transaction commits, before the `transaction` call
@@ -371,142 +246,7 @@ impl Tx {
     /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
     /// ```
     pub fn after_commit(&self, work: impl Future<Output = ()> + Send + 'static) {
-        if let Ok(mut hooks) = self.inner.after_commit.lock() {
-            hooks.push(Box::pin(work));
-        }
-    }
-
-    /// Runs the after-commit work, in registration order.
-    async fn run_after_commit(&self) {
-        let hooks = match self.inner.after_commit.lock() {
-            Ok(mut hooks) => std::mem::take(&mut *hooks),
-            Err(_) => return,
-        };
-        for hook in hooks {
-            hook.await;
-        }
-    }
-
-    pub(crate) async fn connection(&self) -> Result<TxConnGuard<'_>, Error> {
-        let guard = self.inner.conn.lock().await;
-        if guard.is_none() {
-            return Err(Error::InvalidQuery {
-                reason: "the transaction has already ended".into(),
-            });
-        }
-        Ok(TxConnGuard(guard))
-    }
-
-    /// Notes a retryable failure, so the outermost scope can retry whatever error type
-    /// the closure turned it into.
-    pub(crate) fn record<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
-        if let Err(err) = &result {
-            self.note_failure(err);
-        }
-        result
-    }
-
-    fn note_failure(&self, err: &Error) {
-        if err.is_retryable()
-            && let Ok(mut failure) = self.inner.failure.lock()
-        {
-            failure.get_or_insert(err.kind());
-        }
-    }
-
-    fn retryable_failure(&self) -> Option<ErrorKind> {
-        self.inner.failure.lock().ok().and_then(|f| *f)
-    }
-
-    async fn commit(&self) -> Result<(), Error> {
-        let Some(conn) = self.inner.conn.lock().await.take() else {
-            return Ok(());
-        };
-        let committed = self.inner.db.observed("COMMIT", async move {
-            match conn {
-                #[cfg(feature = "postgres")]
-                TxConn::Postgres(tx) => tx.commit().await,
-                #[cfg(feature = "sqlite")]
-                TxConn::Sqlite(tx) => tx.commit().await,
-                #[cfg(feature = "mysql")]
-                TxConn::MySql(tx) => tx.commit().await,
-            }
-        });
-        committed.await.map_err(|err| match err {
-            // The COMMIT may or may not have reached the server: say so, never retry.
-            lost if lost.kind() == ErrorKind::Connection => Error::AmbiguousCommit {
-                source: Box::new(lost),
-            },
-            other => {
-                self.note_failure(&other);
-                other
-            }
-        })
-    }
-
-    /// Rolls back; a failure here (a dead connection) changes nothing for the caller,
-    /// whose own error or panic is what gets reported.
-    async fn rollback(&self) {
-        let Some(conn) = self.inner.conn.lock().await.take() else {
-            return;
-        };
-        let rolled_back = self.inner.db.observed("ROLLBACK", async move {
-            match conn {
-                #[cfg(feature = "postgres")]
-                TxConn::Postgres(tx) => tx.rollback().await,
-                #[cfg(feature = "sqlite")]
-                TxConn::Sqlite(tx) => tx.rollback().await,
-                #[cfg(feature = "mysql")]
-                TxConn::MySql(tx) => tx.rollback().await,
-            }
-        });
-        if let Err(err) = rolled_back.await {
-            tracing::debug!(error = %err, "rollback failed; the connection is discarded");
-        }
-    }
-
-    async fn savepoint_statement(&self, verb: &str, name: &str) -> Result<(), Error> {
-        let sql = format!("{verb} {name}");
-        let mut conn = self.connection().await?;
-        let run = async {
-            with_tx_conn!(conn, |c, B| {
-                c.statement_started();
-                let result = crate::db::driver::execute_script::<B>(&mut **c, &sql).await;
-                c.statement_finished(result.as_ref().err());
-                result
-            })
-        };
-        let result = self.inner.db.observed(&sql, run).await;
-        self.record(result.map(|_| ()))
-    }
-}
-
-fn wrap<D: WrapTx>(tx: TxConnection<D>) -> TxConn {
-    D::wrap(tx)
-}
-
-trait WrapTx: crate::db::driver::Driver {
-    fn wrap(tx: TxConnection<Self>) -> TxConn;
-}
-
-#[cfg(feature = "postgres")]
-impl WrapTx for sqlx::Postgres {
-    fn wrap(tx: TxConnection<Self>) -> TxConn {
-        TxConn::Postgres(tx)
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl WrapTx for sqlx::Sqlite {
-    fn wrap(tx: TxConnection<Self>) -> TxConn {
-        TxConn::Sqlite(tx)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl WrapTx for sqlx::MySql {
-    fn wrap(tx: TxConnection<Self>) -> TxConn {
-        TxConn::MySql(tx)
+        self.inner.after_commit(Box::pin(work));
     }
 }
 
@@ -514,7 +254,7 @@ impl fmt::Debug for Tx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tx")
             .field("backend", &self.backend())
-            .field("savepoints", &self.inner.savepoints.load(Ordering::Relaxed))
+            .field("savepoints", &self.inner.savepoints_opened())
             .finish_non_exhaustive()
     }
 }
@@ -568,7 +308,8 @@ impl Db {
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        if let Some(outer) = ambient_for(self) {
+        if let Some(outer) = ambient::current_for(self) {
+            let outer = Tx { inner: outer };
             return match options.nesting {
                 Nesting::Join => body(outer).await,
                 Nesting::Savepoint => savepoint(outer, body).await,
@@ -605,7 +346,8 @@ impl Db {
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        let tx = match Tx::begin(self, options).await {
+        let begin = options.begin_sql(self.backend());
+        let tx = match AmbientTx::begin(self, &begin).await {
             Ok(tx) => tx,
             // SQLITE_BUSY at BEGIN IMMEDIATE, a lock timeout: nothing ran yet.
             Err(err) if err.is_retryable() => {
@@ -613,13 +355,18 @@ impl Db {
             }
             Err(err) => return Attempt::Done(Err(E::from(err))),
         };
-        let outcome = CURRENT
-            .scope(
-                tx.clone(),
-                AssertUnwindSafe(body(tx.clone())).catch_unwind(),
-            )
-            .await;
-        match outcome {
+        // Dropped from here on (the caller gave up at any await), the transaction lets
+        // go of its connection at once, and the pool rolls it back.
+        let owner = Owner(Arc::clone(&tx));
+        let handle = Tx {
+            inner: Arc::clone(&tx),
+        };
+        let outcome = ambient::scope(
+            Arc::clone(&tx),
+            AssertUnwindSafe(body(handle)).catch_unwind(),
+        )
+        .await;
+        let attempt = match outcome {
             Err(panic) => {
                 tx.rollback().await;
                 std::panic::resume_unwind(panic);
@@ -629,8 +376,15 @@ impl Db {
                     tx.run_after_commit().await;
                     Attempt::Done(Ok(value))
                 }
-                Err(err) if err.is_retryable() => Attempt::Retryable(err.kind(), Err(E::from(err))),
-                Err(err) => Attempt::Done(Err(E::from(err))),
+                // A failure the body swallowed doomed it; if that failure was one a
+                // retry can fix, run the body again.
+                Err(err) => match (tx.retryable_failure(), err.is_retryable()) {
+                    (_, true) => Attempt::Retryable(err.kind(), Err(E::from(err))),
+                    (Some(kind), false) if err.kind() == ErrorKind::RolledBack => {
+                        Attempt::Retryable(kind, Err(E::from(err)))
+                    }
+                    _ => Attempt::Done(Err(E::from(err))),
+                },
             },
             Ok(Err(err)) => {
                 tx.rollback().await;
@@ -639,13 +393,15 @@ impl Db {
                     None => Attempt::Done(Err(err)),
                 }
             }
-        }
+        };
+        drop(owner);
+        attempt
     }
 
     /// The transaction this task is running on this `Db`, if any: for code that needs
     /// the transaction itself (to pass it on, or use it as an explicit executor).
     pub fn current_tx(&self) -> Option<Tx> {
-        ambient_for(self)
+        ambient::current_for(self).map(|inner| Tx { inner })
     }
 }
 
@@ -733,26 +489,38 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: From<Error>,
 {
-    let n = outer.inner.savepoints.fetch_add(1, Ordering::Relaxed) + 1;
-    let name = format!("txova_sp_{n}");
-    outer.savepoint_statement("SAVEPOINT", &name).await?;
+    let tx = &outer.inner;
+    let n = tx.next_savepoint();
+    // Dropped before it ends (at SAVEPOINT, mid-body), the scope's work is rolled back
+    // before the transaction's next statement.
+    let _scope = SavepointScope { tx, n };
+    tx.savepoint_statement(SavepointVerb::Open, n).await?;
     match AssertUnwindSafe(body(outer.clone())).catch_unwind().await {
         Ok(Ok(value)) => {
-            outer
-                .savepoint_statement("RELEASE SAVEPOINT", &name)
-                .await?;
+            tx.savepoint_statement(SavepointVerb::Release, n).await?;
             Ok(value)
         }
         Ok(Err(err)) => {
-            outer
-                .savepoint_statement("ROLLBACK TO SAVEPOINT", &name)
-                .await?;
+            tx.savepoint_statement(SavepointVerb::RollbackTo, n).await?;
             Err(err)
         }
         Err(panic) => {
             // The outer scope rolls everything back when the panic reaches it.
             std::panic::resume_unwind(panic);
         }
+    }
+}
+
+/// One savepoint scope of a transaction; see [`AmbientTx::savepoint_scope_dropped`].
+struct SavepointScope<'a> {
+    tx: &'a AmbientTx,
+    n: u32,
+}
+
+impl Drop for SavepointScope<'_> {
+    fn drop(&mut self) {
+        // A no-op once the scope released or rolled back its savepoint.
+        self.tx.savepoint_scope_dropped(self.n);
     }
 }
 
@@ -768,9 +536,7 @@ impl crate::executor::Executor for Tx {
         sql: &'a str,
         params: &'a [Arc<dyn crate::types::Param>],
     ) -> Result<u64, Error> {
-        CURRENT
-            .scope(self.clone(), self.inner.db.run_execute(sql, params))
-            .await
+        ambient::scope(Arc::clone(&self.inner), self.inner.db().run_execute(sql, params)).await
     }
 
     async fn fetch_all_statement<'a>(
@@ -778,9 +544,7 @@ impl crate::executor::Executor for Tx {
         sql: &'a str,
         params: &'a [Arc<dyn crate::types::Param>],
     ) -> Result<Vec<crate::row::Row>, Error> {
-        CURRENT
-            .scope(self.clone(), self.inner.db.run_fetch_all(sql, params))
-            .await
+        ambient::scope(Arc::clone(&self.inner), self.inner.db().run_fetch_all(sql, params)).await
     }
 
     async fn fetch_optional_statement<'a>(
@@ -788,9 +552,11 @@ impl crate::executor::Executor for Tx {
         sql: &'a str,
         params: &'a [Arc<dyn crate::types::Param>],
     ) -> Result<Option<crate::row::Row>, Error> {
-        CURRENT
-            .scope(self.clone(), self.inner.db.run_fetch_optional(sql, params))
-            .await
+        ambient::scope(
+            Arc::clone(&self.inner),
+            self.inner.db().run_fetch_optional(sql, params),
+        )
+        .await
     }
 
     async fn fetch_each_statement<'a>(
@@ -799,11 +565,10 @@ impl crate::executor::Executor for Tx {
         params: &'a [Arc<dyn crate::types::Param>],
         sink: &'a mut (dyn FnMut(crate::row::Row) -> Result<(), Error> + Send),
     ) -> Result<(), Error> {
-        CURRENT
-            .scope(
-                self.clone(),
-                self.inner.db.run_fetch_each(sql, params, sink),
-            )
-            .await
+        ambient::scope(
+            Arc::clone(&self.inner),
+            self.inner.db().run_fetch_each(sql, params, sink),
+        )
+        .await
     }
 }

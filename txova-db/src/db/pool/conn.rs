@@ -1,26 +1,32 @@
-//! [`PooledConn`]: a connection handed out by the pool, which goes back when dropped.
+//! [`PooledConn`]: a connection handed out by the pool, which goes back when dropped —
+//! to the idle stack if it is known to be clean, to the settle task if not.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
 use super::Shared;
 use crate::db::driver::Driver;
 
-/// An open connection and when it was opened.
+/// An open connection, when it was opened, and how to reach its session from outside
+/// (to cancel a statement it is running).
 pub(crate) struct Live<D: Driver> {
     pub(super) raw: D::Connection,
     pub(super) created: Instant,
+    pub(super) key: D::CancelKey,
 }
 
 impl<D: Driver> Live<D> {
-    pub(super) fn new(raw: D::Connection) -> Self {
-        Self {
+    /// Learns what is needed to cancel the connection's statements (one round trip on
+    /// Postgres and MySQL, none on SQLite).
+    pub(crate) async fn identify(mut raw: D::Connection) -> Result<Self, sqlx::Error> {
+        let key = D::identify(&mut raw).await?;
+        Ok(Self {
             raw,
             created: Instant::now(),
-        }
+            key,
+        })
     }
 }
 
@@ -41,19 +47,91 @@ impl<D: Driver> Drop for Slot<D> {
     }
 }
 
-/// What is known of a handed-out connection's state.
+/// What is known of a checked-out connection's wire state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Use {
+pub(crate) enum Use {
     /// Between statements, nothing pending.
     Settled,
-    /// A statement started and has not finished: if the connection comes back like
-    /// this, the statement's future was dropped midway.
+    /// A statement (or a check) started and has not finished: if the connection comes
+    /// back like this, its caller dropped the statement midway.
     Running,
-    /// Came back from a statement with a reply still owed, or a transaction left open
-    /// (its rollback queued): the next round trip settles it.
-    Unsettled,
     /// Reported a connection-class error: it is closed, never reused.
     Broken,
+}
+
+/// Where a checked-out connection stands with respect to a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxPhase {
+    /// No transaction was begun on it.
+    None,
+    /// BEGIN was sent (its reply may still be in flight) and no COMMIT or ROLLBACK yet:
+    /// the server may hold a transaction open.
+    Open,
+    /// COMMIT or ROLLBACK was sent: once its reply is read, no transaction is open.
+    Ending,
+}
+
+/// A connection out of the idle stack, owned until it is checked back in: when dropped
+/// it goes back to the idle stack if it is settled with no transaction, to the settle
+/// task if a statement or transaction was left behind, and is closed if it broke. No
+/// path, at any await point, loses the connection's place in the pool's size.
+pub(crate) struct Checkout<D: Driver> {
+    /// `None` only inside `drop`.
+    live: Option<Live<D>>,
+    shared: Arc<Shared<D>>,
+    state: Use,
+    tx: TxPhase,
+    /// Taken from the idle stack, rather than opened for this caller.
+    from_idle: bool,
+}
+
+impl<D: Driver> Checkout<D> {
+    pub(super) fn new(shared: Arc<Shared<D>>, live: Live<D>, from_idle: bool) -> Self {
+        Self {
+            live: Some(live),
+            shared,
+            state: Use::Settled,
+            tx: TxPhase::None,
+            from_idle,
+        }
+    }
+
+    pub(super) fn raw(&mut self) -> &mut D::Connection {
+        match &mut self.live {
+            Some(live) => &mut live.raw,
+            None => unreachable!("a checkout is emptied only when dropped"),
+        }
+    }
+
+    pub(super) fn started(&mut self) {
+        if self.state != Use::Broken {
+            self.state = Use::Running;
+        }
+    }
+
+    /// The connection failed its check (whatever the error): close it when dropped.
+    pub(super) fn broke(&mut self) {
+        self.state = Use::Broken;
+    }
+
+    pub(super) fn finished(&mut self, error: Option<&sqlx::Error>) {
+        match error {
+            Some(error) if D::breaks_connection(error) => {
+                self.shared.suspect_idle();
+                self.state = Use::Broken;
+            }
+            _ if self.state == Use::Running => self.state = Use::Settled,
+            _ => {}
+        }
+    }
+}
+
+impl<D: Driver> Drop for Checkout<D> {
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            self.shared.check_in(live, self.state, self.tx);
+        }
+    }
 }
 
 /// A connection handed out by the pool; dereferences to the sqlx connection.
@@ -62,83 +140,88 @@ pub(crate) struct PooledConn<D: Driver> {
 }
 
 enum Held<D: Driver> {
+    /// Fields drop in order: the connection is checked in before the permit is given
+    /// back, so a waiter the permit wakes finds it on the idle stack.
     Own {
-        /// `None` only inside `drop`.
-        live: Option<Live<D>>,
-        state: Use,
-        /// Taken from the idle stack, rather than opened for this caller.
-        from_idle: bool,
-        slot: Slot<D>,
+        checkout: Checkout<D>,
+        _slot: Slot<D>,
     },
-    External(sqlx::pool::PoolConnection<D>),
+    External(External<D>),
+}
+
+/// A connection of a pool built with sqlx, which does its own checks on release. One
+/// dropped with a statement in flight or a transaction open is detached from that pool
+/// and closed instead: sqlx would drain it, but it cannot know of a transaction begun
+/// with a plain `BEGIN`, and would hand it out again still inside it.
+pub(crate) struct External<D: Driver> {
+    /// `None` only inside `drop`.
+    conn: Option<sqlx::pool::PoolConnection<D>>,
+    state: Use,
+    tx: TxPhase,
+}
+
+impl<D: Driver> Drop for External<D> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && (self.state != Use::Settled || self.tx != TxPhase::None)
+        {
+            // The socket closes with it: the server rolls back what was left open.
+            drop(conn.detach());
+        }
+    }
 }
 
 impl<D: Driver> PooledConn<D> {
-    pub(super) fn own(live: Live<D>, slot: Slot<D>, from_idle: bool) -> Self {
+    pub(super) fn own(checkout: Checkout<D>, slot: Slot<D>) -> Self {
         Self {
             held: Held::Own {
-                live: Some(live),
-                state: Use::Settled,
-                from_idle,
-                slot,
+                checkout,
+                _slot: slot,
             },
         }
     }
 
     pub(super) fn external(conn: sqlx::pool::PoolConnection<D>) -> Self {
         Self {
-            held: Held::External(conn),
+            held: Held::External(External {
+                conn: Some(conn),
+                state: Use::Settled,
+                tx: TxPhase::None,
+            }),
         }
     }
 
-    /// Call before running a statement on the connection.
+    /// Call before sending a statement on the connection.
     pub(crate) fn statement_started(&mut self) {
-        if let Held::Own { state, .. } = &mut self.held
-            && *state != Use::Broken
-        {
-            *state = Use::Running;
+        match &mut self.held {
+            Held::Own { checkout, .. } => checkout.started(),
+            Held::External(external) => external.state = Use::Running,
         }
     }
 
     /// Call when the statement has finished, with its error if it failed: a
-    /// connection-class error closes the connection when it is returned.
+    /// connection-class error closes the connection when it is returned, and makes
+    /// every connection idle now suspect.
     pub(crate) fn statement_finished(&mut self, error: Option<&sqlx::Error>) {
-        let Held::Own { state, slot, .. } = &mut self.held else {
-            return;
-        };
-        match error {
-            Some(error) if D::breaks_connection(error) => {
-                if D::session_ended(error) {
-                    slot.shared.suspect_idle();
-                }
-                *state = Use::Broken;
-            }
-            _ if *state == Use::Running => *state = Use::Settled,
-            _ => {}
+        match &mut self.held {
+            Held::Own { checkout, .. } => checkout.finished(error),
+            Held::External(external) => external.state = Use::Settled,
         }
     }
 
-    /// Marks the connection as owing the server a round trip (a rollback queued by a
-    /// transaction dropped while open): it is checked before its next use.
-    pub(crate) fn mark_unsettled(&mut self) {
-        if let Held::Own { state, .. } = &mut self.held
-            && *state != Use::Broken
-        {
-            *state = Use::Unsettled;
+    /// Records where the connection stands with respect to a transaction, so that if it
+    /// comes back mid-transaction it is rolled back before anyone else can use it.
+    pub(crate) fn set_tx_phase(&mut self, phase: TxPhase) {
+        match &mut self.held {
+            Held::Own { checkout, .. } => checkout.tx = phase,
+            Held::External(external) => external.tx = phase,
         }
     }
 
-    /// Whether `error` says the server had ended this connection's session while it
-    /// sat idle in the pool, before the statement reached it: then the statement never
-    /// ran, and can run again on another connection.
-    pub(crate) fn ended_while_idle(&self, error: &sqlx::Error) -> bool {
-        matches!(
-            &self.held,
-            Held::Own {
-                from_idle: true,
-                ..
-            }
-        ) && D::session_ended(error)
+    /// Whether the connection was taken from the idle stack (rather than opened for
+    /// this caller): only then can an error mean the server ended it while it waited.
+    pub(crate) fn from_idle(&self) -> bool {
+        matches!(&self.held, Held::Own { checkout, .. } if checkout.from_idle)
     }
 }
 
@@ -147,11 +230,14 @@ impl<D: Driver> Deref for PooledConn<D> {
 
     fn deref(&self) -> &D::Connection {
         match &self.held {
-            Held::Own { live, .. } => match live {
+            Held::Own { checkout, .. } => match &checkout.live {
                 Some(live) => &live.raw,
-                None => unreachable!("a pooled connection is emptied only when dropped"),
+                None => unreachable!("a checkout is emptied only when dropped"),
             },
-            Held::External(conn) => conn,
+            Held::External(External { conn: Some(conn), .. }) => conn,
+            Held::External(External { conn: None, .. }) => {
+                unreachable!("an external connection is emptied only when dropped")
+            }
         }
     }
 }
@@ -159,36 +245,11 @@ impl<D: Driver> Deref for PooledConn<D> {
 impl<D: Driver> DerefMut for PooledConn<D> {
     fn deref_mut(&mut self) -> &mut D::Connection {
         match &mut self.held {
-            Held::Own { live, .. } => match live {
-                Some(live) => &mut live.raw,
-                None => unreachable!("a pooled connection is emptied only when dropped"),
-            },
-            Held::External(conn) => conn,
-        }
-    }
-}
-
-impl<D: Driver> Drop for PooledConn<D> {
-    /// Returns the connection to the idle stack, or closes it if it is broken, past its
-    /// lifetime, or the pool is closed. The slot's permit is given back after (fields
-    /// drop after this body), so a waiter it wakes finds the connection.
-    fn drop(&mut self) {
-        let Held::Own {
-            live, state, slot, ..
-        } = &mut self.held
-        else {
-            return;
-        };
-        let Some(live) = live.take() else {
-            return;
-        };
-        let shared = &slot.shared;
-        if *state == Use::Broken {
-            shared.discard(live, false);
-        } else if shared.closed.load(Ordering::SeqCst) || shared.outlived(&live, Instant::now()) {
-            shared.discard(live, true);
-        } else {
-            shared.push_idle(live, *state != Use::Settled);
+            Held::Own { checkout, .. } => checkout.raw(),
+            Held::External(External { conn: Some(conn), .. }) => conn,
+            Held::External(External { conn: None, .. }) => {
+                unreachable!("an external connection is emptied only when dropped")
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::conn::Live;
-use super::{Shared, lock};
+use super::{Close, Shared, lock};
 use crate::db::driver::Driver;
 
 /// Starts the task, if the settings leave it anything to do.
@@ -95,7 +95,7 @@ impl<D: Driver> Shared<D> {
             self.idle_count.store(idle.len() as u32, Ordering::Relaxed);
         }
         for live in expired {
-            self.discard(live, true);
+            self.discard(live, Close::Graceful);
         }
     }
 
@@ -107,23 +107,18 @@ impl<D: Driver> Shared<D> {
             let Ok(_permit) = self.permits.try_acquire() else {
                 return;
             };
-            let reserved = self
-                .size
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |size| {
-                    (size < min).then_some(size + 1)
-                });
-            if reserved.is_err() {
+            let Some(reservation) = self.reserve(min) else {
                 return;
-            }
-            let connect = self.options.connect();
-            match tokio::time::timeout(self.settings.connect_timeout, connect).await {
-                Ok(Ok(raw)) => {
+            };
+            let opening = async { Live::identify(self.options.connect().await?).await };
+            match tokio::time::timeout(self.settings.connect_timeout, opening).await {
+                Ok(Ok(live)) => {
+                    reservation.keep();
                     self.connection_created();
-                    self.push_idle(Live::new(raw), false);
+                    self.push_idle(live);
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "could not open a connection to keep min_connections");
-                    self.unreserve();
                     return;
                 }
                 Err(_) => {
@@ -131,7 +126,6 @@ impl<D: Driver> Shared<D> {
                         timeout = ?self.settings.connect_timeout,
                         "opening a connection to keep min_connections timed out"
                     );
-                    self.unreserve();
                     return;
                 }
             }

@@ -10,23 +10,39 @@
 //!   and nothing is sent to the server.
 //! - A connection is checked (pinged) before it is handed out only when there is a
 //!   reason to doubt it: it sat idle longer than `test_after_idle` (1 s by default,
-//!   as in pgxpool), its last statement was cancelled or it came back with a
-//!   transaction open, or another connection of the pool found its session ended by
-//!   the server (a restart or `pg_terminate_backend` ends them all).
-//! - A connection that reports a connection-class error is closed, never reused; and
-//!   a statement that finds the session of its idle connection ended by the server
-//!   (Postgres 57P01, 57P02, 57P05: the statement never ran) runs again on another
-//!   connection, so that failure never reaches the caller (see `Db`'s statement loop).
+//!   as in pgxpool), or another connection of the pool broke since it went idle (a
+//!   restart or `pg_terminate_backend` ends them all).
+//! - A connection that reports a connection-class error is closed, never reused.
 //! - Lifetimes: connections older than `max_lifetime` are closed when returned or
 //!   found idle; idle ones beyond `min_connections` are closed after `idle_timeout`
 //!   by a maintenance task, which also keeps `min_connections` open.
+//!
+//! Every await can be the last: the caller's future may be dropped at any of them (a
+//! client went away, a `timeout` or `select!` fired). So everything acquired before
+//! an await is owned by a guard that gives it back when dropped:
+//!
+//! - a permit by its `Slot`; room reserved for a connection being opened by a
+//!   `Reservation`; a connection out of the idle stack (being checked, handed out, or
+//!   inside a transaction) by its `Checkout`;
+//! - a caller that finds no idle connection and no room (the pool is full of
+//!   connections in use or being settled) parks until one comes back or closes, and
+//!   gives up at `acquire_timeout`, never spinning;
+//! - only connections known to be clean reach the idle stack. One checked in with a
+//!   statement in flight or a transaction open goes to the settle task (`settle`),
+//!   which lets a statement finish for a moment, cancels it on the server if it does
+//!   not, reads what is left of its reply, rolls back what it left open, and only then
+//!   returns it to the stack; if any of that fails, the connection is closed. Its
+//!   permit is given back at once, so the next caller takes another connection
+//!   without waiting for it.
 //!
 //! A pool built with sqlx directly (`Db::from(PgPool)`) is wrapped as it is: sqlx then
 //! does its own checks.
 
 mod conn;
 mod maintain;
+mod settle;
 
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -35,8 +51,8 @@ use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
-pub(crate) use conn::PooledConn;
-use conn::{Live, Slot};
+use conn::{Checkout, Slot, Use};
+pub(crate) use conn::{Live, PooledConn, TxPhase};
 
 use super::driver::Driver;
 use super::stats::PoolCounters;
@@ -87,43 +103,77 @@ pub(crate) struct Shared<D: Driver> {
     options: Arc<Options<D>>,
     settings: Settings,
     /// One per connection handed out (or being opened for a caller); idle connections
-    /// hold none. Closed by [`ConnPool::close`], which fails every waiter.
+    /// and connections being settled hold none. Closed by [`ConnPool::close`], which
+    /// fails every waiter.
     permits: Semaphore,
     /// Most recently returned last.
     idle: Mutex<Vec<Idle<D>>>,
     /// `idle.len()`, readable without the lock.
     idle_count: AtomicU32,
-    /// Open connections: idle, handed out, or being opened.
+    /// Open connections: idle, handed out, being settled, or being opened.
     size: AtomicU32,
+    /// Connections the settle task is cleaning up.
+    settling: AtomicU32,
     closed: AtomicBool,
-    /// Bumped when a connection's session turns out to have been ended by the server:
-    /// connections that went idle before that are checked before they are reused.
+    /// Bumped when a connection breaks: connections that went idle before that are
+    /// checked before they are reused.
     suspect_epoch: AtomicU64,
     counters: Arc<PoolCounters>,
     backend: &'static str,
     /// Wakes the maintenance task (a connection was closed: maybe replenish).
     maintenance: Arc<Notify>,
-    /// Wakes [`ConnPool::close`] when a connection closes after the pool did.
-    drained: Notify,
+    /// Wakes callers parked for room and [`ConnPool::close`]: a connection reached the
+    /// idle stack, or one closed.
+    changed: Notify,
 }
 
-/// A connection resting in the pool.
+/// A connection resting in the pool: settled, with no transaction open.
 struct Idle<D: Driver> {
     live: Live<D>,
     since: Instant,
     epoch: u64,
-    /// Returned with a statement cancelled midway or a transaction open: its state is
-    /// unknown until a round trip settles it.
-    unsettled: bool,
 }
 
 /// What an acquire found under the idle lock.
-enum Take<D: Driver> {
+enum Take<'a, D: Driver> {
     Idle(Idle<D>),
-    /// No idle connection; a slot for a new one was reserved in `size`.
-    Open,
-    /// No idle connection and no room (transiently: another task is opening one).
-    Busy,
+    /// No idle connection; room for a new one is reserved.
+    Open(Reservation<'a, D>),
+    /// No idle connection and no room: every connection is in use, being settled, or
+    /// being opened by someone else.
+    Full,
+}
+
+/// Room for one connection in the pool's `size`, reserved while the connection is
+/// being opened: given back when dropped, unless the connection opened.
+struct Reservation<'a, D: Driver> {
+    shared: &'a Shared<D>,
+    kept: bool,
+}
+
+impl<D: Driver> Reservation<'_, D> {
+    /// The connection opened: it now owns the room.
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl<D: Driver> Drop for Reservation<'_, D> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.shared.unreserve();
+        }
+    }
+}
+
+/// How a connection leaving the pool is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Close {
+    /// Say goodbye to the server (in a task): the connection is healthy.
+    Graceful,
+    /// Drop the socket: the connection is broken or its state unknown. The server ends
+    /// the session, and rolls back any transaction it had open, when it sees the EOF.
+    Hard,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -141,6 +191,15 @@ impl<D: Driver> Clone for ConnPool<D> {
     }
 }
 
+/// The pool's sizes, for [`DbStats`](crate::DbStats).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pub(crate) size: u32,
+    pub(crate) idle: u32,
+    pub(crate) settling: u32,
+    pub(crate) max: u32,
+}
+
 impl<D: Driver> ConnPool<D> {
     /// A pool that opens connections with `options` as callers need them, starting
     /// with `first` (the connection `Db::connect` opened to check the server) if given.
@@ -149,7 +208,7 @@ impl<D: Driver> ConnPool<D> {
         options: Options<D>,
         settings: Settings,
         counters: Arc<PoolCounters>,
-        first: Option<D::Connection>,
+        first: Option<Live<D>>,
     ) -> Self {
         let maintenance = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
@@ -158,18 +217,19 @@ impl<D: Driver> ConnPool<D> {
             idle: Mutex::new(Vec::with_capacity(settings.max_connections as usize)),
             idle_count: AtomicU32::new(0),
             size: AtomicU32::new(0),
+            settling: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             suspect_epoch: AtomicU64::new(0),
             counters,
             backend: super::telemetry::system_name(D::BACKEND),
             maintenance: Arc::clone(&maintenance),
-            drained: Notify::new(),
+            changed: Notify::new(),
             settings,
         });
-        if let Some(raw) = first {
+        if let Some(live) = first {
             shared.size.fetch_add(1, Ordering::Relaxed);
             shared.connection_created();
-            shared.push_idle(Live::new(raw), false);
+            shared.push_idle(live);
         }
         maintain::spawn(&shared, maintenance);
         Self::Own(shared)
@@ -203,19 +263,21 @@ impl<D: Driver> ConnPool<D> {
         }
     }
 
-    /// Open connections, idle connections, and the configured maximum.
-    pub(crate) fn sizes(&self) -> (u32, u32, u32) {
+    /// Open, idle and settling connections, and the configured maximum.
+    pub(crate) fn sizes(&self) -> Sizes {
         match self {
-            Self::Own(shared) => (
-                shared.size.load(Ordering::Relaxed),
-                shared.idle_count.load(Ordering::Relaxed),
-                shared.settings.max_connections,
-            ),
-            Self::External(pool) => (
-                pool.size(),
-                u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-                pool.options().get_max_connections(),
-            ),
+            Self::Own(shared) => Sizes {
+                size: shared.size.load(Ordering::Relaxed),
+                idle: shared.idle_count.load(Ordering::Relaxed),
+                settling: shared.settling.load(Ordering::Relaxed),
+                max: shared.settings.max_connections,
+            },
+            Self::External(pool) => Sizes {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                settling: 0,
+                max: pool.options().get_max_connections(),
+            },
         }
     }
 
@@ -227,7 +289,7 @@ impl<D: Driver> ConnPool<D> {
     }
 
     /// Fails new acquires at once, closes the idle connections, and completes when every
-    /// connection handed out has come back and been closed.
+    /// connection handed out (or being settled) has come back and been closed.
     pub(crate) async fn close(&self) {
         let shared = match self {
             Self::Own(shared) => shared,
@@ -236,25 +298,35 @@ impl<D: Driver> ConnPool<D> {
         shared.closed.store(true, Ordering::SeqCst);
         shared.permits.close();
         shared.maintenance.notify_one();
+        // Callers parked for room see the pool closed.
+        shared.changed.notify_waiters();
         loop {
-            let mut drained = std::pin::pin!(shared.drained.notified());
-            drained.as_mut().enable();
+            let mut changed = pin!(shared.changed.notified());
+            changed.as_mut().enable();
             // Again on every wake-up: a connection returned while this was draining
             // may have reached the idle stack after all.
             let idle = std::mem::take(&mut *lock(&shared.idle));
             shared.idle_count.store(0, Ordering::Relaxed);
+            // Out of the pool's size before the goodbyes: if this future is dropped
+            // midway, the connections not yet told close with their sockets.
+            let closing = u32::try_from(idle.len()).unwrap_or(u32::MAX);
+            if closing > 0 {
+                shared.size.fetch_sub(closing, Ordering::AcqRel);
+            }
             for entry in idle {
-                shared.size.fetch_sub(1, Ordering::AcqRel);
                 // A failed goodbye changes nothing: the socket closes either way.
-                let _ = entry.live.raw.close().await;
+                let _ = tokio::time::timeout(GOODBYE_WITHIN, entry.live.raw.close()).await;
             }
             if shared.size.load(Ordering::Acquire) == 0 {
                 return;
             }
-            drained.await;
+            changed.await;
         }
     }
 }
+
+/// How long a graceful close may take before the socket is simply dropped.
+const GOODBYE_WITHIN: Duration = Duration::from_secs(5);
 
 impl<D: Driver> Shared<D> {
     async fn acquire(self: &Arc<Self>) -> Result<Acquired<D>, AcquireError> {
@@ -277,84 +349,105 @@ impl<D: Driver> Shared<D> {
         permit.forget();
         let slot = Slot::new(Arc::clone(self));
         loop {
+            // Registered before looking, so a connection returned between the look and
+            // the wait still wakes this caller.
+            let mut changed = pin!(self.changed.notified());
+            changed.as_mut().enable();
             match self.take() {
                 Take::Idle(idle) => {
                     let now = Instant::now();
                     if self.outlived(&idle.live, now) {
-                        self.discard(idle.live, true);
+                        self.discard(idle.live, Close::Graceful);
                         continue;
                     }
-                    let mut live = idle.live;
-                    if self.doubtful(&idle.since, idle.epoch, idle.unsettled, now) {
-                        match tokio::time::timeout_at(deadline, live.raw.ping()).await {
-                            Ok(Ok(())) => {}
+                    let doubtful = self.doubtful(idle.since, idle.epoch, now);
+                    let mut checkout = Checkout::new(Arc::clone(self), idle.live, true);
+                    if doubtful {
+                        // Dropped during the ping, the checkout sends the connection to
+                        // be settled: nothing is lost.
+                        checkout.started();
+                        match tokio::time::timeout_at(deadline, checkout.raw().ping()).await {
+                            Ok(Ok(())) => checkout.finished(None),
                             Ok(Err(error)) => {
                                 tracing::debug!(%error, "a pooled connection failed its check; closing it");
-                                self.discard(live, false);
+                                checkout.broke();
                                 continue;
                             }
-                            Err(_) => {
-                                self.discard(live, false);
-                                return Err(AcquireError::TimedOut);
-                            }
+                            Err(_) => return Err(AcquireError::TimedOut),
                         }
                     }
                     return Ok(Acquired {
-                        conn: PooledConn::own(live, slot, true),
+                        conn: PooledConn::own(checkout, slot),
                         waited,
                     });
                 }
-                Take::Open => {
-                    let raw = self.open(deadline).await?;
+                Take::Open(reservation) => {
+                    let live = self.open(reservation, deadline).await?;
                     return Ok(Acquired {
-                        conn: PooledConn::own(Live::new(raw), slot, false),
+                        conn: PooledConn::own(Checkout::new(Arc::clone(self), live, false), slot),
                         waited: true,
                     });
                 }
-                Take::Busy => tokio::task::yield_now().await,
+                Take::Full => {
+                    waited = true;
+                    if self.closed.load(Ordering::SeqCst) {
+                        return Err(AcquireError::Closed);
+                    }
+                    if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                        return Err(AcquireError::TimedOut);
+                    }
+                }
             }
         }
     }
 
     /// Pops the most recently returned idle connection or, if there is none, reserves
     /// room for a new one.
-    fn take(&self) -> Take<D> {
+    fn take(&self) -> Take<'_, D> {
         let mut idle = lock(&self.idle);
         if let Some(entry) = idle.pop() {
             self.idle_count.store(idle.len() as u32, Ordering::Relaxed);
             return Take::Idle(entry);
         }
         drop(idle);
-        let max = self.settings.max_connections;
-        match self
-            .size
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |size| {
-                (size < max).then_some(size + 1)
-            }) {
-            Ok(_) => Take::Open,
-            Err(_) => Take::Busy,
+        match self.reserve(self.settings.max_connections) {
+            Some(reservation) => Take::Open(reservation),
+            None => Take::Full,
         }
     }
 
-    /// Opens a connection into a slot reserved in `size` (released again on failure),
-    /// within the connect timeout and the caller's acquire deadline.
-    async fn open(&self, deadline: Instant) -> Result<D::Connection, AcquireError> {
+    /// Reserves room for one connection while fewer than `limit` are open.
+    fn reserve(&self, limit: u32) -> Option<Reservation<'_, D>> {
+        self.size
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |size| {
+                (size < limit).then_some(size + 1)
+            })
+            .ok()
+            .map(|_| Reservation {
+                shared: self,
+                kept: false,
+            })
+    }
+
+    /// Opens a connection into reserved room (given back on failure, or if this future
+    /// is dropped), within the connect timeout and the caller's acquire deadline.
+    async fn open(
+        &self,
+        reservation: Reservation<'_, D>,
+        deadline: Instant,
+    ) -> Result<Live<D>, AcquireError> {
         let connect_timeout = self.settings.connect_timeout;
         let limit = deadline.min(Instant::now() + connect_timeout);
-        let outcome = tokio::time::timeout_at(limit, self.options.connect()).await;
-        match outcome {
-            Ok(Ok(raw)) => {
+        let opening = async { Live::identify(self.options.connect().await?).await };
+        match tokio::time::timeout_at(limit, opening).await {
+            Ok(Ok(live)) => {
+                reservation.keep();
                 self.connection_created();
-                Ok(raw)
+                Ok(live)
             }
-            failed => {
-                self.size_closed();
-                Err(match failed {
-                    Ok(Err(error)) => AcquireError::Sqlx(error),
-                    _ if limit < deadline => AcquireError::ConnectTimedOut(connect_timeout),
-                    _ => AcquireError::TimedOut,
-                })
-            }
+            Ok(Err(error)) => Err(AcquireError::Sqlx(error)),
+            Err(_) if limit < deadline => Err(AcquireError::ConnectTimedOut(connect_timeout)),
+            Err(_) => Err(AcquireError::TimedOut),
         }
     }
 
@@ -372,46 +465,71 @@ impl<D: Driver> Shared<D> {
     }
 
     /// Whether an idle connection must be pinged before it is handed out.
-    fn doubtful(&self, since: &Instant, epoch: u64, unsettled: bool, now: Instant) -> bool {
-        unsettled
-            || epoch < self.suspect_epoch.load(Ordering::Relaxed)
+    fn doubtful(&self, since: Instant, epoch: u64, now: Instant) -> bool {
+        epoch < self.suspect_epoch.load(Ordering::Relaxed)
             || self
                 .settings
                 .test_after_idle
-                .is_some_and(|after| now.saturating_duration_since(*since) >= after)
+                .is_some_and(|after| now.saturating_duration_since(since) >= after)
     }
 
-    /// Puts a healthy connection back on the idle stack.
-    fn push_idle(&self, live: Live<D>, unsettled: bool) {
+    /// Takes back a connection from its checkout: to the idle stack if it is clean, to
+    /// the settle task if its caller left a statement or transaction behind, closed if
+    /// it broke.
+    fn check_in(self: &Arc<Self>, live: Live<D>, state: Use, tx: TxPhase) {
+        match (state, tx) {
+            (Use::Broken, _) => self.discard(live, Close::Hard),
+            (Use::Settled, TxPhase::None) => self.release(live),
+            (state, tx) => settle::spawn(
+                self,
+                live,
+                settle::Leftover {
+                    running: state == Use::Running,
+                    tx,
+                },
+            ),
+        }
+    }
+
+    /// A clean connection goes back on the idle stack, unless it is past its lifetime
+    /// or the pool was closed.
+    fn release(&self, live: Live<D>) {
+        if self.closed.load(Ordering::SeqCst) || self.outlived(&live, Instant::now()) {
+            self.discard(live, Close::Graceful);
+        } else {
+            self.push_idle(live);
+        }
+    }
+
+    /// Puts a clean connection on the idle stack.
+    fn push_idle(&self, live: Live<D>) {
         let entry = Idle {
             live,
             since: Instant::now(),
             epoch: self.suspect_epoch.load(Ordering::Relaxed),
-            unsettled,
         };
         let mut idle = lock(&self.idle);
         idle.push(entry);
         self.idle_count.store(idle.len() as u32, Ordering::Relaxed);
         drop(idle);
-        if self.closed.load(Ordering::SeqCst) {
-            // `close` may have drained the stack just before: have it look again.
-            self.drained.notify_waiters();
-        }
+        // A caller parked for room takes it; `close` closes it.
+        self.changed.notify_waiters();
     }
 
-    /// Closes a connection that leaves the pool: gracefully (in a task) if it is
-    /// healthy, by dropping its socket if it is broken.
-    fn discard(&self, live: Live<D>, healthy: bool) {
-        if healthy && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+    /// Closes a connection that leaves the pool.
+    fn discard(&self, live: Live<D>, how: Close) {
+        if how == Close::Graceful
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
             runtime.spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(5), live.raw.close()).await;
+                let _ = tokio::time::timeout(GOODBYE_WITHIN, live.raw.close()).await;
             });
         }
         self.size_closed();
     }
 
-    /// One connection fewer (closed, or never opened): the maintenance task may need
-    /// to open another.
+    /// One connection fewer: a parked caller may now open one, and the maintenance
+    /// task may need to.
     fn size_closed(&self) {
         self.unreserve();
         if self.settings.min_connections > 0 {
@@ -419,17 +537,16 @@ impl<D: Driver> Shared<D> {
         }
     }
 
-    /// Gives back a slot of `size`, telling a `close` in progress.
+    /// Gives back room in `size` (a connection closed, or one that never opened): a
+    /// parked caller may now open one.
     fn unreserve(&self) {
         self.size.fetch_sub(1, Ordering::AcqRel);
-        if self.closed.load(Ordering::SeqCst) {
-            self.drained.notify_waiters();
-        }
+        self.changed.notify_waiters();
     }
 
-    /// Marks every connection idle now as one to check before reuse: the server ended
-    /// one session, and whatever did it (a restart, an administrator) likely ended
-    /// theirs too.
+    /// Marks every connection idle now as one to check before reuse: one connection
+    /// broke, and whatever broke it (a restart, an administrator, the network) likely
+    /// broke theirs too.
     fn suspect_idle(&self) {
         self.suspect_epoch.fetch_add(1, Ordering::Relaxed);
     }
