@@ -277,7 +277,16 @@ impl Locks {
         let mut delays = Backoff::new(config.retry_base, config.retry_max).delays();
         loop {
             let sent = Instant::now();
-            match backend::acquire(&self.inner.store, &key, &fence_key, &token, ttl).await? {
+            // If this future is dropped while the attempt is in flight, the store may
+            // have granted the lock to a token nobody holds: the guard gives it back.
+            let in_flight = AttemptInFlight {
+                store: &self.inner.store,
+                key: &key,
+                token: &token,
+            };
+            let attempt = backend::acquire(&self.inner.store, &key, &fence_key, &token, ttl).await;
+            in_flight.landed();
+            match attempt? {
                 Attempt::Acquired { fencing_token } => {
                     metrics::histogram!("txova_db_lock_wait_seconds")
                         .record(started.elapsed().as_secs_f64());
@@ -499,6 +508,40 @@ impl<T: UsesLocks + ?Sized> UsesLocks for &T {
 impl<T: UsesLocks + ?Sized> UsesLocks for Arc<T> {
     fn locks(&self) -> &Locks {
         (**self).locks()
+    }
+}
+
+/// An acquire attempt on its way to the store. Dropped before its reply arrived (the
+/// caller's future was dropped), it releases the lock in case the store granted it:
+/// the release compares the owner token, so it is harmless if it did not.
+struct AttemptInFlight<'a> {
+    store: &'a Store,
+    key: &'a str,
+    token: &'a str,
+}
+
+impl AttemptInFlight<'_> {
+    /// The reply arrived: whatever it says is handled by the caller.
+    fn landed(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for AttemptInFlight<'_> {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, key, token) = (
+            self.store.clone(),
+            self.key.to_owned(),
+            self.token.to_owned(),
+        );
+        runtime.spawn(async move {
+            if let Err(err) = backend::release(&store, &key, &token).await {
+                tracing::warn!(target: "txova_db::lock", %key, error = %err, "an abandoned acquire could not be undone; the lock expires with its TTL");
+            }
+        });
     }
 }
 
