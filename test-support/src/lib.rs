@@ -14,8 +14,10 @@
 
 #[cfg(feature = "docker")]
 mod docker;
+mod postgres_server;
 mod redis_servers;
 
+pub use postgres_server::PostgresServer;
 pub use redis_servers::{
     RedisCluster, RedisSentinel, RedisServer, redis_cli, redis_cluster, redis_sentinel,
 };

@@ -47,7 +47,7 @@ fn shared<T>(test: &str, started: &'static Result<T, String>) -> Option<&'static
 }
 
 /// A loopback port that is free, and whose cluster bus port (+10000) is free too.
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     for _ in 0..200 {
         let port: u16 = 20_000 + rand::random_range(0..20_000u16);
         let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
@@ -58,7 +58,7 @@ fn free_port() -> Result<u16, String> {
     Err("no free loopback port pair found".to_owned())
 }
 
-fn temp_dir(name: &str) -> Result<PathBuf, String> {
+pub(crate) fn temp_dir(name: &str) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(crate::unique_name(name));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)

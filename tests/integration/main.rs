@@ -10,6 +10,7 @@ mod telemetry_capture;
 mod builder;
 #[cfg(feature = "redis")]
 mod cache;
+mod cancellation;
 mod connect;
 mod db_handle;
 #[cfg(feature = "mysql")]

@@ -30,7 +30,7 @@ async fn use_connections(db: &Db, n: usize) {
 }
 
 #[tokio::test]
-async fn connections_killed_while_idle_never_reach_a_caller() {
+async fn connections_killed_while_idle_cost_one_statement_then_are_checked() {
     let app = support::unique_name("pool_killed_idle");
     let Some(pg) = support::postgres_with("pool_killed_idle", |c| DbConfig {
         application_name: Some(app.clone()),
@@ -47,16 +47,20 @@ async fn connections_killed_while_idle_never_reach_a_caller() {
     let admin = Db::connect(&pg.base_url).await.expect("admin");
 
     // Killed just now: younger than `test_after_idle`, so not checked before use. The
-    // first statement meets the ended session and runs again elsewhere; the others find
-    // their connections suspect and check them first.
+    // first statement meets the ended session and reports it: nothing shows that the
+    // statement did not reach the backend first, so it is not run again. Its failure
+    // makes the other idle connections suspect: they are checked, found dead, and
+    // replaced, and the statements after it succeed.
     assert_eq!(terminate(&admin, &app).await, 3);
+    let first = scalar::<i32>(db, "SELECT 1").await.unwrap_err();
+    assert_eq!(first.kind(), txova_db::ErrorKind::Connection, "{first}");
     for round in 0..3 {
         let one: i32 = scalar(db, "SELECT 1")
             .await
             .unwrap_or_else(|e| panic!("statement {round} after the kill: {e}"));
         assert_eq!(one, 1);
     }
-    // And a transaction's BEGIN, and a ping.
+    // BEGIN and a ping have no effect of their own: they move to another connection.
     assert_eq!(terminate(&admin, &app).await, 1);
     db.transaction(|_| async { db.execute("SELECT 1").await })
         .await

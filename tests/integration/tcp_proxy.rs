@@ -1,17 +1,51 @@
-//! A TCP proxy in front of a server that a test can stop and start again: the client
-//! sees the server go away (connections cut, new ones refused) without the machine's
-//! shared server being touched.
+//! A TCP proxy in front of a server that a test can break the way networks break,
+//! without touching the machine's shared server:
+//!
+//! - [`stop`](TcpProxy::stop) / [`restart`](TcpProxy::restart): connections cut, new
+//!   ones refused, then accepted again;
+//! - [`stall`](TcpProxy::stall) / [`resume`](TcpProxy::resume): every connection stays
+//!   open but nothing crosses, in either direction, until resumed;
+//! - [`blackhole`](TcpProxy::blackhole): as a stall, and new connections are accepted
+//!   but never reach the server (a connect that hangs in the startup handshake);
+//! - [`reset`](TcpProxy::reset): every open connection is reset (RST to both ends);
+//! - [`reset_after_server_bytes`](TcpProxy::reset_after_server_bytes): the next
+//!   connection to pass that many more bytes from the server is reset right there, in
+//!   the middle of a result.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// What the proxy does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Forward,
+    Stall,
+    Blackhole,
+}
 
 pub struct TcpProxy {
     pub port: u16,
     target: SocketAddr,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    mode: watch::Sender<Mode>,
+    /// Bumped by `reset`: connections reset when they see it change.
+    resets: watch::Sender<u64>,
+    /// Server-to-client bytes left before a cut; negative: no cut armed.
+    cut_budget: AtomicI64,
+    /// Connections accepted so far.
+    accepted: AtomicU64,
 }
 
 impl TcpProxy {
@@ -22,31 +56,38 @@ impl TcpProxy {
         let proxy = Self {
             port,
             target,
-            tasks: Arc::default(),
+            shared: Arc::new(Shared {
+                tasks: Mutex::default(),
+                mode: watch::Sender::new(Mode::Forward),
+                resets: watch::Sender::new(0),
+                cut_budget: AtomicI64::new(-1),
+                accepted: AtomicU64::new(0),
+            }),
         };
         proxy.serve(listener);
         proxy
     }
 
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     fn serve(&self, listener: TcpListener) {
-        let (target, tasks) = (self.target, self.tasks.clone());
+        let (target, shared) = (self.target, Arc::clone(&self.shared));
         let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let Ok(mut server) = TcpStream::connect(target).await else {
-                    continue;
-                };
-                let pipe = tokio::spawn(async move {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                });
-                tasks.lock().unwrap().push(pipe);
+            while let Ok((client, _)) = listener.accept().await {
+                shared.accepted.fetch_add(1, Ordering::Relaxed);
+                let pipe = tokio::spawn(connection(client, target, Arc::clone(&shared)));
+                shared.tasks.lock().unwrap().push(pipe);
             }
         });
-        self.tasks.lock().unwrap().push(accept);
+        self.shared.tasks.lock().unwrap().push(accept);
     }
 
     /// Cuts every connection and stops listening: connects are refused.
     pub fn stop(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
+        for task in self.shared.tasks.lock().unwrap().drain(..) {
             task.abort();
         }
     }
@@ -56,10 +97,147 @@ impl TcpProxy {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         self.serve(listener);
     }
+
+    /// Holds every byte, both ways, until [`resume`](Self::resume).
+    pub fn stall(&self) {
+        self.shared.mode.send_replace(Mode::Stall);
+    }
+
+    /// As [`stall`](Self::stall), and new connections never reach the server.
+    pub fn blackhole(&self) {
+        self.shared.mode.send_replace(Mode::Blackhole);
+    }
+
+    /// Lets traffic through again (what was held is delivered).
+    pub fn resume(&self) {
+        self.shared.mode.send_replace(Mode::Forward);
+    }
+
+    /// Resets every open connection, both ends.
+    pub fn reset(&self) {
+        self.shared.resets.send_modify(|n| *n += 1);
+    }
+
+    /// Resets the connection that next passes `bytes` more bytes from the server.
+    pub fn reset_after_server_bytes(&self, bytes: u32) {
+        self.shared
+            .cut_budget
+            .store(i64::from(bytes), Ordering::SeqCst);
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Why a pump stopped.
+enum Ended {
+    /// The sending side closed (or failed): pass the EOF on.
+    Closed,
+    /// The armed cut was reached: reset both ends.
+    Cut,
+}
+
+async fn connection(client: TcpStream, target: SocketAddr, shared: Arc<Shared>) {
+    let mut mode = shared.mode.subscribe();
+    // A blackholed connection never reaches the server until traffic resumes.
+    if mode.wait_for(|m| *m != Mode::Blackhole).await.is_err() {
+        return;
+    }
+    let Ok(server) = TcpStream::connect(target).await else {
+        return;
+    };
+    // Dropped with linger 0, a socket is reset rather than closed.
+    for socket in [&client, &server] {
+        let _ = socket.set_zero_linger();
+        let _ = socket.set_nodelay(true);
+    }
+    let mut resets = shared.resets.subscribe();
+    resets.mark_unchanged();
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let up = pump(client_read, server_write, shared.mode.subscribe(), None);
+    let down = pump(server_read, client_write, shared.mode.subscribe(), Some(&shared.cut_budget));
+    tokio::pin!(up, down);
+    let (mut up_done, mut down_done) = (false, false);
+    while !(up_done && down_done) {
+        tokio::select! {
+            ended = &mut up, if !up_done => match ended {
+                Ended::Closed => up_done = true,
+                Ended::Cut => return,
+            },
+            ended = &mut down, if !down_done => match ended {
+                Ended::Closed => down_done = true,
+                Ended::Cut => return,
+            },
+            // Returning drops both sockets, with linger 0: RST to both ends.
+            _ = resets.changed() => return,
+        }
+    }
+    // Both sides closed: keep the sockets a moment so the FINs go out before the reset.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Copies `from` to `to` while the proxy forwards; with a cut budget (server to client
+/// only), stops at the budget's end.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut mode: watch::Receiver<Mode>,
+    cut_budget: Option<&AtomicI64>,
+) -> Ended {
+    let mut buf = vec![0_u8; 16 * 1024];
+    loop {
+        if mode.wait_for(|m| *m == Mode::Forward).await.is_err() {
+            return Ended::Closed;
+        }
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            // A stall begun while waiting for bytes: wait for the proxy to forward again.
+            _ = mode.changed() => continue,
+        };
+        let mut n = match read {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return Ended::Closed;
+            }
+            Ok(n) => n,
+        };
+        // Bytes read before a stall began are held until it ends.
+        if mode.wait_for(|m| *m == Mode::Forward).await.is_err() {
+            return Ended::Closed;
+        }
+        let mut cut = false;
+        if let Some(budget) = cut_budget {
+            let left = budget.load(Ordering::SeqCst);
+            if left >= 0 {
+                let len = i64::try_from(n).unwrap();
+                if len >= left {
+                    // This connection takes the cut; the budget is spent.
+                    if budget
+                        .compare_exchange(left, -1, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        n = usize::try_from(left).unwrap();
+                        cut = true;
+                    }
+                } else {
+                    let _ = budget.compare_exchange(left, left - len, Ordering::SeqCst, Ordering::SeqCst);
+                }
+            }
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return Ended::Closed;
+        }
+        if cut {
+            return Ended::Cut;
+        }
     }
 }

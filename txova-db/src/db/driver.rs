@@ -40,6 +40,11 @@ pub(crate) trait Driver: sqlx::Database {
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Self::CancelKey, sqlx::Error>> + Send + '_;
 
+    /// Whether a connection left with a statement in flight can be read back to a known
+    /// state by [`drain`](Self::drain). Where it cannot (MySQL: sqlx does not track
+    /// every reply it owes, a dropped ping's among them), such a connection is closed.
+    const DRAINS: bool = true;
+
     /// Reads what is left of a statement abandoned midway (its remaining rows, its
     /// error) until the connection is ready for the next one; returns the statement's
     /// error if it met one.
@@ -335,6 +340,11 @@ impl Driver for sqlx::MySql {
 
     /// The connection (thread) id.
     type CancelKey = u64;
+
+    /// A ping dropped midway leaves its OK packet unread where sqlx does not look for
+    /// it: the next ping would read it and leave its own for the next statement, and
+    /// every reply after would belong to the statement before.
+    const DRAINS: bool = false;
 
     fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
         let mut args = Self::Arguments::default();

@@ -443,8 +443,7 @@ impl Migrator {
             )
             .await?;
             if let Some(m) = self.migrations.iter().find(|m| m.version == version) {
-                self.record_dirty(db, m).await?;
-                self.mark_clean(db, m.version, 0).await?;
+                self.record(db, m, false, 0).await?;
             }
             Ok(())
         }
@@ -577,9 +576,29 @@ impl Migrator {
             source: Box::new(source),
         };
         match step {
+            Step::Up if !m.no_transaction && db.backend() != Backend::MySql => {
+                // The migration and its history row commit together, so a failure, or
+                // a caller that drops this future midway, leaves neither. A failure is
+                // then recorded as dirty on its own, for the operator to look at.
+                let started = Instant::now();
+                let applied = db
+                    .transaction_with(TxOptions::new().retry(RetryPolicy::none()), |_tx| async {
+                        db.execute_script(sql).await?;
+                        self.record(db, m, false, elapsed_ms(started)).await
+                    })
+                    .await;
+                if let Err(source) = applied {
+                    if let Err(unrecorded) = self.record(db, m, true, 0).await {
+                        tracing::warn!(target: "txova_db::migrate", version = m.version, error = %unrecorded, "a failed migration could not be marked dirty");
+                    }
+                    return Err(failed(source).into());
+                }
+            }
             Step::Up => {
-                // Dirty first, committed on its own: a failure below leaves it set.
-                self.record_dirty(db, m).await?;
+                // Outside a transaction, or on MySQL, whose DDL commits by itself: part
+                // of the migration may apply before a failure or a drop. So dirty
+                // first, committed on its own; only a finished migration clears it.
+                self.record(db, m, true, 0).await?;
                 let started = Instant::now();
                 if m.no_transaction {
                     db.execute_script(sql).await.map_err(failed)?;
@@ -659,7 +678,8 @@ impl Migrator {
             .collect()
     }
 
-    async fn record_dirty(&self, db: &Db, m: &Migration) -> Result<(), Error> {
+    /// Writes `m`'s history row (replacing any), dirty or clean.
+    async fn record(&self, db: &Db, m: &Migration, dirty: bool, duration_ms: i64) -> Result<(), Error> {
         let table = self.quoted(db);
         self.exec(
             db,
@@ -669,12 +689,13 @@ impl Migrator {
         .await?;
         let sql = format!(
             "INSERT INTO {table} (version, description, checksum, dirty, applied_at, duration_ms)
-             VALUES ({}, {}, {}, {}, {}, 0)",
+             VALUES ({}, {}, {}, {}, {}, {})",
             placeholder(db, 1),
             placeholder(db, 2),
             placeholder(db, 3),
             placeholder(db, 4),
             placeholder(db, 5),
+            placeholder(db, 6),
         );
         let now = chrono_like_now();
         self.exec(
@@ -684,8 +705,9 @@ impl Migrator {
                 Arc::new(m.version),
                 Arc::new(m.description.clone()),
                 Arc::new(m.checksum.clone()),
-                Arc::new(true),
+                Arc::new(dirty),
                 Arc::new(now),
+                Arc::new(duration_ms),
             ],
         )
         .await

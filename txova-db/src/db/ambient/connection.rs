@@ -68,10 +68,20 @@ impl<D: Driver> TxConnection<D> {
     }
 
     /// Reads what is left of a statement of this transaction that was dropped midway,
-    /// noting the failure if it failed, so the next statement starts clean.
+    /// noting the failure if it failed, so the next statement starts clean. Where the
+    /// backend cannot be read back to a known state, the transaction is lost: its
+    /// connection is closed (the server rolls it back) and this fails.
     pub(crate) async fn settle(&mut self) -> Result<(), sqlx::Error> {
         if !self.abandoned {
             return Ok(());
+        }
+        if !D::DRAINS {
+            self.conn.mark_broken();
+            return Err(sqlx::Error::Protocol(
+                "a statement of this transaction was dropped midway, and this backend's \
+                 connection cannot be read back to a known state: the transaction is lost"
+                    .into(),
+            ));
         }
         self.conn.statement_started();
         let drained = D::drain(&mut self.conn).await;

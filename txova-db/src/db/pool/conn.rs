@@ -209,6 +209,14 @@ impl<D: Driver> PooledConn<D> {
         }
     }
 
+    /// Closes the connection when it is returned, whatever its state.
+    pub(crate) fn mark_broken(&mut self) {
+        match &mut self.held {
+            Held::Own { checkout, .. } => checkout.broke(),
+            Held::External(external) => external.state = Use::Broken,
+        }
+    }
+
     /// Records where the connection stands with respect to a transaction, so that if it
     /// comes back mid-transaction it is rolled back before anyone else can use it.
     pub(crate) fn set_tx_phase(&mut self, phase: TxPhase) {

@@ -126,12 +126,18 @@ async fn settle<D: Driver>(
             GRACE
         };
         // `timeout` polls the drain once even with no grace: a reply already waiting
-        // is read without cancelling anything.
-        match tokio::time::timeout(grace, D::drain(&mut live.raw)).await {
-            Ok(drained) => {
+        // is read without cancelling anything. A backend that cannot drain is
+        // cancelled (and closed) at once.
+        let finished = if D::DRAINS {
+            tokio::time::timeout(grace, D::drain(&mut live.raw)).await.ok()
+        } else {
+            None
+        };
+        match finished {
+            Some(drained) => {
                 drained?;
             }
-            Err(_) => {
+            None => {
                 let cancelled = tokio::time::timeout(
                     shared.settings.connect_timeout,
                     D::cancel(&shared.options, &live.key),
