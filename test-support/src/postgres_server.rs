@@ -44,12 +44,23 @@ impl PostgresServer {
         };
         if is_root() {
             // The server refuses to run as root: the cluster belongs to `postgres`.
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&server.dir))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&server.dir))?;
         }
         server.watch()?;
         run(server
             .as_owner("initdb")
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
             .arg(server.data()))?;
         server.ctl(&["start"])?;
         Ok(server)
@@ -109,7 +120,11 @@ impl PostgresServer {
     fn watch(&self) -> Result<(), String> {
         let stop = format!(
             "{runuser}'{ctl}' -D '{data}' stop -m immediate",
-            runuser = if is_root() { "runuser -u postgres -- " } else { "" },
+            runuser = if is_root() {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
             ctl = self.bin.join("pg_ctl").display(),
             data = self.data().display(),
         );

@@ -193,7 +193,10 @@ async fn mysql(test: &str) -> Option<Fixture> {
     struct Database(Db, String);
     impl Drop for Database {
         fn drop(&mut self) {
-            let (db, sql) = (self.0.clone(), format!("DROP DATABASE IF EXISTS {}", self.1));
+            let (db, sql) = (
+                self.0.clone(),
+                format!("DROP DATABASE IF EXISTS {}", self.1),
+            );
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -219,11 +222,13 @@ async fn mysql(test: &str) -> Option<Fixture> {
 impl Fixture {
     /// Rows tagged `tag`, as another pool sees them.
     async fn visible(&self, tag: &str) -> i64 {
-        query(format!("SELECT count(*) FROM sweep_rows WHERE tag = '{tag}'"))
-            .fetch_one(&self.observer)
-            .await
-            .and_then(|row| row.try_get::<i64>(0))
-            .expect("count")
+        query(format!(
+            "SELECT count(*) FROM sweep_rows WHERE tag = '{tag}'"
+        ))
+        .fetch_one(&self.observer)
+        .await
+        .and_then(|row| row.try_get::<i64>(0))
+        .expect("count")
     }
 
     /// The checks every drop is followed by; `what` names the drop in failures.
@@ -284,7 +289,11 @@ impl Fixture {
             Ok(Ok(1)) => {}
             other => panic!("{what}: the next statement: {other:?}"),
         }
-        assert_eq!(self.visible(&after).await, 1, "{what}: the write after is not committed");
+        assert_eq!(
+            self.visible(&after).await,
+            1,
+            "{what}: the write after is not committed"
+        );
         let burnt = thread_cpu().saturating_sub(cpu);
         assert!(
             burnt < Duration::from_millis(500) + started.elapsed() / 2,
@@ -319,13 +328,23 @@ async fn sweep<T, Fut>(
 {
     let runs = (1..=RUNS / 2).flat_map(|p| [(p, Duration::ZERO), (p, PAUSE)]);
     for (run, (polls, pause)) in runs.enumerate() {
-        let what = format!("{:?} {name} dropped after {polls} polls and {pause:?}", fx.kind);
+        let what = format!(
+            "{:?} {name} dropped after {polls} polls and {pause:?}",
+            fx.kind
+        );
         // A run that hangs (a statement waiting behind a leftover transaction, say)
         // fails here, by name, rather than stalling the whole test binary.
         let completed = tokio::time::timeout(RUN_WITHIN, async {
             let outcome = drop_after(make(run), polls, pause).await;
             if std::env::var_os("TXOVA_SWEEP_TRACE").is_some() {
-                eprintln!("{what}: {}", if outcome.is_some() { "completed" } else { "dropped" });
+                eprintln!(
+                    "{what}: {}",
+                    if outcome.is_some() {
+                        "completed"
+                    } else {
+                        "dropped"
+                    }
+                );
             }
             fx.assert_whole(&what).await;
             after(run, outcome.as_ref()).await;
@@ -516,9 +535,9 @@ async fn sweep_transactions(fx: &Fixture) {
     // A savepoint scope dropped inside a transaction that goes on and commits: the
     // scope's work is rolled back, the rest commits.
     let inner_done: Vec<Arc<AtomicBool>> = (0..=100).map(|_| Arc::default()).collect();
-    for polls in 1..=100 {
+    for (polls, done) in inner_done.iter().enumerate().skip(1) {
         let db = db.clone();
-        let done = Arc::clone(&inner_done[polls]);
+        let done = Arc::clone(done);
         let (outer, inner) = (format!("outer2-{polls}"), format!("inner2-{polls}"));
         let committed = db
             .transaction(|_| async {
@@ -542,8 +561,16 @@ async fn sweep_transactions(fx: &Fixture) {
             // MySQL cannot read a connection left mid-statement back to a known state:
             // the whole transaction is lost, and none of it may be visible.
             Err(err) if fx.kind == Kind::MySql && err.kind() == ErrorKind::Connection => {
-                assert_eq!(fx.visible(&outer).await, 0, "{what}: a lost transaction's rows");
-                assert_eq!(fx.visible(&inner).await, 0, "{what}: a lost transaction's rows");
+                assert_eq!(
+                    fx.visible(&outer).await,
+                    0,
+                    "{what}: a lost transaction's rows"
+                );
+                assert_eq!(
+                    fx.visible(&inner).await,
+                    0,
+                    "{what}: a lost transaction's rows"
+                );
                 continue;
             }
             Err(err) => panic!("{what}: the outer transaction: {err}"),
@@ -551,7 +578,7 @@ async fn sweep_transactions(fx: &Fixture) {
         assert_eq!(fx.visible(&outer).await, 2, "{what}: the outer rows");
         // Dropped once its RELEASE may have been sent, the scope's work may have joined
         // the transaction; before that, none of it may.
-        let body_done = inner_done[polls].load(Ordering::SeqCst);
+        let body_done = done.load(Ordering::SeqCst);
         assert_atomic(fx, &inner, body_done, scope_done, &what).await;
         if scope_done {
             break;
@@ -571,7 +598,14 @@ async fn sweep_transactions(fx: &Fixture) {
         async |polls, outcome: Option<&Result<(), Error>>| {
             let ok = matches!(outcome, Some(Ok(())));
             let body_done = done_tr[polls].load(Ordering::SeqCst);
-            assert_atomic(fx, &format!("tr-{polls}"), body_done, ok, "#[transactional]").await;
+            assert_atomic(
+                fx,
+                &format!("tr-{polls}"),
+                body_done,
+                ok,
+                "#[transactional]",
+            )
+            .await;
         },
     )
     .await;
@@ -633,7 +667,13 @@ async fn sweep_migrations_and_health(fx: &Fixture) {
     let _ = std::fs::remove_dir_all(&dir);
 
     let monitor = HealthMonitor::builder().database("db", db.clone()).start();
-    sweep(fx, "HealthMonitor::check_now", |_| monitor.check_now(), async |_, _| {}).await;
+    sweep(
+        fx,
+        "HealthMonitor::check_now",
+        |_| monitor.check_now(),
+        async |_, _| {},
+    )
+    .await;
     monitor.stop().await;
 }
 
@@ -740,7 +780,11 @@ async fn store_patterns_dropped_at_every_await() {
             let listed = sessions.list_for_user(&user).await.expect("list");
             for session in &listed {
                 assert!(
-                    sessions.get(session.id.as_str()).await.expect("get").is_some(),
+                    sessions
+                        .get(session.id.as_str())
+                        .await
+                        .expect("get")
+                        .is_some(),
                     "{store_name}: a listed session cannot be read"
                 );
             }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use txova_db::sqlx::{self, AssertSqlSafe, Connection as _, Executor as _, MySqlConnection};
-use txova_db::{Backend, Db, Error, ErrorKind, query};
+use txova_db::{Backend, Db, Error, ErrorKind, TxOptions, query};
 
 use crate::support::{Service, server_url, unique_name};
 
@@ -136,4 +136,66 @@ async fn mysql_deadlock() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_mysql(&failures[0], ErrorKind::Deadlock, "1213");
     assert!(failures[0].is_retryable());
+}
+
+/// A deadlock rolls a MySQL transaction back on the spot; a body that swallows it and
+/// returns `Ok` gets `RolledBack`, not a COMMIT of whatever it ran afterwards.
+#[tokio::test]
+async fn mysql_swallowed_deadlock_is_rolled_back_not_committed() {
+    let Some(t) = tables("mysql_swallowed_deadlock").await else {
+        return;
+    };
+    let heavy = unique_name("heavy");
+    t.db.execute_script(&format!(
+        "CREATE TABLE {heavy} (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB;
+         INSERT INTO {heavy} SELECT seq, 0 FROM seq_1_to_200;"
+    ))
+    .await
+    .expect("heavy");
+    let mut other = MySqlConnection::connect(&t.url).await.expect("other");
+    other.execute("BEGIN").await.expect("begin");
+    // The other transaction changes many rows, so InnoDB picks ours as the victim.
+    other
+        .execute(AssertSqlSafe(format!("UPDATE {heavy} SET n = 1")))
+        .await
+        .expect("heavy update");
+    other
+        .execute(AssertSqlSafe(format!(
+            "UPDATE {} SET age = 6 WHERE id = 2",
+            t.users
+        )))
+        .await
+        .expect("other locks 2");
+    let users = t.users.clone();
+    let db = t.db.clone();
+    let ours = db.transaction_with(TxOptions::new().retries(0), |_| async {
+        db.execute(&format!("UPDATE {users} SET age = 5 WHERE id = 1"))
+            .await?;
+        let wants_2 = db
+            .execute(&format!("UPDATE {users} SET age = 5 WHERE id = 2"))
+            .await;
+        assert_eq!(wants_2.unwrap_err().kind(), ErrorKind::Deadlock);
+        // After the deadlock this would run outside any transaction on MySQL.
+        Ok::<_, Error>(())
+    });
+    let theirs = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        other
+            .execute(AssertSqlSafe(format!(
+                "UPDATE {} SET age = 6 WHERE id = 1",
+                t.users
+            )))
+            .await
+            .expect("the other transaction wins");
+        other.execute("COMMIT").await.expect("commit");
+    };
+    let (ours, ()) = tokio::join!(ours, theirs);
+    let err = ours.expect_err("committed after a deadlock");
+    assert_eq!(err.kind(), ErrorKind::RolledBack, "{err}");
+    let age: i32 = query(format!("SELECT age FROM {} WHERE id = 1", t.users))
+        .fetch_one(&t.db)
+        .await
+        .and_then(|row| row.try_get(0))
+        .expect("age");
+    assert_eq!(age, 6, "only the other transaction's write is there");
 }

@@ -17,6 +17,7 @@ mod db_handle;
 mod errors_mysql;
 mod errors_postgres;
 mod errors_sqlite;
+mod faults;
 mod golden_sql;
 #[cfg(feature = "redis")]
 mod locks;
@@ -30,5 +31,6 @@ mod resilience;
 mod round_trips;
 #[cfg(feature = "redis")]
 mod sessions;
+mod soak;
 mod telemetry;
 mod transactions;

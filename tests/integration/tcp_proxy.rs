@@ -13,7 +13,7 @@
 //!   the middle of a result.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,8 +44,6 @@ struct Shared {
     resets: watch::Sender<u64>,
     /// Server-to-client bytes left before a cut; negative: no cut armed.
     cut_budget: AtomicI64,
-    /// Connections accepted so far.
-    accepted: AtomicU64,
 }
 
 impl TcpProxy {
@@ -61,23 +59,16 @@ impl TcpProxy {
                 mode: watch::Sender::new(Mode::Forward),
                 resets: watch::Sender::new(0),
                 cut_budget: AtomicI64::new(-1),
-                accepted: AtomicU64::new(0),
             }),
         };
         proxy.serve(listener);
         proxy
     }
 
-    /// `127.0.0.1:<port>`.
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
     fn serve(&self, listener: TcpListener) {
         let (target, shared) = (self.target, Arc::clone(&self.shared));
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                shared.accepted.fetch_add(1, Ordering::Relaxed);
                 let pipe = tokio::spawn(connection(client, target, Arc::clone(&shared)));
                 shared.tasks.lock().unwrap().push(pipe);
             }
@@ -125,9 +116,10 @@ impl TcpProxy {
             .store(i64::from(bytes), Ordering::SeqCst);
     }
 
-    /// Connections accepted so far.
-    pub fn accepted(&self) -> u64 {
-        self.shared.accepted.load(Ordering::Relaxed)
+    /// Disarms a [`reset_after_server_bytes`](Self::reset_after_server_bytes) not yet
+    /// spent.
+    pub fn disarm_reset(&self) {
+        self.shared.cut_budget.store(-1, Ordering::SeqCst);
     }
 }
 
@@ -164,7 +156,12 @@ async fn connection(client: TcpStream, target: SocketAddr, shared: Arc<Shared>) 
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let up = pump(client_read, server_write, shared.mode.subscribe(), None);
-    let down = pump(server_read, client_write, shared.mode.subscribe(), Some(&shared.cut_budget));
+    let down = pump(
+        server_read,
+        client_write,
+        shared.mode.subscribe(),
+        Some(&shared.cut_budget),
+    );
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     while !(up_done && down_done) {
@@ -229,7 +226,12 @@ async fn pump(
                         cut = true;
                     }
                 } else {
-                    let _ = budget.compare_exchange(left, left - len, Ordering::SeqCst, Ordering::SeqCst);
+                    let _ = budget.compare_exchange(
+                        left,
+                        left - len,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
                 }
             }
         }

@@ -606,3 +606,130 @@ async fn in_memory_sqlite_readers_wait_for_an_open_writer() {
     assert_eq!(seen, 150, "the read waited for the commit and sees it");
     assert!(started.elapsed() >= Duration::from_millis(100));
 }
+
+/// A body that swallows a failed statement and returns `Ok`: Postgres will not commit
+/// that transaction (its COMMIT would answer ROLLBACK), so the call says
+/// `RolledBack` with the swallowed failure, no after-commit work runs, and nothing is
+/// visible. A savepoint rolled back to restores the transaction, which then commits.
+#[tokio::test]
+async fn a_transaction_the_server_rolled_back_is_not_reported_committed() {
+    let Some(pg) = support::postgres("commit_tells_the_truth").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    let hooks = Arc::new(AtomicU64::new(0));
+
+    let swallowed = db
+        .transaction(|tx| {
+            let hooks = hooks.clone();
+            async move {
+                Account::update()
+                    .set(Account::balance, 1)
+                    .all_rows()
+                    .execute(db)
+                    .await?;
+                let failed = db.execute("INSERT INTO no_such_table VALUES (1)").await;
+                assert!(failed.is_err());
+                tx.after_commit(async move {
+                    hooks.fetch_add(1, Ordering::SeqCst);
+                });
+                Ok::<_, Error>(())
+            }
+        })
+        .await;
+    let err = swallowed.expect_err("committed after a failed statement");
+    assert_eq!(err.kind(), ErrorKind::RolledBack, "{err}");
+    let Error::RolledBack { cause: Some(cause) } = &err else {
+        panic!("no cause: {err:?}");
+    };
+    assert_eq!(cause.code(), Some("42P01"));
+    assert!(err.to_string().contains("no_such_table"), "{err}");
+    assert_eq!(hooks.load(Ordering::SeqCst), 0, "an after-commit hook ran");
+    assert_eq!(balance(db, 1).await, 100, "something of it is visible");
+
+    // Rolled back to a savepoint, the failure is undone and the transaction commits.
+    db.transaction(|_| async {
+        Account::update()
+            .set(Account::balance, 2)
+            .all_rows()
+            .execute(db)
+            .await?;
+        let inner = db
+            .transaction_with(TxOptions::new().savepoint(), |_| async {
+                db.execute("INSERT INTO no_such_table VALUES (1)").await
+            })
+            .await;
+        assert!(inner.is_err());
+        Ok::<_, Error>(())
+    })
+    .await
+    .expect("restored by the savepoint");
+    assert_eq!(balance(db, 1).await, 2);
+}
+
+/// A retryable failure the body swallowed still makes the whole body run again: the
+/// transaction it doomed is reported rolled back only when no attempt is left.
+#[tokio::test]
+async fn a_swallowed_serialization_failure_is_retried() {
+    let Some(pg) = support::postgres("swallowed_serialization").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    let attempts = AtomicU64::new(0);
+    db.transaction(|_| async {
+        let attempt = attempts.fetch_add(1, Ordering::SeqCst);
+        Account::update()
+            .set(Account::balance, 7)
+            .all_rows()
+            .execute(db)
+            .await?;
+        if attempt == 0 {
+            let conflict = db
+                .execute("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")
+                .await;
+            assert_eq!(conflict.unwrap_err().kind(), ErrorKind::Serialization);
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .expect("the second attempt commits");
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(balance(db, 1).await, 7);
+
+    let err = db
+        .transaction_with(TxOptions::new().retries(1), |_| async {
+            let _ = db
+                .execute("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")
+                .await;
+            Ok::<_, Error>(())
+        })
+        .await
+        .expect_err("every attempt doomed");
+    assert_eq!(err.kind(), ErrorKind::RolledBack, "{err}");
+}
+
+/// SQLite keeps a transaction going after a failed statement, so a body that handles
+/// the failure commits the rest.
+#[tokio::test]
+async fn sqlite_commits_after_a_handled_failure() {
+    let file = SqliteFile::new();
+    let db = Db::connect(&file.url()).await.expect("sqlite");
+    accounts(&db, 1, 100).await;
+    db.transaction(|_| async {
+        Account::update()
+            .set(Account::balance, 3)
+            .all_rows()
+            .execute(&db)
+            .await?;
+        let duplicate = Account::insert(&Account { id: 1, balance: 0 })
+            .execute(&db)
+            .await;
+        assert_eq!(duplicate.unwrap_err().kind(), ErrorKind::Duplicate);
+        Ok::<_, Error>(())
+    })
+    .await
+    .expect("commits");
+    assert_eq!(balance(&db, 1).await, 3);
+}

@@ -65,7 +65,9 @@ pub(crate) trait Driver: sqlx::Database {
     /// Rolls back whatever transaction the connection may have open. Run only when one
     /// may be open, so a backend that warns about a ROLLBACK outside a transaction
     /// (Postgres) warns only when a BEGIN was abandoned before it was sent.
-    fn rollback(conn: &mut Self::Connection) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+    fn rollback(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
         async move {
             match Self::simple(conn, "ROLLBACK").await {
                 Err(error) if !Self::no_transaction(&error) => Err(error),
@@ -281,19 +283,15 @@ impl Driver for sqlx::Sqlite {
 
     /// Installs a progress handler that interrupts the running statement while the
     /// returned flag is set (checked every [`SQLITE_PROGRESS_OPS`] VM instructions).
-    fn identify(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Self::CancelKey, sqlx::Error>> + Send + '_ {
-        async move {
-            let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let flag = Arc::clone(&interrupt);
-            conn.lock_handle()
-                .await?
-                .set_progress_handler(SQLITE_PROGRESS_OPS, move || {
-                    !flag.load(std::sync::atomic::Ordering::Relaxed)
-                });
-            Ok(interrupt)
-        }
+    async fn identify(conn: &mut Self::Connection) -> Result<Self::CancelKey, sqlx::Error> {
+        let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&interrupt);
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(SQLITE_PROGRESS_OPS, move || {
+                !flag.load(std::sync::atomic::Ordering::Relaxed)
+            });
+        Ok(interrupt)
     }
 
     fn drain(

@@ -196,8 +196,11 @@ macro_rules! run_statement {
 /// its session, or its socket was gone. Only statements with no effect (BEGIN, a
 /// ping) move to another connection on this; see [`run_statement!`] for why other
 /// statements do not.
-pub(crate) fn found_dead<D: driver::Driver>(conn: &pool::PooledConn<D>, error: &sqlx::Error) -> bool {
-    conn.from_idle() && (D::session_ended(error) || D::breaks_connection(error))
+pub(crate) fn found_dead<D: driver::Driver>(
+    conn: &pool::PooledConn<D>,
+    error: &sqlx::Error,
+) -> bool {
+    conn.was_idle() && (D::session_ended(error) || D::breaks_connection(error))
 }
 
 impl Db {

@@ -679,7 +679,13 @@ impl Migrator {
     }
 
     /// Writes `m`'s history row (replacing any), dirty or clean.
-    async fn record(&self, db: &Db, m: &Migration, dirty: bool, duration_ms: i64) -> Result<(), Error> {
+    async fn record(
+        &self,
+        db: &Db,
+        m: &Migration,
+        dirty: bool,
+        duration_ms: i64,
+    ) -> Result<(), Error> {
         let table = self.quoted(db);
         self.exec(
             db,

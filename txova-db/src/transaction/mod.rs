@@ -536,7 +536,11 @@ impl crate::executor::Executor for Tx {
         sql: &'a str,
         params: &'a [Arc<dyn crate::types::Param>],
     ) -> Result<u64, Error> {
-        ambient::scope(Arc::clone(&self.inner), self.inner.db().run_execute(sql, params)).await
+        ambient::scope(
+            Arc::clone(&self.inner),
+            self.inner.db().run_execute(sql, params),
+        )
+        .await
     }
 
     async fn fetch_all_statement<'a>(
@@ -544,7 +548,11 @@ impl crate::executor::Executor for Tx {
         sql: &'a str,
         params: &'a [Arc<dyn crate::types::Param>],
     ) -> Result<Vec<crate::row::Row>, Error> {
-        ambient::scope(Arc::clone(&self.inner), self.inner.db().run_fetch_all(sql, params)).await
+        ambient::scope(
+            Arc::clone(&self.inner),
+            self.inner.db().run_fetch_all(sql, params),
+        )
+        .await
     }
 
     async fn fetch_optional_statement<'a>(

@@ -409,7 +409,11 @@ impl AmbientTx {
     /// track of which savepoints are open for [`savepoint_scope_dropped`].
     ///
     /// [`savepoint_scope_dropped`]: Self::savepoint_scope_dropped
-    pub(crate) async fn savepoint_statement(&self, verb: SavepointVerb, n: u32) -> Result<(), Error> {
+    pub(crate) async fn savepoint_statement(
+        &self,
+        verb: SavepointVerb,
+        n: u32,
+    ) -> Result<(), Error> {
         let sql = format!("{} {}", verb.sql(), savepoint_name(n));
         let mut conn = self.connection().await?;
         let run = async {

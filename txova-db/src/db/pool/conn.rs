@@ -228,7 +228,7 @@ impl<D: Driver> PooledConn<D> {
 
     /// Whether the connection was taken from the idle stack (rather than opened for
     /// this caller): only then can an error mean the server ended it while it waited.
-    pub(crate) fn from_idle(&self) -> bool {
+    pub(crate) fn was_idle(&self) -> bool {
         matches!(&self.held, Held::Own { checkout, .. } if checkout.from_idle)
     }
 }
@@ -242,7 +242,9 @@ impl<D: Driver> Deref for PooledConn<D> {
                 Some(live) => &live.raw,
                 None => unreachable!("a checkout is emptied only when dropped"),
             },
-            Held::External(External { conn: Some(conn), .. }) => conn,
+            Held::External(External {
+                conn: Some(conn), ..
+            }) => conn,
             Held::External(External { conn: None, .. }) => {
                 unreachable!("an external connection is emptied only when dropped")
             }
@@ -254,7 +256,9 @@ impl<D: Driver> DerefMut for PooledConn<D> {
     fn deref_mut(&mut self) -> &mut D::Connection {
         match &mut self.held {
             Held::Own { checkout, .. } => checkout.raw(),
-            Held::External(External { conn: Some(conn), .. }) => conn,
+            Held::External(External {
+                conn: Some(conn), ..
+            }) => conn,
             Held::External(External { conn: None, .. }) => {
                 unreachable!("an external connection is emptied only when dropped")
             }

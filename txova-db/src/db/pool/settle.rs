@@ -129,7 +129,9 @@ async fn settle<D: Driver>(
         // is read without cancelling anything. A backend that cannot drain is
         // cancelled (and closed) at once.
         let finished = if D::DRAINS {
-            tokio::time::timeout(grace, D::drain(&mut live.raw)).await.ok()
+            tokio::time::timeout(grace, D::drain(&mut live.raw))
+                .await
+                .ok()
         } else {
             None
         };
