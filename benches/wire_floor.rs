@@ -11,12 +11,20 @@
 //! - `sqlx_dedicated` (point query only): the statement txova-db runs, on one
 //!   `PgConnection` held for the whole run: what the pool costs is the difference.
 //!
+//! Each row spreads its work over [`CONNECTIONS`] connections used in turn (iteration
+//! `i` on connection `i % CONNECTIONS`): on a 2-vCPU guest a point query's cost swings
+//! up to 3x with the vCPU the OS gives each connection's server process, so a row on
+//! one connection measures its luck. tokio-postgres gets that many clients, sqlx a
+//! `PgPool` warmed to that many connections (which it hands out in turn), txova-db that
+//! many `Db` handles of one connection each (its pool hands out the most recent idle
+//! connection, so one `Db` would use one), the dedicated row that many `PgConnection`s.
+//!
 //! Each measured loop runs in a spawned task (on the multi-thread runtime, on a worker,
 //! as a request handler would). After criterion's report the bench runs every row again
-//! in interleaved rounds and prints one table: the median time per query of each row,
-//! the ratios to the floor (medians of per-round ratios, so drift on a shared machine
-//! cancels), and the pool efficiency (dedicated connection time / pooled time, target
-//! ≥ 0.9).
+//! in interleaved rounds and prints one table: the median wall time and client CPU time
+//! (`CLOCK_PROCESS_CPUTIME_ID`) per query of each row, the ratios to the floor (medians
+//! of per-round ratios, so drift on a shared machine cancels), and the pool efficiency
+//! (dedicated connection time / pooled time).
 //!
 //! `cargo bench -p txova-db --bench wire_floor` (needs Postgres: see DEVELOPERS.md);
 //! `-- --skip point_query` and the like select criterion rows as usual.
@@ -36,29 +44,42 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cpu_time::ProcessTime;
 use criterion::Criterion;
 use futures_util::future::BoxFuture;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::runtime::Runtime;
-use txova_db::{Db, Table, sqlx};
+use txova_db::{Db, DbConfig, Table, sqlx};
 
 use common::{CREATE_TABLE, SqlxUser, User, find_sql, rows, select_all_sql};
 use txova_db_test_support::{Service, server_url, unique_name};
 
 const ROWS: i64 = 10_000;
 
+/// Connections each row spreads its work over, used in turn.
+const CONNECTIONS: usize = 4;
+
+/// One tokio-postgres client with its statements prepared.
+type TokioPostgres = (
+    tokio_postgres::Client,
+    tokio_postgres::Statement,
+    tokio_postgres::Statement,
+);
+
 /// Everything the rows run on, set up once.
 struct Setup {
     schema: String,
     base_url: String,
-    tokio_postgres: Arc<(
-        tokio_postgres::Client,
-        tokio_postgres::Statement,
-        tokio_postgres::Statement,
-    )>,
+    tokio_postgres: Arc<Vec<TokioPostgres>>,
     sqlx_pool: PgPool,
-    sqlx_dedicated: Arc<tokio::sync::Mutex<PgConnection>>,
-    db: Db,
+    sqlx_dedicated: Arc<Vec<tokio::sync::Mutex<PgConnection>>>,
+    dbs: Arc<Vec<Db>>,
+}
+
+/// The connection iteration `i` runs on.
+fn nth<T>(all: &[T], i: u64) -> &T {
+    &all[i as usize % all.len()]
 }
 
 fn runtimes() -> [(&'static str, Runtime); 2] {
@@ -99,23 +120,50 @@ async fn setup(url: &str) -> Setup {
         .unwrap();
     db.execute("VACUUM ANALYZE bench_users").await.unwrap();
 
-    let (client, connection) =
-        tokio_postgres::connect(&tokio_postgres_config(url, &schema), tokio_postgres::NoTls)
+    db.close().await;
+
+    let mut tokio_postgres = Vec::new();
+    let mut sqlx_dedicated = Vec::new();
+    let mut dbs = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (client, connection) =
+            tokio_postgres::connect(&tokio_postgres_config(url, &schema), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let find = client.prepare(find_sql()).await.unwrap();
+        let all = client.prepare(select_all_sql()).await.unwrap();
+        tokio_postgres.push((client, find, all));
+        sqlx_dedicated.push(tokio::sync::Mutex::new(
+            PgConnection::connect(&in_schema).await.unwrap(),
+        ));
+        dbs.push(
+            Db::connect_with(DbConfig {
+                max_connections: 1,
+                ..DbConfig::new(in_schema.as_str())
+            })
             .await
-            .unwrap();
-    tokio::spawn(connection);
-    let find = client.prepare(find_sql()).await.unwrap();
-    let all = client.prepare(select_all_sql()).await.unwrap();
+            .unwrap(),
+        );
+    }
+    let sqlx_pool = PgPoolOptions::new()
+        .max_connections(CONNECTIONS as u32)
+        .connect(&in_schema)
+        .await
+        .unwrap();
+    // Warm it to all its connections, so it hands each out in turn.
+    let warm = (0..CONNECTIONS).map(|_| sqlx::query("SELECT pg_sleep(0.05)").execute(&sqlx_pool));
+    for done in futures_util::future::join_all(warm).await {
+        done.unwrap();
+    }
 
     Setup {
         schema,
         base_url: url.to_owned(),
-        tokio_postgres: Arc::new((client, find, all)),
-        sqlx_pool: PgPool::connect(&in_schema).await.unwrap(),
-        sqlx_dedicated: Arc::new(tokio::sync::Mutex::new(
-            PgConnection::connect(&in_schema).await.unwrap(),
-        )),
-        db,
+        tokio_postgres: Arc::new(tokio_postgres),
+        sqlx_pool,
+        sqlx_dedicated: Arc::new(sqlx_dedicated),
+        dbs: Arc::new(dbs),
     }
 }
 
@@ -171,7 +219,8 @@ fn workloads(s: &Setup) -> Vec<Workload> {
             body(move |i| {
                 let tp = Arc::clone(&tp);
                 async move {
-                    let row = tp.0.query_opt(&tp.1, &[&id_of(i)]).await.unwrap();
+                    let (client, find, _) = nth(&tp, i);
+                    let row = client.query_opt(find, &[&id_of(i)]).await.unwrap();
                     black_box(row.as_ref().map(tp_user));
                 }
             })
@@ -195,7 +244,7 @@ fn workloads(s: &Setup) -> Vec<Workload> {
             body(move |i| {
                 let conn = Arc::clone(&conn);
                 async move {
-                    let mut conn = conn.lock().await;
+                    let mut conn = nth(&conn, i).lock().await;
                     let user: Option<SqlxUser> = sqlx::query_as(find_sql)
                         .bind(id_of(i))
                         .fetch_optional(&mut *conn)
@@ -206,11 +255,11 @@ fn workloads(s: &Setup) -> Vec<Workload> {
             })
         }),
         ("txova_db", {
-            let db = s.db.clone();
+            let dbs = Arc::clone(&s.dbs);
             body(move |i| {
-                let db = db.clone();
+                let dbs = Arc::clone(&dbs);
                 async move {
-                    black_box(User::find(&db, id_of(i)).await.unwrap());
+                    black_box(User::find(nth(&dbs, i), id_of(i)).await.unwrap());
                 }
             })
         }),
@@ -218,10 +267,11 @@ fn workloads(s: &Setup) -> Vec<Workload> {
     let select = vec![
         ("tokio_postgres", {
             let tp = Arc::clone(tp);
-            body(move |_| {
+            body(move |i| {
                 let tp = Arc::clone(&tp);
                 async move {
-                    let rows = tp.0.query(&tp.2, &[]).await.unwrap();
+                    let (client, _, all) = nth(&tp, i);
+                    let rows = client.query(all, &[]).await.unwrap();
                     let users: Vec<User> = rows.iter().map(tp_user).collect();
                     assert_eq!(users.len() as i64, ROWS);
                     black_box(users);
@@ -241,11 +291,11 @@ fn workloads(s: &Setup) -> Vec<Workload> {
             })
         }),
         ("txova_db", {
-            let db = s.db.clone();
-            body(move |_| {
-                let db = db.clone();
+            let dbs = Arc::clone(&s.dbs);
+            body(move |i| {
+                let dbs = Arc::clone(&dbs);
                 async move {
-                    let users = User::select().fetch_all(&db).await.unwrap();
+                    let users = User::select().fetch_all(nth(&dbs, i)).await.unwrap();
                     assert_eq!(users.len() as i64, ROWS);
                     black_box(users);
                 }
@@ -276,6 +326,12 @@ fn workloads(s: &Setup) -> Vec<Workload> {
 /// multi-thread runtime it runs on a worker, as a request handler would) and returns
 /// the time taken.
 fn timed(rt: &Runtime, iters: u64, row: &Body) -> Duration {
+    timed_with_cpu(rt, iters, row).0
+}
+
+/// [`timed`], with the process's CPU time over the same run (the client's: the servers
+/// are other processes).
+fn timed_with_cpu(rt: &Runtime, iters: u64, row: &Body) -> (Duration, Duration) {
     let row = Arc::clone(row);
     let run = async move {
         let started = Instant::now();
@@ -284,7 +340,9 @@ fn timed(rt: &Runtime, iters: u64, row: &Body) -> Duration {
         }
         started.elapsed()
     };
-    rt.block_on(async { tokio::spawn(run).await.unwrap() })
+    let cpu = ProcessTime::now();
+    let wall = rt.block_on(async { tokio::spawn(run).await.unwrap() });
+    (wall, cpu.elapsed())
 }
 
 fn id_of(i: u64) -> i64 {
@@ -325,35 +383,31 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// Criterion measures one row after another, so drift on a shared machine lands on
 /// one row only. For the ratios, each round runs a batch of every row, in a rotating
 /// order; a ratio is the median of the per-round ratios, a time the median of its
-/// rounds.
+/// rounds. Wall time and client CPU time both.
 fn interleaved_report(setups: &[(&'static str, Runtime, Vec<Workload>)]) {
     println!();
     println!(
-        "wire floor, interleaved rounds (medians): ratios to tokio-postgres on one connection"
+        "wire floor, interleaved rounds (medians), each row over {CONNECTIONS} connections in \
+         turn: ratios to tokio-postgres"
     );
     println!(
-        "{:<28} {:>11} {:>12} {:>11} {:>9} {:>9} {:>10}",
-        "workload", "tokio-pg", "sqlx PgPool", "txova-db", "sqlx/tp", "txova/tp", "pool eff."
+        "{:<28} {:>5} {:>11} {:>12} {:>11} {:>9} {:>9} {:>10}",
+        "workload", "", "tokio-pg", "sqlx PgPool", "txova-db", "sqlx/tp", "txova/tp", "pool eff."
     );
     for (rt_name, rt, workloads) in setups {
         for workload in workloads {
             let n = workload.rows.len();
-            let mut micros: Vec<Vec<f64>> = vec![Vec::new(); n];
+            let mut wall: Vec<Vec<f64>> = vec![Vec::new(); n];
+            let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); n];
             for round in 0..workload.rounds {
                 for k in 0..n {
                     let at = (round + k) % n;
-                    let elapsed = timed(rt, workload.batch, &workload.rows[at].1);
-                    micros[at].push(elapsed.as_secs_f64() * 1e6 / workload.batch as f64);
+                    let (w, c) = timed_with_cpu(rt, workload.batch, &workload.rows[at].1);
+                    wall[at].push(w.as_secs_f64() * 1e6 / workload.batch as f64);
+                    cpu[at].push(c.as_secs_f64() * 1e6 / workload.batch as f64);
                 }
             }
             let index = |row: &str| workload.rows.iter().position(|(name, _)| *name == row);
-            let per_round = |a: usize, b: usize| {
-                median(
-                    (0..workload.rounds)
-                        .map(|r| micros[a][r] / micros[b][r])
-                        .collect(),
-                )
-            };
             let (Some(tp), Some(sqlx), Some(txova)) = (
                 index("tokio_postgres"),
                 index("sqlx_pgpool"),
@@ -361,25 +415,36 @@ fn interleaved_report(setups: &[(&'static str, Runtime, Vec<Workload>)]) {
             ) else {
                 continue;
             };
-            let efficiency = index("sqlx_dedicated")
-                .map(|dedicated| format!("{:.3}", per_round(dedicated, txova)))
-                .unwrap_or_else(|| "-".into());
-            let time = |row: usize| median(micros[row].clone());
-            println!(
-                "{:<28} {:>8.1} µs {:>9.1} µs {:>8.1} µs {:>9.3} {:>9.3} {:>10}",
-                format!("{}/{rt_name}", workload.name),
-                time(tp),
-                time(sqlx),
-                time(txova),
-                per_round(sqlx, tp),
-                per_round(txova, tp),
-                efficiency
-            );
+            for (measure, micros) in [("wall", &wall), ("cpu", &cpu)] {
+                let per_round = |a: usize, b: usize| {
+                    median(
+                        (0..workload.rounds)
+                            .map(|r| micros[a][r] / micros[b][r])
+                            .collect(),
+                    )
+                };
+                let efficiency = index("sqlx_dedicated")
+                    .map(|dedicated| format!("{:.3}", per_round(dedicated, txova)))
+                    .unwrap_or_else(|| "-".into());
+                let time = |row: usize| median(micros[row].clone());
+                println!(
+                    "{:<28} {:>5} {:>8.1} µs {:>9.1} µs {:>8.1} µs {:>9.3} {:>9.3} {:>10}",
+                    format!("{}/{rt_name}", workload.name),
+                    measure,
+                    time(tp),
+                    time(sqlx),
+                    time(txova),
+                    per_round(sqlx, tp),
+                    per_round(txova, tp),
+                    efficiency
+                );
+            }
         }
     }
     println!(
-        "pool eff.: sqlx on one dedicated PgConnection / txova-db through its pool, same SQL \
-         (charges txova-db's whole layer, not only the pool)"
+        "pool eff.: sqlx on dedicated PgConnections / txova-db through its pool, same SQL \
+         (charges txova-db's whole layer, not only the pool); cpu: the client process's \
+         CPU time per query"
     );
 }
 
@@ -403,7 +468,9 @@ fn main() {
     for ((_, rt, workloads), s) in benched.into_iter().zip(setups) {
         drop(workloads);
         rt.block_on(async {
-            s.db.close().await;
+            for db in s.dbs.iter() {
+                db.close().await;
+            }
             s.sqlx_pool.close().await;
             let admin = Db::connect(&s.base_url).await.unwrap();
             admin

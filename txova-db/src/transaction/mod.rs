@@ -7,6 +7,10 @@
 //! `transaction` call joins the outer one, or opens a SAVEPOINT with
 //! [`TxOptions::savepoint`]. Work spawned onto other tasks does not join: it runs on
 //! its own connections, outside the transaction.
+//!
+//! The transaction state itself (the task-local, the connection, what failed) lives in
+//! the `db` module's ambient transaction; this module opens, retries and ends
+//! transactions on top of it.
 
 mod retry;
 
@@ -268,6 +272,16 @@ impl Db {
     /// ([`RetryPolicy`]), so `body` must be safe to repeat (no side effects outside the
     /// database, or idempotent ones). Only the outermost transaction retries. A
     /// connection lost during COMMIT is [`Error::AmbiguousCommit`], never retried.
+    ///
+    /// A body that returns `Ok` after a statement of the transaction failed on the
+    /// server (it handled or ignored the error) does not commit: Postgres will not
+    /// commit such a transaction, and MySQL has already rolled it back after a
+    /// deadlock. It is rolled back and the call fails with [`Error::RolledBack`] (rerun
+    /// if that failure was retryable), and no [`after_commit`](Tx::after_commit) work
+    /// runs.
+    ///
+    /// Dropped at any await (its caller went away, a `timeout` fired), the transaction
+    /// is rolled back at once, on the server, before its connection is reused.
     ///
     /// ```
     /// # async fn demo() -> txova_db::Result<()> {
