@@ -94,6 +94,21 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
+/// A server a test started itself, or `None` after printing why it could not be; under
+/// `CI=true` a failure to start panics instead.
+fn started<T>(test: &str, server: Result<T, String>) -> Option<T> {
+    match server {
+        Ok(server) => Some(server),
+        Err(reason) if in_ci() => {
+            panic!("{test}: {reason}; CI=true, so a missing server fails the test")
+        }
+        Err(reason) => {
+            skip(test, &reason);
+            None
+        }
+    }
+}
+
 /// Prints a skip notice where `cargo test` shows it, even for a passing test.
 ///
 /// libtest captures only the `print!` family, so this writes to stderr directly.

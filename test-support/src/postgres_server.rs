@@ -20,16 +20,7 @@ impl PostgresServer {
     /// Initialises and starts a cluster for `test`; `None` (after printing why) if that
     /// is impossible outside CI.
     pub fn start(test: &str) -> Option<Self> {
-        match Self::try_start() {
-            Ok(server) => Some(server),
-            Err(reason) if crate::in_ci() => {
-                panic!("{test}: {reason}; CI=true, so a missing server fails the test")
-            }
-            Err(reason) => {
-                crate::skip(test, &reason);
-                None
-            }
-        }
+        crate::started(test, Self::try_start())
     }
 
     fn try_start() -> Result<Self, String> {
@@ -128,20 +119,10 @@ impl PostgresServer {
             ctl = self.bin.join("pg_ctl").display(),
             data = self.data().display(),
         );
-        let script = format!(
-            "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf '{dir}'",
-            parent = std::process::id(),
+        crate::redis_servers::after_exit(&format!(
+            "{stop} >/dev/null 2>&1; rm -rf '{dir}'",
             dir = self.dir.display(),
-        );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map(drop)
-            .map_err(|e| format!("cannot start the watchdog: {e}"))
+        ))
     }
 }
 

@@ -64,6 +64,24 @@ pub(crate) fn temp_dir(name: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// Runs the shell command `cleanup` once the test process has exited (however it
+/// ended), from a watchdog shell that polls for it.
+pub(crate) fn after_exit(cleanup: &str) -> Result<(), String> {
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {cleanup}",
+        parent = std::process::id(),
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("cannot start the watchdog: {e}"))
+}
+
 /// Processes that die with their owner, or with the test process.
 struct Processes {
     children: Vec<Child>,
@@ -95,21 +113,11 @@ impl Processes {
     /// dropped (statics) or the process is killed.
     fn watch(&self) -> Result<(), String> {
         let pids: Vec<String> = self.children.iter().map(|c| c.id().to_string()).collect();
-        let script = format!(
-            "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {pids} 2>/dev/null; rm -rf '{dir}'",
-            parent = std::process::id(),
+        after_exit(&format!(
+            "kill -9 {pids} 2>/dev/null; rm -rf '{dir}'",
             pids = pids.join(" "),
             dir = self.dir.display(),
-        );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map(drop)
-            .map_err(|e| format!("cannot start the watchdog: {e}"))
+        ))
     }
 }
 
@@ -351,16 +359,7 @@ impl RedisServer {
     /// Starts a server for `test`; `None` (after printing why) if that is impossible
     /// outside CI.
     pub fn start(test: &str) -> Option<Self> {
-        match Self::try_start() {
-            Ok(server) => Some(server),
-            Err(reason) if crate::in_ci() => {
-                panic!("{test}: {reason}; CI=true, so a missing server fails the test")
-            }
-            Err(reason) => {
-                crate::skip(test, &reason);
-                None
-            }
-        }
+        crate::started(test, Self::try_start())
     }
 
     fn try_start() -> Result<Self, String> {

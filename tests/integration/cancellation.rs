@@ -2,7 +2,7 @@
 //! 2, … N polls (right after its Nth `Pending`, with whatever it sent still in flight)
 //! until it completes, and after every drop the pool must be whole and clean:
 //!
-//! - its accounting settles (`size <= max`, nothing in use or settling) within 2 s;
+//! - its accounting settles (`size <= max`, nothing in use or settling) within 5 s;
 //! - the next statement succeeds within 1 s, without the test thread burning CPU;
 //! - no session of the pool is left inside a transaction or running a statement
 //!   (Postgres: `pg_stat_activity`);
@@ -241,37 +241,16 @@ impl Fixture {
             if stats.in_use == 0 && stats.settling == 0 && stats.pending_acquires == 0 {
                 break;
             }
+            // Settling is bounded at 3 s (then the connection is closed): allow for a
+            // loaded machine on top.
             assert!(
-                started.elapsed() < Duration::from_secs(2),
+                started.elapsed() < Duration::from_secs(5),
                 "{what}: the pool did not settle: {stats:?}"
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         if self.kind == Kind::Postgres {
-            // A session whose socket was just closed ends when the server notices: give
-            // it a moment, no more.
-            let noticed = Instant::now();
-            loop {
-                let stuck: Vec<String> = query(
-                    "SELECT state || ': ' || query FROM pg_stat_activity
-                     WHERE application_name = $1 AND state <> 'idle'",
-                )
-                .bind(self.app.clone())
-                .fetch_all(&self.observer)
-                .await
-                .expect("pg_stat_activity")
-                .iter()
-                .map(|row| row.try_get(0).expect("state"))
-                .collect();
-                if stuck.is_empty() {
-                    break;
-                }
-                assert!(
-                    noticed.elapsed() < Duration::from_secs(1),
-                    "{what}: sessions of the pool not idle: {stuck:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            support::assert_sessions_idle(&self.observer, &self.app, what).await;
         }
         // An autocommit write right after: committed, so another pool sees it.
         let after = support::unique_name("after");

@@ -24,13 +24,15 @@ async fn scalar<T: txova_db::types::Decode>(db: &Db, sql: &str) -> T {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// Terminates the backend of `app` running `sql`, once it is.
+/// Terminates the backend of `app` running `sql`, once it is asleep in its `pg_sleep`
+/// (so whatever the statement does first, a script's or a procedure's COMMIT, is done).
 async fn terminate_running(admin: &Db, app: &str, sql: &str) {
     let started = Instant::now();
     loop {
         let killed = query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = $1 AND state = 'active' AND query = $2",
+             WHERE application_name = $1 AND state = 'active' AND query = $2
+               AND wait_event = 'PgSleep'",
         )
         .bind(app.to_owned())
         .bind(sql.to_owned())
@@ -234,24 +236,12 @@ async fn proxied(test: &str) -> Option<(support::PgSchema, TcpProxy, Db)> {
         .execute("CREATE TABLE marks (tag TEXT NOT NULL)")
         .await
         .expect("table");
-    let target = {
-        let url = url::Url::parse(&pg.base_url).expect("url");
-        let host = url.host_str().expect("host").to_owned();
-        let port = url.port().unwrap_or(5432);
-        tokio::net::lookup_host((host, port))
-            .await
-            .expect("resolve")
-            .next()
-            .expect("an address")
-    };
-    let proxy = TcpProxy::start(target).await;
-    let mut url = url::Url::parse(&pg.url()).expect("url");
-    url.set_port(Some(proxy.port)).expect("port");
+    let (proxy, url) = support::proxy_for(&pg).await;
     let db = Db::connect_with(DbConfig {
         max_connections: 2,
         connect_timeout: Duration::from_millis(500),
         acquire_timeout: Duration::from_secs(2),
-        ..DbConfig::new(url.as_str())
+        ..DbConfig::new(url)
     })
     .await
     .expect("through the proxy");

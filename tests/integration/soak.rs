@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use txova_db::{Db, DbConfig, Error, ErrorKind, query};
 
 use crate::support;
-use crate::tcp_proxy::TcpProxy;
 
 const ACCOUNTS: i32 = 50;
 const BALANCE: i64 = 1_000;
@@ -92,26 +91,14 @@ async fn the_bank_workload_under_cancellations_and_network_faults() {
         .await
         .expect("accounts");
     let direct = pg.db.clone();
-    let target = {
-        let url = url::Url::parse(&pg.base_url).expect("url");
-        tokio::net::lookup_host((
-            url.host_str().expect("host").to_owned(),
-            url.port().unwrap_or(5432),
-        ))
-        .await
-        .expect("resolve")
-        .next()
-        .expect("an address")
-    };
-    let proxy = Arc::new(TcpProxy::start(target).await);
-    let mut url = url::Url::parse(&pg.url()).expect("url");
-    url.set_port(Some(proxy.port)).expect("port");
+    let (proxy, url) = support::proxy_for(&pg).await;
+    let proxy = Arc::new(proxy);
     let proxied = Db::connect_with(DbConfig {
         application_name: Some(app_proxied.clone()),
         max_connections: 4,
         connect_timeout: Duration::from_millis(500),
         acquire_timeout: Duration::from_secs(3),
-        ..DbConfig::new(url.as_str())
+        ..DbConfig::new(url)
     })
     .await
     .expect("through the proxy");
@@ -293,31 +280,9 @@ async fn the_bank_workload_under_cancellations_and_network_faults() {
             done.expect("the pool's whole capacity after the soak");
         }
     }
-    // No session left in a transaction, or running. (A session whose client side was
-    // cut ends when its server process sees the EOF: a moment, through the proxy.)
-    let checked = Instant::now();
-    loop {
-        let stuck: Vec<String> = query(
-            "SELECT application_name || ' ' || state || ': ' || query FROM pg_stat_activity
-             WHERE application_name IN ($1, $2) AND state <> 'idle'
-               AND pid <> pg_backend_pid()",
-        )
-        .bind(app_direct.clone())
-        .bind(app_proxied.clone())
-        .fetch_all(&pg.db)
-        .await
-        .expect("pg_stat_activity")
-        .iter()
-        .map(|row| row.try_get(0).expect("state"))
-        .collect();
-        if stuck.is_empty() {
-            break;
-        }
-        assert!(
-            checked.elapsed() < Duration::from_secs(2),
-            "sessions left in a transaction or running: {stuck:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // No session left in a transaction, or running.
+    for app in [&app_direct, &app_proxied] {
+        support::assert_sessions_idle(&pg.db, app, "after the soak").await;
     }
 
     let direct_failures = direct_tally.unfaulted.lock().unwrap().clone();

@@ -137,3 +137,48 @@ pub async fn stores(test: &str) -> Vec<(&'static str, txova_db::store::Store)> {
     }
     stores
 }
+
+/// Waits up to a second until no session named `app` is anything but idle (a session
+/// whose socket was just closed ends when its server process sees the EOF); panics
+/// with what it saw, under `what`.
+pub async fn assert_sessions_idle(observer: &Db, app: &str, what: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let busy: Vec<String> = txova_db::query(
+            "SELECT state || ': ' || query FROM pg_stat_activity
+             WHERE application_name = $1 AND state <> 'idle' AND pid <> pg_backend_pid()",
+        )
+        .bind(app.to_owned())
+        .fetch_all(observer)
+        .await
+        .expect("pg_stat_activity")
+        .iter()
+        .map(|row| row.try_get(0).expect("state"))
+        .collect();
+        if busy.is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{what}: sessions left in a transaction or running: {busy:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// A TCP proxy in front of the test's Postgres server, and the schema's URL through it.
+pub async fn proxy_for(pg: &PgSchema) -> (crate::tcp_proxy::TcpProxy, String) {
+    let base = url::Url::parse(&pg.base_url).expect("url");
+    let target = tokio::net::lookup_host((
+        base.host_str().expect("host").to_owned(),
+        base.port().unwrap_or(5432),
+    ))
+    .await
+    .expect("resolve")
+    .next()
+    .expect("an address");
+    let proxy = crate::tcp_proxy::TcpProxy::start(target).await;
+    let mut url = url::Url::parse(&pg.url()).expect("url");
+    url.set_port(Some(proxy.port)).expect("port");
+    (proxy, url.to_string())
+}

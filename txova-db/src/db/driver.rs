@@ -50,7 +50,9 @@ pub(crate) trait Driver: sqlx::Database {
     /// error if it met one.
     fn drain(
         conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Option<sqlx::Error>, sqlx::Error>> + Send + '_;
+    ) -> impl Future<Output = Result<Option<sqlx::Error>, sqlx::Error>> + Send + '_ {
+        drain_with_pings(conn)
+    }
 
     /// Stops the statement the connection with `key` is running, from outside it; says
     /// whether the connection can then be drained and reused, or must be closed.
@@ -121,6 +123,17 @@ pub(crate) enum AfterCancel {
     Drain,
     /// The session was ended with its statement; close the connection.
     Close,
+}
+
+/// Runs `sql` on a connection of its own, opened with `options` and closed after: how a
+/// statement of another connection is stopped from outside it.
+async fn in_own_session<D: Driver>(options: &Options<D>, sql: &str) -> Result<(), sqlx::Error> {
+    use sqlx::ConnectOptions as _;
+    let mut session = options.connect().await?;
+    D::simple(&mut session, sql).await?;
+    // A failed goodbye changes nothing: the socket closes either way.
+    let _ = sqlx::Connection::close(session).await;
+    Ok(())
 }
 
 /// How often a drain may meet the abandoned statement's errors before it gives up.
@@ -209,30 +222,12 @@ impl Driver for sqlx::Postgres {
             .fetch_one(conn)
     }
 
-    fn drain(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Option<sqlx::Error>, sqlx::Error>> + Send + '_ {
-        drain_with_pings(conn)
-    }
-
     /// `pg_cancel_backend` from a session of its own (sqlx keeps the protocol's cancel
     /// key to itself). A cancel that lands once the statement is over is ignored by the
     /// server: the backend is then waiting for a command, where it drops cancels.
-    fn cancel<'a>(
-        options: &'a Options<Self>,
-        pid: &'a i32,
-    ) -> impl Future<Output = Result<AfterCancel, sqlx::Error>> + Send + 'a {
-        use sqlx::ConnectOptions as _;
-        async move {
-            let mut session = options.connect().await?;
-            sqlx::query_scalar::<Self, bool>("SELECT pg_cancel_backend($1)")
-                .bind(*pid)
-                .persistent(false)
-                .fetch_one(&mut session)
-                .await?;
-            let _ = sqlx::Connection::close(session).await;
-            Ok(AfterCancel::Drain)
-        }
+    async fn cancel(options: &Options<Self>, pid: &i32) -> Result<AfterCancel, sqlx::Error> {
+        in_own_session::<Self>(options, &format!("SELECT pg_cancel_backend({pid})")).await?;
+        Ok(AfterCancel::Drain)
     }
 
     /// Any error the server reports inside a transaction block aborts it: later
@@ -292,12 +287,6 @@ impl Driver for sqlx::Sqlite {
                 !flag.load(std::sync::atomic::Ordering::Relaxed)
             });
         Ok(interrupt)
-    }
-
-    fn drain(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Option<sqlx::Error>, sqlx::Error>> + Send + '_ {
-        drain_with_pings(conn)
     }
 
     fn cancel<'a>(
@@ -375,27 +364,12 @@ impl Driver for sqlx::MySql {
             .fetch_one(conn)
     }
 
-    fn drain(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Option<sqlx::Error>, sqlx::Error>> + Send + '_ {
-        drain_with_pings(conn)
-    }
-
     /// `KILL CONNECTION` from a session of its own: the server ends the session with its
     /// statement and rolls its transaction back. (After `KILL QUERY` the connection's
     /// state could not be read back reliably through sqlx.)
-    fn cancel<'a>(
-        options: &'a Options<Self>,
-        id: &'a u64,
-    ) -> impl Future<Output = Result<AfterCancel, sqlx::Error>> + Send + 'a {
-        use sqlx::ConnectOptions as _;
-        async move {
-            let mut session = options.connect().await?;
-            let kill = format!("KILL CONNECTION {id}");
-            execute_script::<Self>(&mut session, &kill).await?;
-            let _ = sqlx::Connection::close(session).await;
-            Ok(AfterCancel::Close)
-        }
+    async fn cancel(options: &Options<Self>, id: &u64) -> Result<AfterCancel, sqlx::Error> {
+        in_own_session::<Self>(options, &format!("KILL CONNECTION {id}")).await?;
+        Ok(AfterCancel::Close)
     }
 
     /// A deadlock (1213) rolls the whole transaction back; later statements would run
