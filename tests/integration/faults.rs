@@ -389,3 +389,37 @@ async fn a_blackholed_network_at_acquire_and_at_a_statement() {
     let stats = db.stats();
     assert!(stats.size <= 2, "{stats:?}");
 }
+
+/// A stall while the pool checks an idle connection before handing it out: the acquire
+/// gives up at `acquire_timeout` (never sooner, never later than a moment after), and
+/// the connection it was checking is settled or closed, not leaked.
+#[tokio::test]
+async fn a_stall_during_the_acquire_check() {
+    let Some(pg) = support::postgres("proxy_stall_acquire").await else {
+        return;
+    };
+    let (proxy, url) = support::proxy_for(&pg).await;
+    let db = Db::connect_with(DbConfig {
+        max_connections: 1,
+        test_after_idle: Duration::ZERO,
+        acquire_timeout: Duration::from_millis(400),
+        ..DbConfig::new(url)
+    })
+    .await
+    .expect("through the proxy");
+    db.execute("SELECT 1").await.expect("warm");
+    proxy.stall();
+    let started = Instant::now();
+    let err = db.execute("SELECT 1").await.expect_err("a stalled check");
+    let waited = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(
+        waited >= Duration::from_millis(390) && waited < Duration::from_millis(1000),
+        "{waited:?}"
+    );
+    proxy.resume();
+    assert_settled(&db).await;
+    db.execute("SELECT 1").await.expect("after the stall");
+    let stats = db.stats();
+    assert!(stats.size <= 1, "{stats:?}");
+}

@@ -35,7 +35,7 @@ pub mod __private;
 pub use column::{AnyColumn, Column, Direction, IntoValue, Order};
 pub use config::{DatabaseUrl, DbConfig};
 pub use db::{Db, DbStats};
-pub use error::{Backend, ConfigError, DatabaseError, Error, ErrorKind};
+pub use error::{AbortCause, Backend, ConfigError, DatabaseError, Error, ErrorKind};
 pub use executor::Executor;
 pub use expr::{Expr, Join};
 pub use migrate::Migrator;
