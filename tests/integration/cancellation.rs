@@ -660,6 +660,11 @@ async fn sweep_all(fx: Fixture) {
     Box::pin(sweep_statements(&fx)).await;
     Box::pin(sweep_transactions(&fx)).await;
     Box::pin(sweep_migrations_and_health(&fx)).await;
+    // After all that, closing the pool finishes: nothing is still out.
+    tokio::time::timeout(Duration::from_secs(5), fx.db.close())
+        .await
+        .expect("close() finishes");
+    assert_eq!(fx.db.stats().size, 0);
 }
 
 #[tokio::test]

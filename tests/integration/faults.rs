@@ -422,4 +422,11 @@ async fn a_stall_during_the_acquire_check() {
     db.execute("SELECT 1").await.expect("after the stall");
     let stats = db.stats();
     assert!(stats.size <= 1, "{stats:?}");
+    // A stall again, with a statement given up midway: close() still finishes.
+    proxy.stall();
+    let _ = tokio::time::timeout(Duration::from_millis(100), db.execute("SELECT 1")).await;
+    tokio::time::timeout(Duration::from_secs(10), db.close())
+        .await
+        .expect("close() finishes with the network stalled");
+    assert_eq!(db.stats().size, 0);
 }
