@@ -29,6 +29,7 @@ mod raw_query;
 mod resilience;
 #[cfg(feature = "redis")]
 mod round_trips;
+mod secrets;
 #[cfg(feature = "redis")]
 mod sessions;
 mod soak;

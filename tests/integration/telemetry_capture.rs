@@ -47,6 +47,19 @@ impl Traces {
         spans.iter().filter(|s| s.name == name).cloned().collect()
     }
 
+    /// Every span and event captured, as text: for checking what must never appear.
+    pub fn everything(&self) -> String {
+        let spans = self.spans.lock().unwrap();
+        let events = self.events.lock().unwrap();
+        format!("{spans:?}\n{events:?}")
+    }
+
+    /// The targets of every event captured.
+    pub fn event_targets(&self) -> Vec<String> {
+        let events = self.events.lock().unwrap();
+        events.iter().map(|e| e.target.clone()).collect()
+    }
+
     pub fn events(&self, target: &str) -> Vec<CapturedEvent> {
         let events = self.events.lock().unwrap();
         events

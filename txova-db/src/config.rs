@@ -280,18 +280,41 @@ impl fmt::Debug for DbConfig {
     }
 }
 
-/// A connection URL that keeps its password out of `Debug` and `Display`.
+/// A connection URL that keeps its credentials out of `Debug`, `Display` and serialized
+/// output: the password in the userinfo and every credential query parameter
+/// (`password`, `sslpassword`, and any parameter whose name holds `pass`, `pwd`,
+/// `secret` or `token`) show as `***`. (`sslkey` and `sslcert` name files, and show.) Deserializing takes the URL as given;
+/// serializing writes it masked, so a config written out cannot be used to connect
+/// (the credentials belong in the environment or a secret store).
 ///
 /// ```
 /// use txova_db::DatabaseUrl;
 ///
-/// let url = DatabaseUrl::from("postgres://app:hunter2@db:5432/rides");
-/// assert_eq!(url.to_string(), "postgres://app:***@db:5432/rides");
-/// assert_eq!(url.expose(), "postgres://app:hunter2@db:5432/rides");
+/// let url = DatabaseUrl::from("postgres://app:hunter2@db:5432/rides?sslpassword=s3");
+/// assert_eq!(url.to_string(), "postgres://app:***@db:5432/rides?sslpassword=***");
+/// assert_eq!(url.expose(), "postgres://app:hunter2@db:5432/rides?sslpassword=s3");
+/// assert_eq!(
+///     serde_json::to_string(&url).unwrap(),
+///     r#""postgres://app:***@db:5432/rides?sslpassword=***""#
+/// );
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct DatabaseUrl(String);
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Whether a URL query parameter named `name` carries a credential.
+fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token"]
+        .iter()
+        .any(|word| name.contains(word))
+}
 
 impl DatabaseUrl {
     /// The URL with its password, for handing to a driver. Never log this.
@@ -317,18 +340,42 @@ impl DatabaseUrl {
         }
     }
 
-    /// The password, if the URL carries one.
-    fn password(&self) -> Option<String> {
-        let url = url::Url::parse(&self.0).ok()?;
-        url.password().map(str::to_owned)
+    /// The credentials the URL carries: its password, and the values of credential
+    /// query parameters, each as written and decoded.
+    fn secrets(&self) -> Vec<String> {
+        let Ok(url) = url::Url::parse(&self.0) else {
+            return Vec::new();
+        };
+        let mut secrets: Vec<String> = Vec::new();
+        if let Some(password) = url.password() {
+            secrets.extend(percent_decode(password));
+            secrets.push(password.to_owned());
+        }
+        // As written in the URL, and decoded.
+        for pair in url.query().unwrap_or_default().split('&') {
+            if let Some((name, value)) = pair.split_once('=')
+                && is_credential(name)
+            {
+                secrets.push(value.to_owned());
+            }
+        }
+        for (name, value) in url.query_pairs() {
+            if is_credential(&name) {
+                secrets.push(value.into_owned());
+            }
+        }
+        secrets.retain(|s| !s.is_empty());
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets
     }
 
-    /// Replaces every occurrence of this URL's password in `text` (a driver message) by `***`.
+    /// Replaces every occurrence of this URL's credentials in `text` (a driver message)
+    /// by `***`.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        match self.password() {
-            Some(password) if !password.is_empty() => text.replace(&password, "***"),
-            _ => text.to_owned(),
-        }
+        self.secrets()
+            .iter()
+            .fold(text.to_owned(), |text, secret| text.replace(secret, "***"))
     }
 }
 
@@ -347,12 +394,23 @@ impl From<String> for DatabaseUrl {
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match url::Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
-                // Cannot fail: a URL with a password has a host.
-                let _ = url.set_password(Some("***"));
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    // Cannot fail: a URL with a password has a host.
+                    let _ = url.set_password(Some("***"));
+                }
+                if let Some(query) = url.query().map(str::to_owned) {
+                    let masked: Vec<String> = query
+                        .split('&')
+                        .map(|pair| match pair.split_once('=') {
+                            Some((name, _)) if is_credential(name) => format!("{name}=***"),
+                            _ => pair.to_owned(),
+                        })
+                        .collect();
+                    url.set_query(Some(&masked.join("&")));
+                }
                 f.write_str(url.as_str())
             }
-            Ok(_) => f.write_str(&self.0),
             // Unparsable text may still hold a secret: show the scheme only.
             Err(_) => match self.0.split_once(':') {
                 Some((scheme, _)) => write!(f, "{scheme}:<unparsable>"),
@@ -360,6 +418,27 @@ impl fmt::Display for DatabaseUrl {
             },
         }
     }
+}
+
+/// A URL's percent-encoded userinfo decoded (`pa%40ss` → `pa@ss`); `None` when there is
+/// nothing to decode, or it does not decode to UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            out.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -431,17 +510,47 @@ mod tests {
     }
 
     #[test]
-    fn serde_round_trip_keeps_every_field() {
+    fn serde_round_trip_keeps_every_field_but_credentials() {
         let config = DbConfig {
             statement_timeout: Some(Duration::from_millis(1500)),
             application_name: Some("x".into()),
-            ..DbConfig::new("postgres://a:b@c/d")
+            ..DbConfig::new("postgres://a@c/d")
         };
         let json = serde_json::to_string(&config).expect("serializes");
         let back: DbConfig = serde_json::from_str(&json).expect("deserializes");
         assert_eq!(back, config);
+        // Credentials are written masked, never in clear.
+        let secret = DbConfig::new("postgres://a:hunter2@c/d?password=hunter3&sslpassword=hunter4");
+        let json = serde_json::to_string(&secret).expect("serializes");
+        assert!(!json.contains("hunter"), "{json}");
+        assert!(
+            json.contains("postgres://a:***@c/d?password=***&sslpassword=***"),
+            "{json}"
+        );
         let unknown = serde_json::from_str::<DbConfig>(r#"{"max_conections": 3}"#);
         assert!(unknown.is_err(), "a misspelt key must not be ignored");
+    }
+
+    #[test]
+    fn urls_never_show_credential_parameters() {
+        let url = DatabaseUrl::from(
+            "postgres://app@db/rides?sslmode=require&password=hunter2&sslpassword=p%26w&PGPASSWORD=x&api_token=t0k&sslkey=/etc/k.pem",
+        );
+        let shown = url.to_string();
+        assert_eq!(
+            shown,
+            "postgres://app@db/rides?sslmode=require&password=***&sslpassword=***&PGPASSWORD=***&api_token=***&sslkey=/etc/k.pem"
+        );
+        assert!(!format!("{:?}", DbConfig::new(url.clone())).contains("hunter2"));
+        // Driver messages may quote a value as written or decoded.
+        assert_eq!(
+            url.scrub("bad password hunter2; key p&w / p%26w"),
+            "bad password ***; key *** / ***"
+        );
+        assert_eq!(
+            DatabaseUrl::from("mysql://root@h/db?password=hunter2").to_string(),
+            "mysql://root@h/db?password=***"
+        );
     }
 
     #[test]
@@ -453,6 +562,7 @@ mod tests {
         );
         assert!(!format!("{:?}", DbConfig::new(url.clone())).contains("pa%40ss"));
         assert_eq!(url.scrub("auth failed for pa%40ss"), "auth failed for ***");
+        assert_eq!(url.scrub("auth failed for pa@ss"), "auth failed for ***");
         assert_eq!(
             DatabaseUrl::from("postgres://u:secret@[bad").to_string(),
             "postgres:<unparsable>"

@@ -68,7 +68,7 @@ impl Detector {
     }
 
     /// Counts one run of `sql`; warns when the count first passes `threshold`.
-    pub(crate) fn note(&self, sql: &str, threshold: u32) {
+    pub(crate) fn note(&self, sql: &str, backend: crate::Backend, threshold: u32) {
         let mut hasher = DefaultHasher::new();
         sql.hash(&mut hasher);
         let runs = match self.counts.lock() {
@@ -83,7 +83,7 @@ impl Detector {
             metrics::counter!("txova_db_n_plus_one_total").increment(1);
             tracing::warn!(
                 target: "txova_db::n_plus_one",
-                statement = %crate::sql::summary::redact(sql),
+                statement = %crate::sql::summary::redact(sql, backend),
                 scope = self.label,
                 threshold,
                 "the same statement ran more than {threshold} times in one {}: load the rows \
@@ -102,8 +102,8 @@ mod tests {
     fn counts_per_statement() {
         let detector = Detector::new("test");
         for _ in 0..5 {
-            detector.note("SELECT a FROM t WHERE id = $1", 3);
-            detector.note("SELECT b FROM t WHERE id = $1", 3);
+            detector.note("SELECT a FROM t WHERE id = $1", crate::Backend::Postgres, 3);
+            detector.note("SELECT b FROM t WHERE id = $1", crate::Backend::Postgres, 3);
         }
         let counts = detector.counts.lock().unwrap();
         assert_eq!(counts.len(), 2);

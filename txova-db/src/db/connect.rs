@@ -3,6 +3,10 @@
 //! The first connection is opened directly, under `connect_timeout`, so that its error
 //! (refused, bad password, unknown database, …) reaches the caller as it is; it then
 //! becomes the pool's first idle connection, and the pool opens the others as needed.
+//!
+//! sqlx's own statement logging (every statement at DEBUG, slow ones at WARN, target
+//! `sqlx::query`, literals and all) is switched off on every connection: txova-db's
+//! span and slow-query warning replace it, with literals redacted.
 
 use std::future::Future;
 use std::str::FromStr;
@@ -115,7 +119,8 @@ fn millis(duration: Duration) -> String {
 #[cfg(feature = "postgres")]
 async fn postgres(config: DbConfig) -> Result<Db, Error> {
     let mut options = sqlx::postgres::PgConnectOptions::from_str(config.url.expose())
-        .map_err(|e| malformed(&config, &e))?;
+        .map_err(|e| malformed(&config, &e))?
+        .disable_statement_logging();
     if let Some(name) = &config.application_name {
         options = options.application_name(name);
     }
@@ -152,7 +157,8 @@ async fn sqlite(mut config: DbConfig) -> Result<Db, Error> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let mut options = SqliteConnectOptions::from_str(url)
         .map_err(|e| malformed(&config, &e))?
-        .create_if_missing(true);
+        .create_if_missing(true)
+        .disable_statement_logging();
     if in_memory {
         // An in-memory database lives only while one of its connections is open.
         config.min_connections = config.min_connections.max(1);
@@ -184,8 +190,9 @@ async fn mysql(config: DbConfig) -> Result<Db, Error> {
         Some(rest) => format!("mysql:{rest}"),
         None => url.to_owned(),
     };
-    let options =
-        sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| malformed(&config, &e))?;
+    let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)
+        .map_err(|e| malformed(&config, &e))?
+        .disable_statement_logging();
     if config.statement_timeout.is_some() || config.lock_timeout.is_some() {
         tracing::warn!("statement_timeout and lock_timeout are not applied on MySQL yet");
     }

@@ -112,7 +112,7 @@ impl Db {
         if let Some(table) = statement.collection {
             span.record("db.collection.name", table);
         }
-        span.record("db.query.text", redact(sql).as_ref());
+        span.record("db.query.text", redact(sql, self.backend()).as_ref());
         let peer = &self.inner.peer;
         if let Some(namespace) = &peer.namespace {
             span.record("db.namespace", namespace.as_str());
@@ -188,7 +188,7 @@ impl Db {
         {
             tracing::warn!(
                 target: "txova_db::slow_query",
-                statement = %redact(sql),
+                statement = %redact(sql, self.backend()),
                 elapsed_ms = elapsed.as_secs_f64() * 1e3,
                 threshold_ms = threshold.as_secs_f64() * 1e3,
                 "slow query"
@@ -197,10 +197,10 @@ impl Db {
 
         if let Some(threshold) = config.n_plus_one_threshold {
             match tx {
-                Some(tx) => tx.statements().note(sql, threshold),
+                Some(tx) => tx.statements().note(sql, self.backend(), threshold),
                 None => {
                     if let Some(scope) = crate::n_plus_one::current() {
-                        scope.note(sql, threshold);
+                        scope.note(sql, self.backend(), threshold);
                     }
                 }
             }
