@@ -161,3 +161,108 @@ async fn an_update_racing_a_delete_never_resurrects_the_session() {
         );
     }
 }
+
+/// Sign-out everywhere racing sign-ins, 200 times, from two handles: the signing-out
+/// one on Redis through the test proxy, which stalls at random to widen every window.
+/// No session is ever live but unlisted, one created before the sign-out began is dead
+/// once it returns, and a last sign-out leaves nothing alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_everywhere_racing_sign_ins_revokes_them_all() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use txova_db::store::Store;
+
+    for (name, store) in stores("sign_out_racing_sign_ins").await {
+        // The second handle: through a proxy for standalone Redis, the same store else.
+        let (proxy, signing_out) = if name == "standalone" {
+            let url =
+                crate::support::server_url(crate::support::Service::Redis, "race").expect("redis");
+            let url = url::Url::parse(&url).expect("url");
+            let target = tokio::net::lookup_host((
+                url.host_str().expect("host").to_owned(),
+                url.port().unwrap_or(6379),
+            ))
+            .await
+            .expect("resolve")
+            .next()
+            .expect("address");
+            let proxy = Arc::new(crate::tcp_proxy::TcpProxy::start(target).await);
+            let through = Store::redis(&format!("redis://127.0.0.1:{}", proxy.port))
+                .await
+                .expect("through the proxy");
+            (Some(proxy), Sessions::new(through))
+        } else {
+            (None, Sessions::new(store.clone()))
+        };
+        let signing_in = Sessions::new(store);
+        let done = Arc::new(AtomicBool::new(false));
+        let staller = proxy.clone().map(|proxy| {
+            let done = done.clone();
+            tokio::spawn(async move {
+                while !done.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_micros(rand::random_range(0..1500))).await;
+                    proxy.stall();
+                    tokio::time::sleep(Duration::from_micros(rand::random_range(0..1500))).await;
+                    proxy.resume();
+                }
+            })
+        });
+        let user = unique_name("racer");
+        let mut created = Vec::new();
+        for _ in 0..200 {
+            let sign_out_started = Arc::new(std::sync::Mutex::new(None));
+            let started = sign_out_started.clone();
+            let (session, revoked) = tokio::join!(
+                async {
+                    tokio::time::sleep(Duration::from_micros(rand::random_range(0..800))).await;
+                    let session = signing_in.create(NewSession::new(&user)).await.unwrap();
+                    (session, Instant::now())
+                },
+                async {
+                    *started.lock().unwrap() = Some(Instant::now());
+                    signing_out.delete_all_for_user(&user).await.unwrap();
+                },
+            );
+            let _ = revoked;
+            let (session, created_at) = session;
+            let began = sign_out_started.lock().unwrap().expect("started");
+            if created_at < began {
+                assert!(
+                    signing_in.get(session.id.as_str()).await.unwrap().is_none(),
+                    "{name}: a session created before the sign-out began survived it"
+                );
+            }
+            created.push(session.id);
+        }
+        done.store(true, Ordering::Relaxed);
+        if let Some(staller) = staller {
+            staller.await.unwrap();
+        }
+        if let Some(proxy) = &proxy {
+            proxy.resume();
+        }
+        // Never live but unlisted.
+        let listed: Vec<_> = signing_in
+            .list_for_user(&user)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        for id in &created {
+            if signing_in.get(id.as_str()).await.unwrap().is_some() {
+                assert!(listed.contains(id), "{name}: a live session is not listed");
+            }
+        }
+        // A last sign-out leaves nothing alive.
+        signing_out.delete_all_for_user(&user).await.unwrap();
+        for id in &created {
+            assert!(
+                signing_in.get(id.as_str()).await.unwrap().is_none(),
+                "{name}: a session survived the last sign-out"
+            );
+        }
+    }
+}

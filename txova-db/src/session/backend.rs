@@ -1,7 +1,8 @@
-//! The session store's operations, once per backend. Each touches one key, so each is
-//! atomic on Redis (a script or one command) and on a cluster, where a session and its
-//! user's index live in different slots; the order of the steps in `Sessions` makes
-//! the index safe to be briefly ahead of the records (it is pruned on reading).
+//! The session store's operations, once per backend. A session's record, its user's
+//! index and its user's revocation generation share a Redis Cluster hash tag (derived
+//! from the user id, and carried in the session id), so every operation is one script
+//! over one slot on Redis and one multi-key update on the embedded store: atomic, with
+//! no window between a record and its index entry.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,28 +12,82 @@ use crate::store::{Backend, Store, Value};
 
 type Fields = HashMap<String, String>;
 
+/// The keys of one user's sessions: all in the slot of the user's hash tag.
+pub(crate) struct UserKeys {
+    /// The sorted set of the user's session ids, scored by expiry.
+    pub(crate) index: String,
+    /// The user's revocation generation: a session is live only while the generation it
+    /// was created under is current.
+    pub(crate) generation: String,
+}
+
+/// The record field holding the generation a session was created under.
+const GENERATION: &str = "generation";
+
 #[cfg(feature = "redis")]
 mod scripts {
     use std::sync::LazyLock;
 
     use redis::Script;
 
-    /// Writes a new record and its expiry. ARGV: ttl ms, then field/value pairs.
+    /// Writes a new record stamped with the user's current generation, and indexes
+    /// it, in one step. KEYS: record, index, generation. ARGV: now ms, expiry ms, id,
+    /// ttl ms, then field/value pairs.
     pub(super) static CREATE: LazyLock<Script> = LazyLock::new(|| {
         Script::new(
             r"
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-return redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local generation = redis.call('GET', KEYS[3]) or '0'
+redis.call('HSET', KEYS[1], 'generation', generation, unpack(ARGV, 5))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+for i = 2, 3 do
+  if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('PTTL', KEYS[i]) < tonumber(ARGV[4]) then
+    redis.call('PEXPIRE', KEYS[i], ARGV[4])
+  end
+end
+return 1
 ",
         )
     });
 
-    /// Sets fields only if the record still exists: a deleted session is never written
-    /// back. ARGV: field/value pairs.
+    /// The record if it is live (its generation current), its `last_active` moved to
+    /// now when the touch interval has passed; a revoked record is deleted and its
+    /// index entry dropped. KEYS: record, index, generation. ARGV: id, now ms, interval
+    /// ms (-1: do not touch).
+    pub(super) static READ: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(
+            r"
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return fields end
+local current = redis.call('GET', KEYS[3]) or '0'
+local generation, at = nil, nil
+for i = 1, #fields, 2 do
+  if fields[i] == 'generation' then generation = fields[i + 1] end
+  if fields[i] == 'last_active' then at = i end
+end
+if generation ~= current then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {}
+end
+local interval = tonumber(ARGV[3])
+if at and interval >= 0 and tonumber(fields[at + 1]) + interval <= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
+  fields[at + 1] = ARGV[2]
+end
+return fields
+",
+        )
+    });
+
+    /// Sets fields only if the record is live: a deleted or revoked session is never
+    /// written back. KEYS: record, generation. ARGV: field/value pairs.
     pub(super) static UPDATE: LazyLock<Script> = LazyLock::new(|| {
         Script::new(
             r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local generation = redis.call('HGET', KEYS[1], 'generation')
+if generation and generation == (redis.call('GET', KEYS[2]) or '0') then
   redis.call('HSET', KEYS[1], unpack(ARGV))
   return 1
 end
@@ -41,55 +96,24 @@ return 0
         )
     });
 
-    /// Reads the record and, when its `last_active` is older than the touch interval,
-    /// sets it to now — one round trip either way. ARGV: now ms, interval ms.
-    pub(super) static READ_AND_TOUCH: LazyLock<Script> = LazyLock::new(|| {
+    /// Deletes the record and its index entry; whether the session was live. KEYS:
+    /// record, index, generation. ARGV: id.
+    pub(super) static DELETE: LazyLock<Script> = LazyLock::new(|| {
         Script::new(
             r"
-local fields = redis.call('HGETALL', KEYS[1])
-if #fields == 0 then return fields end
-for i = 1, #fields, 2 do
-  if fields[i] == 'last_active' then
-    if tonumber(fields[i + 1]) + tonumber(ARGV[2]) <= tonumber(ARGV[1]) then
-      redis.call('HSET', KEYS[1], 'last_active', ARGV[1])
-      fields[i + 1] = ARGV[1]
-    end
-    break
-  end
-end
-return fields
-",
-        )
-    });
-
-    /// Deletes the record, returning its user id (nil if it was gone).
-    pub(super) static TAKE: LazyLock<Script> = LazyLock::new(|| {
-        Script::new(
-            r"
-local user = redis.call('HGET', KEYS[1], 'user_id')
+local generation = redis.call('HGET', KEYS[1], 'generation')
+local live = generation and generation == (redis.call('GET', KEYS[3]) or '0')
 redis.call('DEL', KEYS[1])
-return user
+redis.call('ZREM', KEYS[2], ARGV[1])
+if live then return 1 end
+return 0
 ",
         )
     });
 
-    /// Drops expired entries, adds one, and keeps the index alive as long as its
-    /// longest-lived entry. ARGV: now ms, expiry ms (the score), member, ttl ms.
-    pub(super) static INDEX_ADD: LazyLock<Script> = LazyLock::new(|| {
-        Script::new(
-            r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
-return 1
-",
-        )
-    });
-
-    /// Drops expired entries and returns the rest, oldest first. ARGV: now ms.
-    pub(super) static INDEX_LIST: LazyLock<Script> = LazyLock::new(|| {
+    /// Drops expired entries and returns the rest, oldest first. KEYS: index. ARGV: now
+    /// ms.
+    pub(super) static LIST: LazyLock<Script> = LazyLock::new(|| {
         Script::new(
             r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -97,31 +121,107 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 ",
         )
     });
+
+    /// Revokes every session of the user: a new generation (so a session created
+    /// under the old one, even one this call did not list, is dead), and the listed
+    /// records and the index dropped; how many of those records were there. KEYS:
+    /// index, generation, then records. ARGV: ttl ms.
+    pub(super) static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(
+            r"
+redis.call('INCR', KEYS[2])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+local deleted = 0
+for i = 3, #KEYS do
+  deleted = deleted + redis.call('DEL', KEYS[i])
+end
+return deleted
+",
+        )
+    });
 }
 
+/// The generation stored in a slot (0 when the key is missing).
+fn generation_of(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::Bytes(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => "0".to_owned(),
+    }
+}
+
+/// Keeps a key alive at least `ttl` from now.
+fn extend(slot: &mut crate::store::Slot, ttl: Duration) {
+    let until = tokio::time::Instant::now() + ttl;
+    slot.expires_at = Some(slot.expires_at.map_or(until, |at| at.max(until)));
+}
+
+/// A session record to create.
+pub(crate) struct NewRecord<'a> {
+    pub(crate) record: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) fields: &'a [(&'a str, String)],
+    pub(crate) expires_ms: u64,
+    pub(crate) now_ms: u64,
+    pub(crate) ttl: Duration,
+}
+
+/// Creates the session record and its index entry, in one step.
 pub(crate) async fn create(
     store: &Store,
-    key: &str,
-    fields: &[(&str, String)],
-    ttl: Duration,
+    user: &UserKeys,
+    new: &NewRecord<'_>,
 ) -> Result<(), Error> {
+    let NewRecord {
+        record,
+        id,
+        fields,
+        expires_ms,
+        now_ms,
+        ttl,
+    } = *new;
     match store.backend() {
         Backend::Embedded(store) => {
-            store.update(key, |slot| {
-                slot.value = Some(Value::Hash(
-                    fields
-                        .iter()
-                        .map(|(f, v)| ((*f).to_owned(), v.clone()))
-                        .collect(),
-                ));
-                slot.expires_at = Some(tokio::time::Instant::now() + ttl);
+            store.update_many(&[record, &user.index, &user.generation], |slots| {
+                let [record_slot, index_slot, generation_slot] = slots else {
+                    unreachable!("three keys, three slots")
+                };
+                let mut values: HashMap<String, String> = fields
+                    .iter()
+                    .map(|(f, v)| ((*f).to_owned(), v.clone()))
+                    .collect();
+                values.insert(
+                    GENERATION.to_owned(),
+                    generation_of(generation_slot.value.as_ref()),
+                );
+                record_slot.value = Some(Value::Hash(values));
+                record_slot.expires_at = Some(tokio::time::Instant::now() + ttl);
+                let mut index = match index_slot.value.take() {
+                    Some(Value::Sorted(index)) => index,
+                    _ => HashMap::new(),
+                };
+                index.retain(|_, &mut score| score > now_ms as f64);
+                index.insert(id.to_owned(), expires_ms as f64);
+                index_slot.value = Some(Value::Sorted(index));
+                extend(index_slot, ttl);
+                if generation_slot.value.is_some() {
+                    extend(generation_slot, ttl);
+                }
             });
             Ok(())
         }
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
-            let mut invocation = scripts::CREATE.key(key);
-            invocation.arg(crate::store::ttl_millis(ttl));
+            let mut invocation = scripts::CREATE.key(record);
+            invocation
+                .key(&user.index)
+                .key(&user.generation)
+                .arg(now_ms)
+                .arg(expires_ms)
+                .arg(id)
+                .arg(crate::store::ttl_millis(ttl));
             for (field, value) in fields {
                 invocation.arg(*field).arg(value);
             }
@@ -131,50 +231,63 @@ pub(crate) async fn create(
     }
 }
 
-pub(crate) async fn get(store: &Store, key: &str) -> Result<Option<Fields>, Error> {
-    match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(key, |slot| match &slot.value {
-            Some(Value::Hash(fields)) => Some(fields.clone()),
-            _ => None,
-        })),
-        #[cfg(feature = "redis")]
-        Backend::Redis(client) => {
-            let fields: Fields = client.query(::redis::cmd("HGETALL").arg(key)).await?;
-            Ok((!fields.is_empty()).then_some(fields))
-        }
-    }
-}
-
-/// The record, with `last_active` moved to `now_ms` if it was `interval_ms` or more
-/// behind (only if the record exists).
-pub(crate) async fn read_and_touch(
+/// The record of session `id` if it is live; with `touch` (now ms, interval ms),
+/// `last_active` is moved to now when the interval has passed. A revoked record is
+/// deleted on the way.
+pub(crate) async fn read(
     store: &Store,
-    key: &str,
-    now_ms: u64,
-    interval_ms: u64,
+    record: &str,
+    user: &UserKeys,
+    id: &str,
+    touch: Option<(u64, u64)>,
 ) -> Result<Option<Fields>, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(key, |slot| match &mut slot.value {
-            Some(Value::Hash(fields)) => {
-                let stale = fields
-                    .get("last_active")
-                    .and_then(|ms| ms.parse::<u64>().ok())
-                    .is_some_and(|ms| ms.saturating_add(interval_ms) <= now_ms);
-                if stale {
-                    fields.insert("last_active".into(), now_ms.to_string());
+        Backend::Embedded(store) => Ok(store.update_many(
+            &[record, &user.index, &user.generation],
+            |slots| {
+                let [record_slot, index_slot, generation_slot] = slots else {
+                    unreachable!("three keys, three slots")
+                };
+                let current = generation_of(generation_slot.value.as_ref());
+                let Some(Value::Hash(fields)) = &mut record_slot.value else {
+                    return None;
+                };
+                if fields.get(GENERATION) != Some(&current) {
+                    record_slot.value = None;
+                    if let Some(Value::Sorted(index)) = &mut index_slot.value {
+                        index.remove(id);
+                    }
+                    return None;
+                }
+                if let Some((now_ms, interval_ms)) = touch {
+                    let stale = fields
+                        .get("last_active")
+                        .and_then(|ms| ms.parse::<u64>().ok())
+                        .is_some_and(|ms| ms.saturating_add(interval_ms) <= now_ms);
+                    if stale {
+                        fields.insert("last_active".into(), now_ms.to_string());
+                    }
                 }
                 Some(fields.clone())
-            }
-            _ => None,
-        })),
+            },
+        )),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
+            let (now_ms, interval) = match touch {
+                Some((now_ms, interval_ms)) => {
+                    (now_ms, i64::try_from(interval_ms).unwrap_or(i64::MAX))
+                }
+                None => (0, -1),
+            };
             let fields: Fields = client
                 .invoke_script(
-                    scripts::READ_AND_TOUCH
-                        .key(key)
+                    scripts::READ
+                        .key(record)
+                        .key(&user.index)
+                        .key(&user.generation)
+                        .arg(id)
                         .arg(now_ms)
-                        .arg(interval_ms),
+                        .arg(interval),
                 )
                 .await?;
             Ok((!fields.is_empty()).then_some(fields))
@@ -182,23 +295,31 @@ pub(crate) async fn read_and_touch(
     }
 }
 
-/// Sets `fields` if the record exists; whether it did.
+/// Sets `fields` if the session is live; whether it was.
 pub(crate) async fn update(
     store: &Store,
-    key: &str,
+    record: &str,
+    user: &UserKeys,
     fields: &[(String, String)],
 ) -> Result<bool, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(key, |slot| match &mut slot.value {
-            Some(Value::Hash(record)) => {
-                record.extend(fields.iter().cloned());
-                true
+        Backend::Embedded(store) => Ok(store.update_many(&[record, &user.generation], |slots| {
+            let [record_slot, generation_slot] = slots else {
+                unreachable!("two keys, two slots")
+            };
+            let current = generation_of(generation_slot.value.as_ref());
+            match &mut record_slot.value {
+                Some(Value::Hash(values)) if values.get(GENERATION) == Some(&current) => {
+                    values.extend(fields.iter().cloned());
+                    true
+                }
+                _ => false,
             }
-            _ => false,
         })),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
-            let mut invocation = scripts::UPDATE.key(key);
+            let mut invocation = scripts::UPDATE.key(record);
+            invocation.key(&user.generation);
             for (field, value) in fields {
                 invocation.arg(field).arg(value);
             }
@@ -207,66 +328,57 @@ pub(crate) async fn update(
     }
 }
 
-/// Deletes the record; the user id it had, if it existed.
-pub(crate) async fn take(store: &Store, key: &str) -> Result<Option<String>, Error> {
-    match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(key, |slot| match slot.value.take() {
-            Some(Value::Hash(mut record)) => record.remove("user_id"),
-            _ => None,
-        })),
-        #[cfg(feature = "redis")]
-        Backend::Redis(client) => client.invoke_script(&scripts::TAKE.key(key)).await,
-    }
-}
-
-pub(crate) async fn index_add(
+/// Deletes session `id`'s record and index entry; whether it was live.
+pub(crate) async fn delete(
     store: &Store,
-    key: &str,
-    member: &str,
-    expires_ms: u64,
-    now_ms: u64,
-    ttl: Duration,
-) -> Result<(), Error> {
+    record: &str,
+    user: &UserKeys,
+    id: &str,
+) -> Result<bool, Error> {
     match store.backend() {
-        Backend::Embedded(store) => {
-            store.update(key, |slot| {
-                let mut index = match slot.value.take() {
-                    Some(Value::Sorted(index)) => index,
-                    _ => HashMap::new(),
+        Backend::Embedded(store) => Ok(store.update_many(
+            &[record, &user.index, &user.generation],
+            |slots| {
+                let [record_slot, index_slot, generation_slot] = slots else {
+                    unreachable!("three keys, three slots")
                 };
-                index.retain(|_, &mut score| score > now_ms as f64);
-                index.insert(member.to_owned(), expires_ms as f64);
-                slot.value = Some(Value::Sorted(index));
-                let until = tokio::time::Instant::now() + ttl;
-                slot.expires_at = Some(slot.expires_at.map_or(until, |at| at.max(until)));
-            });
-            Ok(())
-        }
+                let current = generation_of(generation_slot.value.as_ref());
+                let live = matches!(
+                    &record_slot.value,
+                    Some(Value::Hash(fields)) if fields.get(GENERATION) == Some(&current)
+                );
+                record_slot.value = None;
+                if let Some(Value::Sorted(index)) = &mut index_slot.value {
+                    index.remove(id);
+                    if index.is_empty() {
+                        index_slot.value = None;
+                    }
+                }
+                live
+            },
+        )),
         #[cfg(feature = "redis")]
-        Backend::Redis(client) => {
-            client
-                .invoke_script::<u8>(
-                    scripts::INDEX_ADD
-                        .key(key)
-                        .arg(now_ms)
-                        .arg(expires_ms)
-                        .arg(member)
-                        .arg(crate::store::ttl_millis(ttl)),
-                )
-                .await?;
-            Ok(())
-        }
+        Backend::Redis(client) => Ok(client
+            .invoke_script::<u8>(
+                scripts::DELETE
+                    .key(record)
+                    .key(&user.index)
+                    .key(&user.generation)
+                    .arg(id),
+            )
+            .await?
+            == 1),
     }
 }
 
 /// The index's unexpired members, oldest first, after dropping the expired ones.
-pub(crate) async fn index_list(
+pub(crate) async fn list(
     store: &Store,
-    key: &str,
+    user: &UserKeys,
     now_ms: u64,
 ) -> Result<Vec<String>, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(key, |slot| match &mut slot.value {
+        Backend::Embedded(store) => Ok(store.update(&user.index, |slot| match &mut slot.value {
             Some(Value::Sorted(index)) => {
                 index.retain(|_, &mut score| score > now_ms as f64);
                 let mut members: Vec<(&String, &f64)> = index.iter().collect();
@@ -282,36 +394,54 @@ pub(crate) async fn index_list(
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             client
-                .invoke_script(scripts::INDEX_LIST.key(key).arg(now_ms))
+                .invoke_script(scripts::LIST.key(&user.index).arg(now_ms))
                 .await
         }
     }
 }
 
-pub(crate) async fn index_remove(store: &Store, key: &str, members: &[&str]) -> Result<(), Error> {
-    if members.is_empty() {
-        return Ok(());
-    }
+/// Revokes every session of the user (a new generation), deleting `records` (those it
+/// listed) and the index; how many of those records were there.
+pub(crate) async fn revoke_all(
+    store: &Store,
+    user: &UserKeys,
+    records: &[String],
+    ttl: Duration,
+) -> Result<u64, Error> {
     match store.backend() {
         Backend::Embedded(store) => {
-            store.update(key, |slot| {
-                if let Some(Value::Sorted(index)) = &mut slot.value {
-                    for member in members {
-                        index.remove(*member);
-                    }
-                    if index.is_empty() {
-                        slot.value = None;
+            let mut keys: Vec<&str> = vec![&user.index, &user.generation];
+            keys.extend(records.iter().map(String::as_str));
+            Ok(store.update_many(&keys, |slots| {
+                let (head, records) = slots.split_at_mut(2);
+                let [index_slot, generation_slot] = head else {
+                    unreachable!("two keys first")
+                };
+                let next = generation_of(generation_slot.value.as_ref())
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    + 1;
+                generation_slot.value = Some(Value::Bytes(next.to_string().into_bytes()));
+                extend(generation_slot, ttl);
+                index_slot.value = None;
+                let mut deleted = 0;
+                for record in records {
+                    if record.value.take().is_some() {
+                        deleted += 1;
                     }
                 }
-            });
-            Ok(())
+                deleted
+            }))
         }
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
-            client
-                .query::<u64>(::redis::cmd("ZREM").arg(key).arg(members))
-                .await?;
-            Ok(())
+            let mut invocation = scripts::REVOKE_ALL.key(&user.index);
+            invocation.key(&user.generation);
+            for record in records {
+                invocation.key(record);
+            }
+            invocation.arg(crate::store::ttl_millis(ttl));
+            client.invoke_script(&invocation).await
         }
     }
 }

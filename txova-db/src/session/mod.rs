@@ -1,19 +1,31 @@
 //! Server-side sessions on the [`Store`]: who is logged in, on which device, since
 //! when — with the list of a user's sessions, so "log out everywhere" works.
 //!
-//! A session is the hash `session:{id}` (`user_id`, `device_id`, `device_info`,
-//! `ip_address`, `created_at`, `last_active`, `expires_at` and `data.*` fields), so one
-//! field is updated without rewriting the others. Each user has an index
-//! `user:sessions:{user_id}`, a sorted set of session ids scored by expiry: entries
-//! past their expiry are dropped whenever the index is read or written, and entries
-//! whose record is gone are dropped when listing finds them — no keyspace
-//! notifications needed, so it works on managed Redis too.
+//! Each user has a tag: 96 bits of SHA-256 of the user id, URL-safe base64. A session
+//! id is `<tag>.<secret>`, the secret 256 bits from a CSPRNG. The session is the hash
+//! `session:{<tag>}:<secret>` (`user_id`, `device_id`, `device_info`, `ip_address`,
+//! `created_at`, `last_active`, `expires_at`, `data.*` and `generation` fields), so one
+//! field is updated without rewriting the others. The user's index
+//! `user:sessions:{<tag>}` is a sorted set of session ids scored by expiry, and
+//! `user:sessions:{<tag>}:generation` counts the user's sign-outs everywhere. The
+//! braces are a Redis Cluster hash tag: a user's records, index and generation share a
+//! slot, so every operation below is one atomic script (one multi-key update on the
+//! embedded store), with no window between a record and its index entry:
 //!
-//! Ids are 256 bits from a CSPRNG, URL-safe base64. Sessions live 30 days from their
-//! creation (or rotation) by default; reading one refreshes `last_active` at most once
-//! per [`SessionConfig::touch_interval`]. Updates go through a script that writes only
-//! if the record still exists, so an update racing a logout cannot bring the session
-//! back.
+//! - creating a session writes its record, stamped with the current generation, and its
+//!   index entry together: a session is never live but unlisted;
+//! - a session is live only while its generation is current. Signing out everywhere
+//!   starts a new generation and deletes the records it lists, so every session that
+//!   exists when it returns is revoked, including one whose creation raced it (created
+//!   under the old generation, whether or not it was listed); reads delete such a
+//!   record when they meet it;
+//! - an update writes only to a live record, so it cannot bring a session back.
+//!
+//! Sessions live 30 days from their creation (or rotation) by default; reading one
+//! refreshes `last_active` at most once per [`SessionConfig::touch_interval`]. Index
+//! entries past their expiry are dropped whenever the index is read or written; the
+//! index and the generation live as long as the longest session (nothing is kept
+//! forever), and no keyspace notifications are needed, so it works on managed Redis.
 //!
 //! ```
 //! # async fn demo() -> txova_db::Result<()> {
@@ -49,6 +61,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::store::Store;
+use backend::UserKeys;
 
 /// How long sessions live and how often reading one refreshes `last_active`.
 ///
@@ -371,7 +384,11 @@ impl Sessions {
         check_user(&new.user_id)?;
         let now = SystemTime::now();
         let session = Session {
-            id: SessionId(crate::token::random_token::<32>()),
+            id: SessionId(format!(
+                "{}.{}",
+                user_tag(&new.user_id),
+                crate::token::random_token::<32>()
+            )),
             user_id: new.user_id,
             device_id: new.device_id,
             device_info: new.device_info,
@@ -385,18 +402,11 @@ impl Sessions {
         Ok(session)
     }
 
+    /// Writes `session`'s record and index entry, in one step.
     async fn store(&self, session: &Session) -> Result<(), Error> {
-        let store = &self.inner.store;
-        let ttl = self.inner.config.ttl;
-        backend::index_add(
-            store,
-            &index_key(&session.user_id),
-            session.id.as_str(),
-            unix_millis(session.expires_at),
-            unix_millis(SystemTime::now()),
-            ttl,
-        )
-        .await?;
+        let Some(keys) = SessionKeys::of(session.id.as_str()) else {
+            unreachable!("ids made by this module parse")
+        };
         let data: Vec<(String, String)> = session
             .data
             .iter()
@@ -407,96 +417,95 @@ impl Sessions {
             data.iter()
                 .map(|(name, value)| (name.as_str(), value.clone())),
         );
-        backend::create(store, &session_key(session.id.as_str()), &fields, ttl).await
+        let new = backend::NewRecord {
+            record: &keys.record,
+            id: session.id.as_str(),
+            fields: &fields,
+            expires_ms: unix_millis(session.expires_at),
+            now_ms: unix_millis(SystemTime::now()),
+            ttl: self.inner.config.ttl,
+        };
+        backend::create(&self.inner.store, &keys.user, &new).await
     }
 
-    /// The session `id`, if it exists and has not expired. Refreshes `last_active`
-    /// when it is older than the touch interval, in the same round trip (a script on
-    /// Redis), and only if the session still exists.
+    /// The session `id`, if it exists, has not expired and was not revoked. Refreshes
+    /// `last_active` when it is older than the touch interval, in the same round trip
+    /// (a script on Redis), and only if the session is live.
     pub async fn get(&self, id: &str) -> Result<Option<Session>, Error> {
-        if id.is_empty() {
-            return Ok(None);
-        }
         let interval =
             u64::try_from(self.inner.config.touch_interval.as_millis()).unwrap_or(u64::MAX);
-        let fields = backend::read_and_touch(
-            &self.inner.store,
-            &session_key(id),
-            unix_millis(SystemTime::now()),
-            interval,
-        )
-        .await?;
-        Ok(live(id, fields))
+        self.read_with(id, Some((unix_millis(SystemTime::now()), interval)))
+            .await
     }
 
     async fn read(&self, id: &str) -> Result<Option<Session>, Error> {
-        if id.is_empty() {
+        self.read_with(id, None).await
+    }
+
+    async fn read_with(
+        &self,
+        id: &str,
+        touch: Option<(u64, u64)>,
+    ) -> Result<Option<Session>, Error> {
+        // An id this module did not make (empty, forged, of the old format) names no
+        // session.
+        let Some(keys) = SessionKeys::of(id) else {
             return Ok(None);
-        }
-        let fields = backend::get(&self.inner.store, &session_key(id)).await?;
+        };
+        let fields = backend::read(&self.inner.store, &keys.record, &keys.user, id, touch).await?;
         Ok(live(id, fields))
     }
 
-    /// Changes the fields in `update`, one write, if the session still exists: a
-    /// session deleted meanwhile stays deleted. Whether it existed.
+    /// Changes the fields in `update`, one write, if the session is still live: a
+    /// session deleted or revoked meanwhile stays so. Whether it was live.
     pub async fn update(&self, id: &str, update: SessionUpdate) -> Result<bool, Error> {
-        if id.is_empty() {
+        let Some(keys) = SessionKeys::of(id) else {
             return Ok(false);
-        }
+        };
         if update.fields.is_empty() {
             return Ok(self.read(id).await?.is_some());
         }
-        backend::update(&self.inner.store, &session_key(id), &update.fields).await
+        backend::update(&self.inner.store, &keys.record, &keys.user, &update.fields).await
     }
 
-    /// Deletes the session `id` (log out); whether it existed.
+    /// Deletes the session `id` (log out); whether it was live.
     pub async fn delete(&self, id: &str) -> Result<bool, Error> {
-        if id.is_empty() {
+        let Some(keys) = SessionKeys::of(id) else {
             return Ok(false);
-        }
-        let store = &self.inner.store;
-        match backend::take(store, &session_key(id)).await? {
-            Some(user_id) => {
-                backend::index_remove(store, &index_key(&user_id), &[id]).await?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        };
+        backend::delete(&self.inner.store, &keys.record, &keys.user, id).await
     }
 
     /// The user's live sessions, oldest first. Expired index entries are dropped, and
-    /// so are entries whose session was deleted.
+    /// so are revoked sessions met on the way.
     pub async fn list_for_user(&self, user_id: &str) -> Result<Vec<Session>, Error> {
         check_user(user_id)?;
-        let store = &self.inner.store;
-        let index = index_key(user_id);
-        let ids = backend::index_list(store, &index, unix_millis(SystemTime::now())).await?;
+        let user = UserKeys::of(user_id);
+        let ids = backend::list(&self.inner.store, &user, unix_millis(SystemTime::now())).await?;
         let records =
             futures_util::future::try_join_all(ids.iter().map(|id| self.read(id))).await?;
-        let mut live = Vec::with_capacity(ids.len());
-        let mut dead: Vec<&str> = Vec::new();
-        for (id, record) in ids.iter().zip(records) {
-            match record {
-                Some(session) if session.user_id == user_id => live.push(session),
-                _ => dead.push(id),
-            }
-        }
-        backend::index_remove(store, &index, &dead).await?;
-        Ok(live)
+        Ok(records
+            .into_iter()
+            .flatten()
+            // Another user whose id hashes to the same tag (2^-96 per pair) shares the
+            // index, never a session.
+            .filter(|session| session.user_id == user_id)
+            .collect())
     }
 
-    /// Deletes every session of the user (log out everywhere); how many there were.
+    /// Revokes every session of the user (log out everywhere): every session that
+    /// exists when this returns is dead, including one created while it ran. Returns
+    /// how many sessions it found and deleted.
     pub async fn delete_all_for_user(&self, user_id: &str) -> Result<u64, Error> {
         check_user(user_id)?;
         let store = &self.inner.store;
-        let index = index_key(user_id);
-        let ids = backend::index_list(store, &index, unix_millis(SystemTime::now())).await?;
-        let keys: Vec<String> = ids.iter().map(|id| session_key(id)).collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let deleted = store.delete(&keys).await?;
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        backend::index_remove(store, &index, &ids).await?;
-        Ok(deleted)
+        let user = UserKeys::of(user_id);
+        let ids = backend::list(store, &user, unix_millis(SystemTime::now())).await?;
+        let records: Vec<String> = ids
+            .iter()
+            .filter_map(|id| SessionKeys::of(id).map(|keys| keys.record))
+            .collect();
+        backend::revoke_all(store, &user, &records, self.inner.config.ttl).await
     }
 
     /// Moves the session to a fresh id (do it at login, against session fixation):
@@ -508,7 +517,11 @@ impl Sessions {
         };
         let now = SystemTime::now();
         let session = Session {
-            id: SessionId(crate::token::random_token::<32>()),
+            id: SessionId(format!(
+                "{}.{}",
+                user_tag(&old.user_id),
+                crate::token::random_token::<32>()
+            )),
             created_at: now,
             last_active: now,
             expires_at: now + self.inner.config.ttl,
@@ -521,6 +534,51 @@ impl Sessions {
             return Ok(None);
         }
         Ok(Some(session))
+    }
+}
+
+/// A user's tag: 96 bits of SHA-256 of the user id, URL-safe base64 (16 characters).
+/// It puts the user's sessions, index and generation in one Redis Cluster slot.
+fn user_tag(user_id: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("txova-db session user:{user_id}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
+}
+
+impl UserKeys {
+    fn of(user_id: &str) -> Self {
+        Self::for_tag(&user_tag(user_id))
+    }
+
+    fn for_tag(tag: &str) -> Self {
+        Self {
+            index: format!("user:sessions:{{{tag}}}"),
+            generation: format!("user:sessions:{{{tag}}}:generation"),
+        }
+    }
+}
+
+/// The keys a session id leads to: its record, and its user's index and generation.
+struct SessionKeys {
+    record: String,
+    user: UserKeys,
+}
+
+impl SessionKeys {
+    /// `None` for an id not of the form `<16-char tag>.<43-char secret>`.
+    fn of(id: &str) -> Option<Self> {
+        let (tag, secret) = id.split_once('.')?;
+        let url_safe = |part: &str, len: usize| {
+            part.len() == len
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        (url_safe(tag, 16) && url_safe(secret, 43)).then(|| Self {
+            record: format!("session:{{{tag}}}:{secret}"),
+            user: UserKeys::for_tag(tag),
+        })
     }
 }
 
@@ -540,14 +598,6 @@ fn check_user(user_id: &str) -> Result<(), Error> {
         });
     }
     Ok(())
-}
-
-fn session_key(id: &str) -> String {
-    format!("session:{id}")
-}
-
-fn index_key(user_id: &str) -> String {
-    format!("user:sessions:{user_id}")
 }
 
 fn unix_millis(time: SystemTime) -> u64 {

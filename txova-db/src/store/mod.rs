@@ -18,7 +18,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
-pub(crate) use embedded::Value;
+pub(crate) use embedded::{Slot, Value};
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisClient, RedisConfig};
