@@ -214,7 +214,7 @@ async fn sign_out_everywhere_racing_sign_ins_revokes_them_all() {
         for _ in 0..200 {
             let sign_out_started = Arc::new(std::sync::Mutex::new(None));
             let started = sign_out_started.clone();
-            let (session, revoked) = tokio::join!(
+            let (session, ()) = tokio::join!(
                 async {
                     tokio::time::sleep(Duration::from_micros(rand::random_range(0..800))).await;
                     let session = signing_in.create(NewSession::new(&user)).await.unwrap();
@@ -225,7 +225,6 @@ async fn sign_out_everywhere_racing_sign_ins_revokes_them_all() {
                     signing_out.delete_all_for_user(&user).await.unwrap();
                 },
             );
-            let _ = revoked;
             let (session, created_at) = session;
             let began = sign_out_started.lock().unwrap().expect("started");
             if created_at < began {

@@ -94,8 +94,9 @@ impl Default for SessionConfig {
     }
 }
 
-/// A session id: 256 random bits, URL-safe. Its `Debug` shows only a prefix, as the id
-/// is a bearer credential.
+/// A session id: the user's tag (16 characters, which puts the user's sessions in one
+/// Redis Cluster slot), a dot, and 256 random bits, all URL-safe. Its `Debug` shows
+/// only a prefix, as the id is a bearer credential.
 ///
 /// ```
 /// # async fn demo() -> txova_db::Result<()> {
@@ -104,9 +105,9 @@ impl Default for SessionConfig {
 ///
 /// let sessions = Sessions::new(Store::embedded());
 /// let session = sessions.create(NewSession::new("42")).await?;
-/// // 256 random bits, URL-safe base64: a bearer token or a cookie value as it is.
+/// // URL-safe: a bearer token or a cookie value as it is.
 /// let token: &str = session.id.as_str();
-/// assert_eq!(token.len(), 43);
+/// assert_eq!(token.len(), 16 + 1 + 43);
 /// assert!(sessions.get(token).await?.is_some());
 /// # Ok(()) }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
