@@ -183,3 +183,50 @@ async fn a_watchdog_that_cannot_reach_redis_reports_the_lock_lost() {
     );
     assert!(guard.release().await.is_err());
 }
+
+/// Fencing tokens keep increasing when the lock's counter is lost (evicted, a failover
+/// before it replicated, `FLUSHDB`): they follow the store server's clock. And the
+/// counter expires: no key per lock name lives forever.
+#[tokio::test]
+async fn fencing_tokens_survive_a_lost_counter_and_the_counter_expires() {
+    use txova_db::redis;
+
+    for (name, store) in stores("fencing_tokens_survive").await {
+        let locks = Locks::new(store.clone());
+        let lock = unique_name("fence");
+        let fence_key = format!("lock:{{{lock}}}:fence");
+        let first = locks.acquire(&lock).await.unwrap();
+        let first_token = first.fencing_token();
+        first.release().await.unwrap();
+
+        let ttl = match (store.as_embedded(), store.as_redis()) {
+            (Some(embedded), _) => embedded.ttl(&fence_key).expect("the counter exists"),
+            (_, Some(client)) => {
+                let ms: i64 = client
+                    .query(redis::cmd("PTTL").arg(&fence_key))
+                    .await
+                    .unwrap();
+                assert!(ms > 0, "{name}: the counter never expires ({ms})");
+                Some(Duration::from_millis(ms.unsigned_abs()))
+            }
+            _ => unreachable!("a store is embedded or Redis"),
+        };
+        assert!(ttl.is_some(), "{name}: the counter never expires");
+
+        // Lose the counter (Redis; the embedded store loses keys only with the process).
+        if let Some(client) = store.as_redis() {
+            let deleted: i64 = client
+                .query(redis::cmd("DEL").arg(&fence_key))
+                .await
+                .unwrap();
+            assert_eq!(deleted, 1, "{name}");
+        }
+        let second = locks.acquire(&lock).await.unwrap();
+        assert!(
+            second.fencing_token() > first_token,
+            "{name}: {} after {first_token}: a stale holder's writes would pass the fence",
+            second.fencing_token()
+        );
+        second.release().await.unwrap();
+    }
+}

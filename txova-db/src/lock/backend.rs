@@ -15,19 +15,34 @@ pub(crate) enum Attempt {
     Held { remaining: Option<Duration> },
 }
 
-/// `SET key token NX PX ttl`, and on success `INCR` of the fencing counter, atomically.
-/// Replies `{fencing_token, 0}` or `{0, remaining_ttl_ms}`.
+/// `SET key token NX PX ttl`, and on success the next fencing token: the larger of the
+/// counter plus one and the server's clock in microseconds, stored back in the counter
+/// for `fence_ttl`. Replies `{fencing_token, 0}` or `{0, remaining_ttl_ms}`. (A Lua
+/// number holds microseconds since 1970 exactly: they stay under 2^53 until 2255.)
 #[cfg(feature = "redis")]
 static ACQUIRE: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
     ::redis::Script::new(
         r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {redis.call('INCR', KEYS[2]), 0}
+  local now = redis.call('TIME')
+  local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  local token = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, clock)
+  redis.call('SET', KEYS[2], string.format('%.0f', token), 'PX', ARGV[3])
+  return {token, 0}
 end
 return {0, redis.call('PTTL', KEYS[1])}
 ",
     )
 });
+
+/// This machine's clock in microseconds since 1970: the embedded store's "server clock".
+fn clock_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}
 
 /// Deletes the lock only if `token` still owns it.
 #[cfg(feature = "redis")]
@@ -72,14 +87,16 @@ pub(crate) async fn acquire(
             }
             slots[0].value = Some(Value::Bytes(token.as_bytes().to_vec()));
             slots[0].expires_at = Some(now + ttl);
-            let fencing_token = match &slots[1].value {
+            let last = match &slots[1].value {
                 Some(Value::Bytes(counter)) => std::str::from_utf8(counter)
                     .ok()
                     .and_then(|text| text.parse::<u64>().ok())
                     .unwrap_or(0),
                 _ => 0,
-            } + 1;
+            };
+            let fencing_token = (last + 1).max(clock_micros());
             slots[1].value = Some(Value::Bytes(fencing_token.to_string().into_bytes()));
+            slots[1].expires_at = Some(now + super::FENCE_TTL);
             Attempt::Acquired { fencing_token }
         })),
         #[cfg(feature = "redis")]
@@ -90,7 +107,8 @@ pub(crate) async fn acquire(
                         .key(key)
                         .key(fence_key)
                         .arg(token)
-                        .arg(crate::store::ttl_millis(ttl)),
+                        .arg(crate::store::ttl_millis(ttl))
+                        .arg(crate::store::ttl_millis(super::FENCE_TTL)),
                 )
                 .await?;
             Ok(if fencing_token > 0 {

@@ -3,10 +3,15 @@
 //!
 //! A lock named `ride:assign:42` is the key `lock:{ride:assign:42}`, set with `NX` and
 //! a TTL (default 30 s) to a random owner token; only that owner can release or extend
-//! it (a script compares the token first). Each acquisition also increments
-//! `lock:{ride:assign:42}:fence` and hands out its value as a **fencing token**, larger
-//! than every earlier one for the same lock. The braces are a Redis Cluster hash tag:
-//! both keys live in one slot, so the script may touch both.
+//! it (a script compares the token first). Each acquisition also hands out a **fencing
+//! token**, larger than every earlier one for the same lock: the larger of the last
+//! token plus one (kept in `lock:{ride:assign:42}:fence`) and the store server's clock
+//! in microseconds. So tokens keep increasing even when the counter is lost (evicted,
+//! a failover before it replicated, `FLUSHDB`), as long as the server's clock does not
+//! step back past the last token; the counter only guards against a clock step back,
+//! and expires [`FENCE_TTL`] after the last acquire, so no key lives forever. The
+//! braces are a Redis Cluster hash tag: both keys live in one slot, so the script may
+//! touch both.
 //!
 //! A lock with a TTL can expire under a holder that stalls (a GC-like pause, a slow
 //! query). While a [`LockGuard`] lives, a watchdog extends the lock every third of its
@@ -510,6 +515,10 @@ impl<T: UsesLocks + ?Sized> UsesLocks for Arc<T> {
         (**self).locks()
     }
 }
+
+/// How long a lock's fencing counter outlives its last acquire. The server clock keeps
+/// tokens increasing without it; it guards only against that clock stepping back.
+pub const FENCE_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// An acquire attempt on its way to the store. Dropped before its reply arrived (the
 /// caller's future was dropped), it releases the lock in case the store granted it:
