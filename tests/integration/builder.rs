@@ -279,13 +279,25 @@ async fn ordering_limits_and_runtime_sort_keys() {
         );
 
         let by_name = User::select()
-            .order_by_name("score", Direction::Desc)
-            .expect("known column")
+            .order_by_name("age", Direction::Desc)
+            .expect("a sortable column")
             .limit(1)
             .fetch_one(&db)
             .await
-            .expect("top score");
-        assert_eq!(by_name.name, "Dora");
+            .expect("the oldest");
+        assert_eq!(by_name.age, 45);
+        // A column that is not sortable is not a sort key from outside: ordering by it
+        // would tell a client its values (an oracle on `password_hash`, say).
+        let hidden = User::select().order_by_name("score", Direction::Desc);
+        assert_eq!(hidden.unwrap_err().kind(), ErrorKind::InvalidColumn);
+        let hidden = Select::from_table::<User>().order_by_name("email_address", Direction::Asc);
+        assert_eq!(hidden.unwrap_err().kind(), ErrorKind::InvalidColumn);
+        assert_eq!(
+            txova_db::AnyColumn::<User>::named("nickname")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidColumn
+        );
         let injected = User::select().order_by_name("name; DROP TABLE users --", Direction::Asc);
         assert_eq!(injected.unwrap_err().kind(), ErrorKind::InvalidColumn);
         assert_eq!(User::select().count(&db).await.expect("table intact"), 5);

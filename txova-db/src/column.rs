@@ -486,12 +486,19 @@ impl<T, V> Copy for NullableColumn<T, V> {}
 /// # #[derive(Table, Debug)] #[table(name = "rides")]
 /// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
 ///
-/// use txova_db::AnyColumn;
+/// use txova_db::{AnyColumn, Direction};
 ///
-/// // A column named at run time (a CSV export's `?columns=`), checked against the table.
-/// let column = AnyColumn::<Ride>::named("fare_cents").expect("a column of rides");
+/// // A column named at run time (a `?sort=` parameter): only a sortable one is found.
+/// let column = AnyColumn::<Ride>::named("fare_cents").expect("a sortable column of rides");
 /// assert_eq!(column.name(), "fare_cents");
+/// assert!(AnyColumn::<Ride>::named("status").is_err(), "a column, but not sortable");
 /// assert!(AnyColumn::<Ride>::named("password").is_err());
+///
+/// // Or one of an explicit list.
+/// let exportable = [Ride::id.erase(), Ride::status.erase()];
+/// let column = AnyColumn::named_among("status", &exportable).expect("listed");
+/// let select = Ride::select().order_by(column.order(Direction::Asc));
+/// # let _ = select;
 /// ```
 pub struct AnyColumn<T> {
     info: &'static ColumnInfo,
@@ -512,15 +519,30 @@ impl<T: Table> fmt::Debug for AnyColumn<T> {
 }
 
 impl<T: Table> AnyColumn<T> {
-    /// Looks `name` up in `T`'s columns (by SQL name or field name).
+    /// Looks `name` up (by SQL name or field name) among `T`'s columns that the derive
+    /// exposes to runtime input, its `#[column(sortable)]` ones; any other name is
+    /// [`Error::InvalidColumn`]. For another set, see [`named_among`](Self::named_among).
     pub fn named(name: &str) -> Result<Self, Error> {
         T::COLUMNS
             .iter()
-            .find(|c| c.name == name || c.field == name)
+            .find(|c| c.sortable && (c.name == name || c.field == name))
             .map(|info| Self {
                 info,
                 _table: PhantomData,
             })
+            .ok_or_else(|| Error::InvalidColumn {
+                table: T::NAME.to_owned(),
+                column: name.to_owned(),
+            })
+    }
+
+    /// Looks `name` up (by SQL name or field name) among `allowed`, an explicit list of
+    /// `T`'s columns; any other name is [`Error::InvalidColumn`].
+    pub fn named_among(name: &str, allowed: &[Self]) -> Result<Self, Error> {
+        allowed
+            .iter()
+            .find(|c| c.info.name == name || c.info.field == name)
+            .copied()
             .ok_or_else(|| Error::InvalidColumn {
                 table: T::NAME.to_owned(),
                 column: name.to_owned(),

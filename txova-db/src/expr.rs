@@ -115,7 +115,18 @@ impl<S> Expr<S> {
     /// A hand-written condition with `?` placeholders taking `params` in order.
     ///
     /// The SQL must be a `&'static str`: text built at runtime (from user input) cannot
-    /// reach it. Values go in `params`, never into the text.
+    /// reach it. Values go in `params`, never into the text. A `?` inside a string, a
+    /// quoted identifier or a comment is not a placeholder; write `??` for an operator
+    /// `?` (Postgres jsonb: `??`, `??|`, `??&`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use txova_db::{Backend, Expr, Select};
+    ///
+    /// let tagged = Expr::raw("tags ?? ? AND note <> 'why?'", vec![Arc::new("vip")]);
+    /// let sql = Select::from("rides").filter(tagged).to_sql_for(Backend::Postgres);
+    /// assert!(sql.sql().contains("tags ? $1 AND note <> 'why?'"), "{}", sql.sql());
+    /// ```
     pub fn raw(sql: &'static str, params: Vec<Arc<dyn Param>>) -> Self {
         Self::new(Node::Raw { sql, params })
     }

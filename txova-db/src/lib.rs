@@ -128,7 +128,7 @@ pub use txova_db_macros::cache_evict;
 /// }
 /// # let dispatch = Dispatch { locks: Locks::new(txova_db::store::Store::embedded()) };
 /// # let token = tokio::runtime::Runtime::new().unwrap().block_on(dispatch.assign(7, 1)).unwrap();
-/// # assert_eq!(token, 1);
+/// # assert!(token > 0);
 /// ```
 ///
 /// Arguments after the name: `ttl`, `wait` (a lock still held after it is

@@ -55,6 +55,17 @@ impl PageRequest {
     /// The largest page a request may ask for.
     pub const MAX_PER_PAGE: u32 = 1000;
 
+    /// The same request with at most `max` items per page: an endpoint's own cap.
+    ///
+    /// ```
+    /// use txova_db::PageRequest;
+    /// assert_eq!(PageRequest::new(2, 500).capped_at(100).per_page(), 100);
+    /// ```
+    pub fn capped_at(mut self, max: u32) -> Self {
+        self.per_page = self.per_page.min(max.max(1));
+        self
+    }
+
     /// Page `page` (from 1) of `per_page` items, both clamped into range.
     pub fn new(page: u32, per_page: u32) -> Self {
         Self {
@@ -142,27 +153,75 @@ impl<T> Page<T> {
 /// assert_eq!(first.after, None);
 /// let next = KeysetRequest::after(40_i64, 20);
 /// assert_eq!((next.after, next.limit), (Some(40), 20));
+///
+/// // From a query string: the limit is clamped like `PageRequest`'s `per_page`, and an
+/// // endpoint may cap it lower.
+/// let asked: KeysetRequest<i64> = serde_json::from_str(r#"{"limit": 100000000}"#).unwrap();
+/// assert_eq!(asked.limit, KeysetRequest::<i64>::MAX_LIMIT);
+/// assert_eq!(asked.capped_at(50).limit, 50);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawKeysetRequest<K>")]
+#[serde(bound(deserialize = "K: Deserialize<'de>"))]
 pub struct KeysetRequest<K> {
     /// The previous page's [`KeysetPage::next`].
     pub after: Option<K>,
-    /// At most this many rows.
+    /// At most this many rows, 1..=[`MAX_LIMIT`](Self::MAX_LIMIT) (a larger value set
+    /// here is clamped when the page is fetched).
     pub limit: u32,
 }
 
+#[derive(Deserialize)]
+struct RawKeysetRequest<K> {
+    #[serde(default = "none")]
+    after: Option<K>,
+    #[serde(default = "default_per_page")]
+    limit: u32,
+}
+
+fn none<K>() -> Option<K> {
+    None
+}
+
+impl<K> From<RawKeysetRequest<K>> for KeysetRequest<K> {
+    fn from(raw: RawKeysetRequest<K>) -> Self {
+        Self {
+            after: raw.after,
+            limit: raw.limit.clamp(1, Self::MAX_LIMIT),
+        }
+    }
+}
+
 impl<K> KeysetRequest<K> {
-    /// The first page.
+    /// The largest page a request may ask for (as [`PageRequest::MAX_PER_PAGE`]).
+    pub const MAX_LIMIT: u32 = PageRequest::MAX_PER_PAGE;
+
+    /// The first page of `limit` rows (clamped into 1..=[`MAX_LIMIT`](Self::MAX_LIMIT)).
     pub fn first(limit: u32) -> Self {
-        Self { after: None, limit }
+        Self {
+            after: None,
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+        }
     }
 
-    /// The page after `cursor`.
+    /// The page after `cursor`, of `limit` rows (clamped likewise).
     pub fn after(cursor: K, limit: u32) -> Self {
         Self {
             after: Some(cursor),
-            limit,
+            limit: limit.clamp(1, Self::MAX_LIMIT),
         }
+    }
+
+    /// The same request with at most `max` rows: an endpoint's own cap.
+    pub fn capped_at(mut self, max: u32) -> Self {
+        self.limit = self.limit.min(max.max(1));
+        self
+    }
+
+    /// The limit as fetched: clamped into 1..=[`MAX_LIMIT`](Self::MAX_LIMIT), however
+    /// the field was set.
+    pub(crate) fn effective_limit(&self) -> u32 {
+        self.limit.clamp(1, Self::MAX_LIMIT)
     }
 }
 

@@ -121,6 +121,8 @@ enum FromClause {
     Dynamic {
         name: String,
         allowlist: Option<Vec<String>>,
+        /// The names a runtime sort may use; `None`: those of `allowlist`.
+        sortable: Option<Vec<String>>,
     },
 }
 
@@ -223,6 +225,7 @@ impl Select<Dynamic, Row> {
             from: FromClause::Dynamic {
                 name: table.into(),
                 allowlist: None,
+                sortable: None,
             },
             joins: Vec::new(),
             items: None,
@@ -252,8 +255,20 @@ impl Select<Dynamic, Row> {
     /// ```
     pub fn from_table<T: Table>() -> Self {
         let mut select = Self::from(T::NAME);
-        if let FromClause::Dynamic { allowlist, .. } = &mut select.from {
+        if let FromClause::Dynamic {
+            allowlist,
+            sortable,
+            ..
+        } = &mut select.from
+        {
             *allowlist = Some(T::COLUMNS.iter().map(|c| c.name.to_owned()).collect());
+            *sortable = Some(
+                T::COLUMNS
+                    .iter()
+                    .filter(|c| c.sortable)
+                    .map(|c| c.name.to_owned())
+                    .collect(),
+            );
         }
         select
     }
@@ -264,8 +279,14 @@ impl Select<Dynamic, Row> {
         I: IntoIterator<Item = N>,
         N: Into<String>,
     {
-        if let FromClause::Dynamic { allowlist, .. } = &mut self.from {
+        if let FromClause::Dynamic {
+            allowlist,
+            sortable,
+            ..
+        } = &mut self.from
+        {
             *allowlist = Some(columns.into_iter().map(Into::into).collect());
+            *sortable = None;
         }
         let named: Vec<String> = self
             .items
@@ -304,8 +325,12 @@ impl Select<Dynamic, Row> {
 }
 
 impl<S, O> Select<S, O> {
-    /// Orders by a column named at runtime (a `?sort=` parameter): it must be one of the
-    /// table's columns (or in the allowlist), else [`Error::InvalidColumn`].
+    /// Orders by a column named at runtime (a `?sort=` parameter). On a table's select
+    /// it must be one of the table's `#[column(sortable)]` columns (by SQL or field
+    /// name), as for the generated sort enum: ordering by any column would let a client
+    /// learn a column's values by the order (`?sort=password_hash`). On
+    /// [`Select::from_table`], the same; with an [`allowlist`](Select::allowlist), one
+    /// of its names. Else [`Error::InvalidColumn`].
     pub fn order_by_name(mut self, name: &str, direction: Direction) -> Result<Self, Error> {
         match &self.from {
             FromClause::Table {
@@ -314,7 +339,7 @@ impl<S, O> Select<S, O> {
             } => {
                 let column = columns
                     .iter()
-                    .find(|c| c.name == name || c.field == name)
+                    .find(|c| c.sortable && (c.name == name || c.field == name))
                     .ok_or_else(|| Error::InvalidColumn {
                         table: (*table).to_owned(),
                         column: name.to_owned(),
@@ -329,6 +354,18 @@ impl<S, O> Select<S, O> {
             }
             FromClause::Dynamic { .. } => {
                 self.check_allowed(name)?;
+                if let FromClause::Dynamic {
+                    name: table,
+                    sortable: Some(sortable),
+                    ..
+                } = &self.from
+                    && !sortable.iter().any(|s| s == name)
+                {
+                    return Err(Error::InvalidColumn {
+                        table: table.clone(),
+                        column: name.to_owned(),
+                    });
+                }
                 self.order
                     .push(OrderItem::Named(name.to_owned(), direction));
             }
@@ -348,6 +385,7 @@ impl<S, O> Select<S, O> {
             FromClause::Dynamic {
                 name: table,
                 allowlist: Some(allowed),
+                ..
             } if !allowed.iter().any(|a| a == name) => Err(Error::InvalidColumn {
                 table: table.clone(),
                 column: name.to_owned(),
@@ -851,6 +889,7 @@ impl<T: Table> Select<T, T> {
         E: Executor,
         V: Bind + Clone + 'static,
     {
+        let limit = request.effective_limit();
         if let Some(after) = request.after {
             self = self.and_filter(Node::Compare {
                 column: column.col_ref(),
@@ -859,9 +898,9 @@ impl<T: Table> Select<T, T> {
             });
         }
         self.order = vec![OrderItem::Column(column.col_ref(), direction)];
-        let items = self.limit(u64::from(request.limit)).fetch_all(exec).await?;
+        let items = self.limit(u64::from(limit)).fetch_all(exec).await?;
         let next = match items.last() {
-            Some(last) if items.len() == request.limit as usize => Some(column.get(last).clone()),
+            Some(last) if items.len() == limit as usize => Some(column.get(last).clone()),
             _ => None,
         };
         Ok(KeysetPage { items, next })
@@ -881,6 +920,7 @@ impl<T: Table> Select<T, T> {
         A: Bind + Clone + 'static,
         B: Bind + Clone + 'static,
     {
+        let limit = request.effective_limit();
         let (first, second) = columns;
         if let Some((a, b)) = request.after {
             self = self.and_filter(Node::RowCompare {
@@ -893,9 +933,9 @@ impl<T: Table> Select<T, T> {
             OrderItem::Column(first.col_ref(), direction),
             OrderItem::Column(second.col_ref(), direction),
         ];
-        let items = self.limit(u64::from(request.limit)).fetch_all(exec).await?;
+        let items = self.limit(u64::from(limit)).fetch_all(exec).await?;
         let next = match items.last() {
-            Some(last) if items.len() == request.limit as usize => {
+            Some(last) if items.len() == limit as usize => {
                 Some((first.get(last).clone(), second.get(last).clone()))
             }
             _ => None,

@@ -175,8 +175,9 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
         Delete::new()
     }
 
-    /// The column with this SQL or field name, or [`Error::InvalidColumn`]: the way to
-    /// turn user input into a column.
+    /// The `#[column(sortable)]` column with this SQL or field name, or
+    /// [`Error::InvalidColumn`]: the way to turn user input into a column (see
+    /// [`AnyColumn::named`]; [`AnyColumn::named_among`] takes an explicit list).
     fn column_named(name: &str) -> Result<AnyColumn<Self>, Error> {
         AnyColumn::named(name)
     }

@@ -1,6 +1,7 @@
 //! Writing SQL text for one backend: identifier quoting, placeholders, bound values.
 
 pub(crate) mod cache;
+pub(crate) mod lex;
 pub(crate) mod summary;
 
 use std::fmt;
@@ -138,31 +139,33 @@ impl SqlWriter {
         self.params.reserve(params);
     }
 
-    /// Writes a hand-written fragment whose `?` placeholders take `params` in order;
-    /// `?` inside quotes or comments is left alone.
+    /// Writes a hand-written fragment whose `?` placeholders take `params` in order.
+    /// A `?` inside a string literal, a quoted identifier or a comment is not a
+    /// placeholder, and `??` writes one literal `?` (Postgres' jsonb `?`, `?|`, `?&`
+    /// operators: `data ?? 'key'`).
     pub(crate) fn raw(&mut self, fragment: &str, params: Vec<Arc<dyn Param>>) -> Result<(), Error> {
         let mut params = params.into_iter();
-        let mut quote: Option<char> = None;
         let mut used = 0_usize;
-        for c in fragment.chars() {
-            match (quote, c) {
-                (Some(q), c) if c == q => {
-                    quote = None;
+        for (piece, start, end) in lex::pieces(fragment, self.backend) {
+            let text = &fragment[start..end];
+            if piece != lex::Piece::Code {
+                self.sql.push_str(text);
+                continue;
+            }
+            let mut chars = text.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c != '?' {
                     self.sql.push(c);
-                }
-                (Some(_), c) => self.sql.push(c),
-                (None, '\'' | '"' | '`') => {
-                    quote = Some(c);
-                    self.sql.push(c);
-                }
-                (None, '?') => {
+                } else if chars.peek() == Some(&'?') {
+                    chars.next();
+                    self.sql.push('?');
+                } else {
                     let param = params.next().ok_or_else(|| Error::InvalidQuery {
                         reason: format!("`{fragment}` has more `?` placeholders than values"),
                     })?;
                     used += 1;
                     self.bind(param);
                 }
-                (None, c) => self.sql.push(c),
             }
         }
         let left = params.count();
@@ -246,6 +249,25 @@ mod tests {
         let mut lite = SqlWriter::new(Backend::Sqlite);
         lite.raw("x = ?", vec![Arc::new(1_i64)]).expect("one");
         assert_eq!(lite.finish().sql, "x = ?");
+    }
+
+    #[test]
+    fn raw_fragments_skip_comments_and_escape_literal_question_marks() {
+        let mut pg = SqlWriter::new(Backend::Postgres);
+        pg.raw(
+            "a = ? /* why? */ AND b = ? -- or not?\n AND tags ?? 'x' AND doc ??| ? AND $$?$$ <> ?",
+            vec![
+                Arc::new(1_i64),
+                Arc::new(2_i64),
+                Arc::new("k"),
+                Arc::new("z"),
+            ],
+        )
+        .expect("four values for four placeholders");
+        assert_eq!(
+            pg.finish().sql,
+            "a = $1 /* why? */ AND b = $2 -- or not?\n AND tags ? 'x' AND doc ?| $3 AND $$?$$ <> $4"
+        );
     }
 
     #[test]

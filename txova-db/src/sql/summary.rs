@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use super::lex::{self, Piece};
 use crate::error::Backend;
 
 /// The operation of a statement, as a low-cardinality metric label.
@@ -98,54 +99,16 @@ pub(crate) fn redact(sql: &str, backend: Backend) -> Cow<'_, str> {
     if !needs_redaction(sql.as_bytes(), backend) {
         return Cow::Borrowed(sql);
     }
-    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let next = bytes.get(i + 1).copied();
-        if b == b'\'' {
-            i = end_of_quoted(bytes, i, b'\'', backend == Backend::MySql);
-            out.push('?');
-        } else if (b == b'E' || b == b'e')
-            && next == Some(b'\'')
-            && backend == Backend::Postgres
-            && !continues_word(bytes, i)
-        {
-            i = end_of_quoted(bytes, i + 1, b'\'', true);
-            out.push('?');
-        } else if b == b'$'
-            && backend == Backend::Postgres
-            && let Some(tag) = dollar_tag(bytes, i)
-        {
-            let body = i + tag;
-            let close = sql[body..].find(&sql[i..i + tag]);
-            i = close.map_or(bytes.len(), |at| body + at + tag);
-            out.push('?');
-        } else if b == b'"' && backend == Backend::MySql {
-            i = end_of_quoted(bytes, i, b'"', true);
-            out.push('?');
-        } else if b == b'"' || b == b'`' {
-            // A quoted identifier: copied as it is (a doubled quote stays inside it).
-            let end = end_of_quoted(bytes, i, b, false);
-            out.push_str(&sql[i..end]);
-            i = end;
-        } else if (b == b'-' && next == Some(b'-')) || (b == b'#' && backend == Backend::MySql) {
-            let end = sql[i..].find('\n').map_or(bytes.len(), |at| i + at);
-            out.push_str(if b == b'#' { "#?" } else { "--?" });
-            i = end;
-        } else if b == b'/' && next == Some(b'*') {
-            i = end_of_block_comment(bytes, i, backend == Backend::Postgres);
-            out.push_str("/*?*/");
-        } else if b.is_ascii_digit() && starts_number(bytes, i) {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
-                i += 1;
-            }
-            out.push('?');
-        } else {
-            let len = sql[i..].chars().next().map_or(1, char::len_utf8);
-            out.push_str(&sql[i..i + len]);
-            i += len;
+    for (piece, start, end) in lex::pieces(sql, backend) {
+        let text = &sql[start..end];
+        match piece {
+            Piece::Literal => out.push('?'),
+            Piece::Comment if text.starts_with("/*") => out.push_str("/*?*/"),
+            Piece::Comment if text.starts_with('#') => out.push_str("#?"),
+            Piece::Comment => out.push_str("--?"),
+            Piece::Identifier => out.push_str(text),
+            Piece::Code => redact_numbers(text, &mut out),
         }
     }
     // A digit inside a quoted identifier looked like a number to the quick scan.
@@ -156,83 +119,36 @@ pub(crate) fn redact(sql: &str, backend: Backend) -> Cow<'_, str> {
     }
 }
 
+/// Copies code to `out` with its numbers replaced by `?`.
+fn redact_numbers(code: &str, out: &mut String) {
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() && starts_number(bytes, i) {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
+                i += 1;
+            }
+            out.push('?');
+        } else {
+            let len = code[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&code[i..i + len]);
+            i += len;
+        }
+    }
+}
+
 /// Whether `sql` holds anything [`redact`] replaces: the common statement of the typed
 /// builder (placeholders, quoted identifiers) is passed through without a copy.
 fn needs_redaction(bytes: &[u8], backend: Backend) -> bool {
     bytes.iter().enumerate().any(|(i, &b)| match b {
         b'\'' => true,
         b'"' | b'#' => backend == Backend::MySql,
-        b'$' => backend == Backend::Postgres && dollar_tag(bytes, i).is_some(),
+        b'$' => backend == Backend::Postgres && lex::dollar_tag(bytes, i).is_some(),
         b'-' => bytes.get(i + 1) == Some(&b'-'),
         b'/' => bytes.get(i + 1) == Some(&b'*'),
         b if b.is_ascii_digit() => starts_number(bytes, i),
         _ => false,
     })
-}
-
-/// The index just past the quoted text opening at `open` with `quote` (a doubled quote
-/// inside it is one quote; with `backslash`, a backslash escapes the next byte).
-fn end_of_quoted(bytes: &[u8], open: usize, quote: u8, backslash: bool) -> usize {
-    let mut i = open + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if backslash => i += 2,
-            c if c == quote && bytes.get(i + 1) == Some(&quote) => i += 2,
-            c if c == quote => return i + 1,
-            _ => i += 1,
-        }
-    }
-    bytes.len()
-}
-
-/// The index just past the `/* … */` comment opening at `open`; Postgres nests them.
-fn end_of_block_comment(bytes: &[u8], open: usize, nested: bool) -> usize {
-    let mut depth = 0_usize;
-    let mut i = open;
-    while i + 1 < bytes.len() {
-        match (bytes[i], bytes[i + 1]) {
-            (b'/', b'*') if depth == 0 || nested => {
-                depth += 1;
-                i += 2;
-            }
-            (b'*', b'/') => {
-                depth -= 1;
-                i += 2;
-                if depth == 0 {
-                    return i;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    bytes.len()
-}
-
-/// The length of the dollar-quote tag opening at `i` (`$$` or `$tag$`), if one does:
-/// `$1` is a placeholder, and a `$` inside a word is part of it.
-fn dollar_tag(bytes: &[u8], i: usize) -> Option<usize> {
-    if continues_word(bytes, i) {
-        return None;
-    }
-    let mut end = i + 1;
-    while let Some(&c) = bytes.get(end) {
-        match c {
-            b'$' => return Some(end + 1 - i),
-            c if c.is_ascii_alphabetic() || c == b'_' || (end > i + 1 && c.is_ascii_digit()) => {
-                end += 1;
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Whether the byte at `i` continues an identifier (or a number) begun before it.
-fn continues_word(bytes: &[u8], i: usize) -> bool {
-    i > 0 && {
-        let before = bytes[i - 1];
-        before.is_ascii_alphanumeric() || before == b'_' || before == b'$'
-    }
 }
 
 /// Whether the digit at `i` begins a number rather than continuing an identifier or a
