@@ -23,6 +23,7 @@ mod golden_sql;
 mod locks;
 mod migrations;
 mod pool;
+mod properties;
 #[cfg(feature = "redis")]
 mod rate_limits;
 mod raw_query;
