@@ -53,6 +53,7 @@ where
 
 /// One column's values as a Postgres array parameter. Other backends cannot bind it;
 /// the insert builder only uses it on Postgres.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 struct PostgresArray<T>(Vec<T>);
 
 impl<T> fmt::Debug for PostgresArray<T> {

@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
+#[cfg(feature = "postgres")]
 use std::time::Duration;
 
 use sqlx::{ConnectOptions, Connection};
@@ -112,6 +113,7 @@ async fn probe<D: super::driver::Driver>(
     }
 }
 
+#[cfg(feature = "postgres")]
 fn millis(duration: Duration) -> String {
     duration.as_millis().max(1).to_string()
 }

@@ -120,13 +120,16 @@ pub(crate) trait Driver: sqlx::Database {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterCancel {
     /// The statement was stopped; drain the connection and reuse it.
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
     Drain,
     /// The session was ended with its statement; close the connection.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     Close,
 }
 
 /// Runs `sql` on a connection of its own, opened with `options` and closed after: how a
 /// statement of another connection is stopped from outside it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 async fn in_own_session<D: Driver>(options: &Options<D>, sql: &str) -> Result<(), sqlx::Error> {
     use sqlx::ConnectOptions as _;
     let mut session = options.connect().await?;

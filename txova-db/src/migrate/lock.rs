@@ -8,24 +8,32 @@
 //! released by the kernel when the file closes; in memory, a process-wide mutex.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+use std::time::Instant;
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 use super::MigrateError;
-use crate::db::{Db, Pool};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+use crate::db::Pool;
+use crate::db::Db;
 use crate::error::Error;
 
 /// Held while migrations run; released when dropped.
 pub(crate) enum MigrationLock {
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgConnection),
+    #[cfg(feature = "sqlite")]
     File(#[allow(dead_code)] std::fs::File),
     Memory(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>),
 }
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 const POLL: Duration = Duration::from_millis(100);
 
 /// A lock key per history table, so migrators of different tables do not exclude each
 /// other: FNV-1a of the table name.
+#[cfg(feature = "postgres")]
 fn key(table: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in "txova-db migrations:".bytes().chain(table.bytes()) {
@@ -35,6 +43,7 @@ fn key(table: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
 pub(crate) async fn acquire(
     db: &Db,
     table: &str,
@@ -164,6 +173,7 @@ impl MigrationLock {
                 // Ending the session releases its advisory locks.
                 let _ = sqlx::Connection::close(conn).await;
             }
+            #[cfg(feature = "sqlite")]
             Self::File(file) => drop(file),
             Self::Memory(guard) => drop(guard),
         }

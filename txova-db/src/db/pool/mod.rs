@@ -256,6 +256,7 @@ impl<D: Driver> ConnPool<D> {
     }
 
     /// The options new connections are opened with.
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
     pub(crate) fn connect_options(&self) -> Arc<Options<D>> {
         match self {
             Self::Own(shared) => Arc::clone(&shared.options),
