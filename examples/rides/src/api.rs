@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::time::{Instant, UNIX_EPOCH};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, Request, State,
+};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -19,8 +21,10 @@ use txova_db::session::NewSession;
 use txova_db::{ErrorKind, PageRequest};
 
 use crate::model::{
-    Login, LoginResponse, NewDriver, NewRide, NewUser, Rename, RideListQuery, RideSort,
+    Login, LoginResponse, NewDriver, NewRide, NewUser, Rename, RideListQuery, RideSort, limits,
+    role,
 };
+use crate::password;
 use crate::repo::Dispatch;
 use crate::service::AppState;
 
@@ -37,8 +41,21 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/rides/{id}/assign", post(assign_ride))
         .route("/rides/{id}/complete", post(complete_ride))
         .route("/health", get(health))
+        .route("/health/details", get(health_details))
         .route("/metrics", get(metrics))
+        // Bodies past this are refused (413) before they are read.
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn(observe_request))
+        .with_state(state)
+}
+
+/// The management listener's routes (`--admin-listen`, for operators and probes on an
+/// internal address): the health report in full, whatever the store's state (the
+/// public listener's `/health/details` needs a session, so a store outage hides it).
+pub(crate) fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/health/details", get(health_report))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -80,6 +97,15 @@ pub(crate) enum ApiError {
         "sign in first: send `Authorization: Bearer <token>` with the token from POST /sessions"
     )]
     Unauthorized,
+    /// The same answer for an unknown email and a wrong password.
+    #[error("wrong email or password")]
+    SignIn,
+    #[error("only an admin may do this")]
+    Forbidden,
+    #[error("`{field}` is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("internal error")]
+    Internal,
     #[error("no {0} with that id")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -101,7 +127,10 @@ impl From<InvalidSortKey> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Unauthorized | Self::SignIn => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::TooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_long"),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -187,6 +216,39 @@ impl FromRequestParts<AppState> for Rider {
     }
 }
 
+/// A signed-in admin.
+pub(crate) struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let rider = Rider::from_request_parts(parts, state).await?;
+        // Read from the database on every request: a demoted admin stops at once.
+        match state.users.role(rider.user_id).await?.as_deref() {
+            Some(role::ADMIN) => Ok(Self),
+            _ => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+/// Refuses `value` over `max` characters (422), naming the field.
+fn at_most(field: &'static str, value: &str, max: usize) -> ApiResult<()> {
+    if value.chars().count() > max {
+        return Err(ApiError::TooLong { field, max });
+    }
+    Ok(())
+}
+
+/// Runs the password hash off the async workers (it takes tens of milliseconds of CPU).
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::Internal)
+}
+
 /// Checks `limit` for `key`: a refusal becomes a 429 with the limit's headers.
 async fn rate_limit(
     state: &AppState,
@@ -221,36 +283,75 @@ fn lowercase(name: &'static str) -> &'static str {
     }
 }
 
+/// Sign-up answers the same whether the email was free or taken (202, same body, the
+/// same password hash spent either way), so it cannot tell anyone which emails have
+/// accounts; the account's owner signs in as usual.
 async fn create_user(
     State(state): State<AppState>,
     Json(new): Json<NewUser>,
 ) -> ApiResult<impl IntoResponse> {
+    at_most("name", &new.name, limits::NAME)?;
+    at_most("email", &new.email, limits::EMAIL)?;
+    at_most("password", &new.password, limits::PASSWORD)?;
     if new.name.trim().is_empty() || !new.email.contains('@') {
         return Err(ApiError::BadRequest(
             "a user needs a name and an email".into(),
         ));
     }
-    let user = state.users.create(new).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    if new.password.chars().count() < limits::PASSWORD_MIN {
+        return Err(ApiError::BadRequest(format!(
+            "a password needs at least {} characters",
+            limits::PASSWORD_MIN
+        )));
+    }
+    let password = new.password.clone();
+    let hash = off_the_runtime(move || password::hash(&password))
+        .await?
+        .map_err(|err| {
+            tracing::error!(error = %err, "sign-up");
+            ApiError::Internal
+        })?;
+    state.users.create(new, hash).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "status": "accepted",
+            "message": "sign in with this email and password",
+        })),
+    ))
 }
 
+/// Sign-in: the same 401 for an unknown email and a wrong password, after the same
+/// work, so neither the answer nor its time tells which emails have accounts.
 async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Json(login): Json<Login>,
 ) -> ApiResult<impl IntoResponse> {
+    at_most("email", &login.email, limits::EMAIL)?;
+    at_most("password", &login.password, limits::PASSWORD)?;
+    if let Some(device) = &login.device_id {
+        at_most("device_id", device, limits::DEVICE_ID)?;
+    }
     rate_limit(
         &state,
         &state.limits.logins,
         &format!("login:{}", client.ip()),
     )
     .await?;
-    let user = state
-        .users
-        .by_email(&login.email)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let user = state.users.by_email(&login.email).await?;
+    let password = login.password.clone();
+    let user = off_the_runtime(move || match user {
+        Some(user) if password::verify(&password, &user.password_hash) => Some(user),
+        Some(_) => None,
+        None => {
+            password::verify_nothing(&password);
+            None
+        }
+    })
+    .await?
+    .ok_or(ApiError::SignIn)?;
     let mut new = NewSession::new(user.id.to_string()).ip_address(client.ip());
     if let Some(device) = login.device_id {
         new = new.device_id(device);
@@ -259,7 +360,8 @@ async fn sign_in(
         .get(USER_AGENT)
         .and_then(|agent| agent.to_str().ok())
     {
-        new = new.device_info(agent);
+        // Kept, not refused, but only so much of it.
+        new = new.device_info(agent.chars().take(limits::USER_AGENT).collect::<String>());
     }
     let session = state.sessions.create(new).await?;
     let expires_at = session
@@ -290,16 +392,26 @@ async fn rename(
     rider: Rider,
     Json(rename): Json<Rename>,
 ) -> ApiResult<impl IntoResponse> {
+    at_most("name", &rename.name, limits::NAME)?;
     if rename.name.trim().is_empty() {
         return Err(ApiError::BadRequest("a name cannot be empty".into()));
     }
     Ok(Json(state.users.rename(rider.user_id, &rename.name).await?))
 }
 
+/// Admins only.
 async fn create_driver(
     State(state): State<AppState>,
+    _admin: Admin,
     Json(new): Json<NewDriver>,
 ) -> ApiResult<impl IntoResponse> {
+    at_most("name", &new.name, limits::NAME)?;
+    at_most("plate", &new.plate, limits::PLATE)?;
+    if new.name.trim().is_empty() || new.plate.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "a driver needs a name and a plate".into(),
+        ));
+    }
     Ok((StatusCode::CREATED, Json(state.drivers.create(new).await?)))
 }
 
@@ -322,6 +434,8 @@ async fn request_ride(
     rider: Rider,
     Json(new): Json<NewRide>,
 ) -> ApiResult<Response> {
+    at_most("pickup", &new.pickup, limits::PLACE)?;
+    at_most("dropoff", &new.dropoff, limits::PLACE)?;
     let key = format!("rides:request:user:{}", rider.user_id);
     let decision = rate_limit(&state, &state.limits.ride_requests, &key).await?;
     let ride = state.rides.request(rider.user_id, &new).await?;
@@ -399,9 +513,26 @@ async fn complete_ride(
     }
 }
 
-/// The health monitor's last report (checked every 5 s): 200 while nothing is down,
-/// 503 otherwise, for a load balancer or an orchestrator's readiness probe.
+/// For a load balancer or an orchestrator's readiness probe: the health monitor's last
+/// verdict (checked every 5 s), 200 while nothing is down and 503 otherwise, and
+/// nothing more (no hosts, no driver messages) to whoever asks.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let report = state.health.report();
+    let status = if report.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(serde_json::json!({ "status": report.status })))
+}
+
+/// The whole report (components, problems, latencies, outages), for admins.
+async fn health_details(State(state): State<AppState>, _admin: Admin) -> impl IntoResponse {
+    health_report(State(state)).await
+}
+
+/// The whole report; 200 while nothing is down, 503 otherwise.
+async fn health_report(State(state): State<AppState>) -> impl IntoResponse {
     let report = state.health.report();
     let status = if report.is_ready() {
         StatusCode::OK

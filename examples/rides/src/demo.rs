@@ -139,14 +139,44 @@ fn expect(
     }
 }
 
-/// Walks through the whole API at `base` (`http://host:port`), printing each step.
-pub(crate) async fn walkthrough(base: &str) -> Result<(), DemoError> {
-    // A run id keeps repeated runs against a persistent database from colliding.
-    let run = SystemTime::now()
+/// An email and a password.
+pub(crate) struct Credentials {
+    pub(crate) email: String,
+    pub(crate) password: String,
+}
+
+impl Credentials {
+    /// `<who>+<run>@example.com` and 24 random characters.
+    pub(crate) fn random(who: &str) -> Self {
+        let password: String = (0..24)
+            .map(|_| {
+                char::from(
+                    b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789"
+                        [rand::random_range(0..55)],
+                )
+            })
+            .collect();
+        Self {
+            email: format!("{who}+{}@example.com", run_id()),
+            password,
+        }
+    }
+}
+
+/// Keeps repeated runs against a persistent database from colliding.
+fn run_id() -> u128 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|since| since.as_micros())
-        .unwrap_or_default();
-    let email = format!("ana+{run}@example.com");
+        .unwrap_or_default()
+}
+
+/// Walks through the whole API at `base` (`http://host:port`), printing each step;
+/// `admin` is an admin account to manage drivers with.
+pub(crate) async fn walkthrough(base: &str, admin: &Credentials) -> Result<(), DemoError> {
+    let run = run_id();
+    let ana = Credentials::random("ana");
+    let email = ana.email.clone();
     let mut client = Client {
         http: reqwest::Client::new(),
         base: base.to_owned(),
@@ -157,59 +187,111 @@ pub(crate) async fn walkthrough(base: &str) -> Result<(), DemoError> {
     let health = client
         .call(Method::GET, "/health", None, StatusCode::OK)
         .await?;
-    println!("     status {}", health.field("status"));
-
-    println!("\n2. Ana signs up; her email is unique, so a second sign-up is refused.");
-    let ana = client
-        .call(
-            Method::POST,
-            "/users",
-            Some(json!({ "name": "Ana Machava", "email": email })),
-            StatusCode::CREATED,
-        )
-        .await?;
-    let duplicate = client
-        .call(
-            Method::POST,
-            "/users",
-            Some(json!({ "name": "Ana again", "email": email })),
-            StatusCode::CONFLICT,
-        )
-        .await?;
     println!(
-        "     user {}; then {}",
-        ana.id(),
-        duplicate.field("message")
+        "     {} (status only: the details are for admins)",
+        health.body
     );
 
-    println!("\n3. Three drivers come on shift.");
-    for (i, name) in ["Rui Cossa", "Zito Langa", "Lúcia Nhantumbo"]
-        .iter()
-        .enumerate()
-    {
-        client
-            .call(
-                Method::POST,
-                "/drivers",
-                Some(json!({ "name": name, "plate": format!("MZ-{run}-{i}") })),
-                StatusCode::CREATED,
-            )
-            .await?;
-    }
+    println!("\n2. Ana signs up. Signing up again with her email answers exactly the same:");
+    println!("   sign-up does not tell anyone which emails have accounts.");
+    let signed_up = client
+        .call(
+            Method::POST,
+            "/users",
+            Some(json!({ "name": "Ana Machava", "email": email, "password": ana.password })),
+            StatusCode::ACCEPTED,
+        )
+        .await?;
+    let again = client
+        .call(
+            Method::POST,
+            "/users",
+            Some(json!({ "name": "Not Ana", "email": email, "password": "a different one" })),
+            StatusCode::ACCEPTED,
+        )
+        .await?;
+    expect("sign-up answers", signed_up.body == again.body, || {
+        format!("{} then {}", signed_up.body, again.body)
+    })?;
 
-    println!("\n4. Ana signs in: a session in the store, its id her bearer token.");
+    println!("\n3. She signs in (a session in the store; its id is her bearer token). A wrong");
+    println!("   password and an unknown email get the same 401.");
     client
         .call(Method::GET, "/me", None, StatusCode::UNAUTHORIZED)
         .await?;
+    let wrong = client
+        .call(
+            Method::POST,
+            "/sessions",
+            Some(json!({ "email": email, "password": "not her password" })),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await?;
+    let unknown = client
+        .call(
+            Method::POST,
+            "/sessions",
+            Some(json!({ "email": format!("nobody+{run}@example.com"), "password": "whatever it is" })),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await?;
+    expect("sign-in refusals", wrong.body == unknown.body, || {
+        format!("{} then {}", wrong.body, unknown.body)
+    })?;
+    println!("     {}", wrong.field("message"));
     let login = client
         .call(
             Method::POST,
             "/sessions",
-            Some(json!({ "email": email, "device_id": "android-3f9c" })),
+            Some(json!({ "email": email, "password": ana.password, "device_id": "android-3f9c" })),
             StatusCode::CREATED,
         )
         .await?;
     client.token = login.field("token").as_str().map(str::to_owned);
+
+    println!("\n4. Drivers are managed by admins: Ana is refused; the admin adds three.");
+    client
+        .call(
+            Method::POST,
+            "/drivers",
+            Some(json!({ "name": "Mr. Nobody", "plate": format!("XX-{run}") })),
+            StatusCode::FORBIDDEN,
+        )
+        .await?;
+    let mut operator = Client {
+        http: reqwest::Client::new(),
+        base: base.to_owned(),
+        token: None,
+    };
+    let admin_login = operator
+        .call(
+            Method::POST,
+            "/sessions",
+            Some(json!({ "email": admin.email, "password": admin.password })),
+            StatusCode::CREATED,
+        )
+        .await?;
+    operator.token = admin_login.field("token").as_str().map(str::to_owned);
+    for (i, name) in ["Rui Cossa", "Zito Langa", "Lúcia Nhantumbo"]
+        .iter()
+        .enumerate()
+    {
+        operator
+            .call(
+                Method::POST,
+                "/drivers",
+                Some(json!({ "name": name, "plate": format!("MZ-{}-{i}", run % 1_000_000) })),
+                StatusCode::CREATED,
+            )
+            .await?;
+    }
+    let details = operator
+        .call(Method::GET, "/health/details", None, StatusCode::OK)
+        .await?;
+    println!(
+        "     the admin's /health/details: {} components",
+        details.field("components").as_array().map_or(0, Vec::len)
+    );
 
     println!("\n5. Her profile: the first read runs the queries, the second is a cache hit.");
     let miss = client
@@ -355,7 +437,31 @@ pub(crate) async fn walkthrough(base: &str) -> Result<(), DemoError> {
         .await?;
     println!("     {}", bad_sort.field("message"));
 
-    println!("\n11. The metrics a Prometheus scrape sees.");
+    println!("\n11. Sizes are limited: a body over 16 KiB is refused unread (413), a field");
+    println!("   over its length is named in a 422.");
+    let (status, _) = client
+        .send(
+            Method::POST,
+            "/rides",
+            Some(json!({ "pickup": "x".repeat(20_000), "dropoff": "y", "fare_cents": 1 })),
+        )
+        .await?;
+    expect(
+        "an oversized body",
+        status == StatusCode::PAYLOAD_TOO_LARGE,
+        || format!("got {status}"),
+    )?;
+    let long = client
+        .call(
+            Method::PATCH,
+            "/me",
+            Some(json!({ "name": "A".repeat(500) })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await?;
+    println!("     {}", long.field("message"));
+
+    println!("\n12. The metrics a Prometheus scrape sees.");
     let metrics = client
         .call(Method::GET, "/metrics", None, StatusCode::OK)
         .await?;
@@ -374,7 +480,7 @@ pub(crate) async fn walkthrough(base: &str) -> Result<(), DemoError> {
         || "query histogram or cache counters missing".to_owned(),
     )?;
 
-    println!("\n12. Ana signs out; her token no longer works.");
+    println!("\n13. Ana signs out; her token no longer works.");
     client
         .call(
             Method::DELETE,
@@ -397,14 +503,12 @@ pub(crate) fn curl_walkthrough(base: &str) -> String {
     [
         format!("curl -s {base}/health"),
         format!(
-            "curl -s -X POST {base}/users {json} -d '{{\"name\":\"Ana Machava\",\"email\":\"ana@example.com\"}}'"
+            "curl -s -X POST {base}/users {json} -d '{{\"name\":\"Ana Machava\",\"email\":\"ana@example.com\",\"password\":\"correct horse battery\"}}'"
         ),
         format!(
-            "curl -s -X POST {base}/drivers {json} -d '{{\"name\":\"Rui Cossa\",\"plate\":\"MZ-001\"}}'"
+            "TOKEN=$(curl -s -X POST {base}/sessions {json} -d '{{\"email\":\"ana@example.com\",\"password\":\"correct horse battery\"}}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')"
         ),
-        format!(
-            "TOKEN=$(curl -s -X POST {base}/sessions {json} -d '{{\"email\":\"ana@example.com\"}}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')"
-        ),
+        "# drivers need an admin: start the service with RIDES_ADMIN_EMAIL and RIDES_ADMIN_PASSWORD, sign in as that account, and POST /drivers {\"name\", \"plate\"} with its token".to_owned(),
         format!("curl -s {base}/me {auth}"),
         format!(
             "curl -si -X POST {base}/rides {json} {auth} -d '{{\"pickup\":\"Baixa\",\"dropoff\":\"Aeroporto\",\"fare_cents\":45000}}'"

@@ -22,6 +22,7 @@
 mod api;
 mod demo;
 mod model;
+mod password;
 mod repo;
 mod service;
 
@@ -32,13 +33,17 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: rides [--listen ADDR] [--demo]
+const USAGE: &str = "usage: rides [--listen ADDR] [--admin-listen ADDR] [--demo]
 
   --listen ADDR           where to serve (default 127.0.0.1:8080, or RIDES_LISTEN)
+  --admin-listen ADDR     also serve /health/details and /metrics, without sign-in, on
+                          this (internal) address (or RIDES_ADMIN_LISTEN)
   --demo                  serve on a free loopback port, run the walkthrough against it, exit
 
   DATABASE_URL            postgres://… or sqlite:… (default: an in-memory SQLite database)
   REDIS_URL               redis://… (default: the in-process store)
+  RIDES_ADMIN_EMAIL       with RIDES_ADMIN_PASSWORD: an admin account (manages drivers,
+  RIDES_ADMIN_PASSWORD    reads /health/details), created or updated at start
   RIDES_HEALTH_INTERVAL   how often /health's monitor checks (default 5s)
   RUST_LOG                log filter (default: info, txova_db at warn)";
 
@@ -46,6 +51,7 @@ const USAGE: &str = "usage: rides [--listen ADDR] [--demo]
 #[derive(Debug)]
 struct Args {
     listen: SocketAddr,
+    admin_listen: Option<SocketAddr>,
     demo: bool,
 }
 
@@ -65,11 +71,15 @@ enum UsageError {
 impl Args {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, UsageError> {
         let mut listen = std::env::var("RIDES_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+        let mut admin_listen = std::env::var("RIDES_ADMIN_LISTEN").ok();
         let mut demo = false;
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--demo" => demo = true,
                 "--listen" => listen = args.next().ok_or(UsageError::MissingAddress)?,
+                "--admin-listen" => {
+                    admin_listen = Some(args.next().ok_or(UsageError::MissingAddress)?);
+                }
                 "-h" | "--help" => return Err(UsageError::Help),
                 _ => return Err(UsageError::Unknown(arg)),
             }
@@ -77,10 +87,12 @@ impl Args {
         if demo {
             listen = "127.0.0.1:0".into();
         }
-        let listen = listen
-            .parse()
-            .map_err(|_| UsageError::BadAddress(listen.clone()))?;
-        Ok(Self { listen, demo })
+        let parse = |text: String| text.parse().map_err(|_| UsageError::BadAddress(text));
+        Ok(Self {
+            listen: parse(listen)?,
+            admin_listen: admin_listen.map(parse).transpose()?,
+            demo,
+        })
     }
 }
 
@@ -132,13 +144,35 @@ async fn run(args: Args) -> Result<(), RunError> {
     let base = format!("http://{address}");
     // A service keeps serving when nobody reads its stdout any more: what it prints
     // there is for the person who started it, so a closed pipe is not an error.
+    let admin = match args.admin_listen {
+        Some(address) => Some(TcpListener::bind(address).await?),
+        None => None,
+    };
+    let admin_base = match &admin {
+        Some(listener) => format!(", admin on http://{}", listener.local_addr()?),
+        None => String::new(),
+    };
     let mut stdout = std::io::stdout();
     let _ = writeln!(
         stdout,
-        "rides listening on {base} (database: {:?}, store: {})",
+        "rides listening on {base}{admin_base} (database: {:?}, store: {})",
         state.db.backend(),
         state.store.describe()
     );
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(listener) = admin {
+        let app = api::admin_router(state.clone());
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = admin_stopped.await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::error!(error = %err, "the admin listener failed");
+            }
+        });
+    }
 
     let app = api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -151,7 +185,12 @@ async fn run(args: Args) -> Result<(), RunError> {
     });
 
     let outcome = if args.demo {
-        demo::walkthrough(&base).await.map_err(RunError::from)
+        // The walkthrough's admin: an account of this run only.
+        let admin = demo::Credentials::random("admin");
+        service::seed_admin(&state.users, &admin.email, &admin.password).await?;
+        demo::walkthrough(&base, &admin)
+            .await
+            .map_err(RunError::from)
     } else {
         let _ = writeln!(
             stdout,
@@ -165,6 +204,7 @@ async fn run(args: Args) -> Result<(), RunError> {
     };
 
     let _ = stop.send(());
+    let _ = stop_admin.send(());
     match server.await {
         Ok(served) => served?,
         Err(join) => tracing::error!(error = %join, "server task failed"),

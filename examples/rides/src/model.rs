@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use txova_db::Table;
 
-/// Someone who requests rides.
+/// Someone who requests rides (or an admin, who manages drivers).
 #[derive(Table, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[table(name = "users")]
 pub(crate) struct User {
@@ -12,6 +12,33 @@ pub(crate) struct User {
     #[column(sortable)]
     pub(crate) name: String,
     pub(crate) email: String,
+    /// An Argon2id PHC string; never leaves the service.
+    #[serde(skip)]
+    pub(crate) password_hash: String,
+    /// `rider` or `admin` (the `users_role_known` check).
+    #[serde(skip)]
+    pub(crate) role: String,
+}
+
+/// Who may do what: riders ride, admins also manage drivers and see `/health/details`.
+pub(crate) mod role {
+    pub(crate) const RIDER: &str = "rider";
+    pub(crate) const ADMIN: &str = "admin";
+}
+
+/// The longest text a request may put in each field (characters); longer is a 422. A
+/// body over [`MAX_BODY_BYTES`] is a 413 before it is read.
+pub(crate) mod limits {
+    pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
+    pub(crate) const NAME: usize = 100;
+    pub(crate) const EMAIL: usize = 254;
+    pub(crate) const PASSWORD_MIN: usize = 10;
+    pub(crate) const PASSWORD: usize = 128;
+    pub(crate) const PLACE: usize = 200;
+    pub(crate) const PLATE: usize = 16;
+    pub(crate) const DEVICE_ID: usize = 64;
+    /// A longer User-Agent is kept truncated, not refused.
+    pub(crate) const USER_AGENT: usize = 200;
 }
 
 /// Someone who drives them.
@@ -56,6 +83,7 @@ pub(crate) mod status {
 pub(crate) struct NewUser {
     pub(crate) name: String,
     pub(crate) email: String,
+    pub(crate) password: String,
 }
 
 /// `POST /drivers`.
@@ -73,10 +101,11 @@ pub(crate) struct NewRide {
     pub(crate) fare_cents: i64,
 }
 
-/// `POST /sessions`: sign in with an email (this example has no passwords).
+/// `POST /sessions`: sign in.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Login {
     pub(crate) email: String,
+    pub(crate) password: String,
     pub(crate) device_id: Option<String>,
 }
 

@@ -4,12 +4,13 @@
 use txova_db::cache::{Cache, UsesCache};
 use txova_db::lock::{Locks, UsesLocks};
 use txova_db::{
-    Db, Error, Page, PageRequest, Table, UsesDb, cache_evict, cached, count, locked, transactional,
+    Db, Error, ErrorKind, Page, PageRequest, Table, UsesDb, cache_evict, cached, count, locked,
+    transactional,
 };
 
 use crate::model::{
     Assignment, Driver, DriverSort, NewDriver, NewRide, NewUser, Ride, RideSort, RiderProfile,
-    User, status,
+    User, role, status,
 };
 
 /// Riders: accounts and the cached profile.
@@ -25,21 +26,72 @@ impl UsesCache for Users {
     }
 }
 
+impl UsesDb for Users {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
 impl Users {
     pub(crate) fn new(db: Db, cache: Cache) -> Self {
         Self { db, cache }
     }
 
-    /// A new rider; a taken email is `ErrorKind::Duplicate` (`users_email_unique`).
-    pub(crate) async fn create(&self, new: NewUser) -> Result<User, Error> {
-        User::insert(&User {
+    /// A new rider with this password hash; `None` if the email is taken
+    /// (`users_email_unique`).
+    pub(crate) async fn create(
+        &self,
+        new: NewUser,
+        password_hash: String,
+    ) -> Result<Option<User>, Error> {
+        let created = User::insert(&User {
             id: 0,
             name: new.name,
             email: new.email,
+            password_hash,
+            role: role::RIDER.into(),
         })
         .returning()
         .fetch_one(&self.db)
-        .await
+        .await;
+        match created {
+            Ok(user) => Ok(Some(user)),
+            Err(err) if err.kind() == ErrorKind::Duplicate => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Makes the account of `email` an admin with this password, creating it if need be
+    /// (from `RIDES_ADMIN_EMAIL` and `RIDES_ADMIN_PASSWORD` at start).
+    #[transactional]
+    pub(crate) async fn ensure_admin(&self, email: &str, password_hash: &str) -> Result<(), Error> {
+        let updated = User::update()
+            .set(User::role, role::ADMIN)
+            .set(User::password_hash, password_hash)
+            .filter(User::email.eq(email))
+            .execute(&self.db)
+            .await?;
+        if updated == 0 {
+            User::insert(&User {
+                id: 0,
+                name: "Admin".into(),
+                email: email.into(),
+                password_hash: password_hash.into(),
+                role: role::ADMIN.into(),
+            })
+            .execute(&self.db)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The user's role, if the user exists.
+    pub(crate) async fn role(&self, id: i64) -> Result<Option<String>, Error> {
+        User::select()
+            .columns(User::role)
+            .filter(User::id.eq(id))
+            .fetch_optional(&self.db)
+            .await
     }
 
     pub(crate) async fn by_email(&self, email: &str) -> Result<Option<User>, Error> {

@@ -37,6 +37,8 @@ pub(crate) enum StartError {
     },
     #[error("metrics recorder: {0}")]
     Metrics(#[from] BuildError),
+    #[error("the admin account: {0}")]
+    Admin(String),
 }
 
 /// Everything a request handler can reach; cheap to clone (handles all the way down).
@@ -143,8 +145,22 @@ pub(crate) async fn start(metrics: PrometheusHandle) -> Result<AppState, StartEr
         .start();
     health.check_now().await;
 
+    let users = Users::new(db.clone(), cache.clone());
+    match (
+        std::env::var("RIDES_ADMIN_EMAIL"),
+        std::env::var("RIDES_ADMIN_PASSWORD"),
+    ) {
+        (Ok(email), Ok(password)) => seed_admin(&users, &email, &password).await?,
+        (Err(_), Err(_)) => {}
+        _ => {
+            return Err(StartError::Admin(
+                "set both RIDES_ADMIN_EMAIL and RIDES_ADMIN_PASSWORD, or neither".into(),
+            ));
+        }
+    }
+
     Ok(AppState {
-        users: Users::new(db.clone(), cache.clone()),
+        users,
         drivers: Drivers::new(db.clone()),
         rides: Rides::new(db.clone(), cache, Locks::new(store.clone())),
         sessions: Sessions::new(store.clone()),
@@ -155,4 +171,26 @@ pub(crate) async fn start(metrics: PrometheusHandle) -> Result<AppState, StartEr
         db,
         store,
     })
+}
+
+/// Makes `email` an admin account with `password` (created if need be): who may
+/// manage drivers and read `/health/details`.
+pub(crate) async fn seed_admin(
+    users: &Users,
+    email: &str,
+    password: &str,
+) -> Result<(), StartError> {
+    if password.chars().count() < crate::model::limits::PASSWORD_MIN {
+        return Err(StartError::Admin(format!(
+            "RIDES_ADMIN_PASSWORD needs at least {} characters",
+            crate::model::limits::PASSWORD_MIN
+        )));
+    }
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || crate::password::hash(&password))
+        .await
+        .map_err(|err| StartError::Admin(err.to_string()))?
+        .map_err(|err| StartError::Admin(err.to_string()))?;
+    users.ensure_admin(email, &hash).await?;
+    Ok(())
 }

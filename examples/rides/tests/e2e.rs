@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 use txova_db::Db;
 use txova_db_test_support::{RedisServer, Service, server_url, unique_name};
 
+/// The admin account every service under test is started with.
+const ADMIN_EMAIL: &str = "ops@example.com";
+const ADMIN_PASSWORD: &str = "a long admin password";
+
 /// Where the service under test keeps its data.
 struct Backends {
     database_url: Option<String>,
@@ -51,7 +55,9 @@ impl Backends {
             .env_remove("DATABASE_URL")
             .env_remove("REDIS_URL")
             .env("RUST_LOG", "warn")
-            .env("RIDES_HEALTH_INTERVAL", "100ms");
+            .env("RIDES_HEALTH_INTERVAL", "100ms")
+            .env("RIDES_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("RIDES_ADMIN_PASSWORD", ADMIN_PASSWORD);
         if let Some(url) = &self.database_url {
             command.env("DATABASE_URL", url);
         }
@@ -108,13 +114,15 @@ impl FreshDatabase {
 struct Running {
     child: Child,
     base: String,
+    /// The management listener: the health report and metrics without sign-in.
+    admin: String,
 }
 
 impl Running {
     /// Starts the service on a free port and waits for its "listening on" line.
     fn start(backends: &Backends) -> Self {
         let mut child = backends
-            .command(&["--listen", "127.0.0.1:0"])
+            .command(&["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the rides binary");
@@ -126,12 +134,17 @@ impl Running {
             .expect("read the service's first line");
         // Keep reading, so the service never writes into a full or closed pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let base = first
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .to_owned();
-        Self { child, base }
+        let mut addresses = first
+            .split([' ', ',', '('])
+            .filter(|word| word.starts_with("http://"))
+            .map(str::to_owned);
+        let base = addresses
+            .next()
+            .unwrap_or_else(|| panic!("no address in {first:?}"));
+        let admin = addresses
+            .next()
+            .unwrap_or_else(|| panic!("no admin address in {first:?}"));
+        Self { child, base, admin }
     }
 }
 
@@ -157,10 +170,13 @@ async fn demo_passes(backends: &Backends) {
         String::from_utf8_lossy(&output.stderr)
     );
     for expected in [
+        "202 Accepted",
+        "401 Unauthorized",
+        "403 Forbidden",
         "409 Conflict",
+        "413 Payload Too Large",
         "422 Unprocessable Entity",
         "429 Too Many Requests",
-        "401 Unauthorized",
         "Walkthrough complete.",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
@@ -172,6 +188,8 @@ struct Api {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    email: String,
+    password: String,
 }
 
 struct Answer {
@@ -192,6 +210,8 @@ impl Api {
             http: reqwest::Client::new(),
             base: base.to_owned(),
             token: None,
+            email: String::new(),
+            password: String::new(),
         }
     }
 
@@ -226,15 +246,39 @@ impl Api {
     /// Signs up and in as a new rider.
     async fn rider(base: &str, name: &str) -> (Self, i64) {
         let mut api = Self::new(base);
-        let email = format!("{}@example.com", unique_name(name));
+        api.email = format!("{}@example.com", unique_name(name));
+        api.password = format!("{name}'s password");
         let user = api
-            .post("/users", json!({ "name": name, "email": email }))
+            .post(
+                "/users",
+                json!({ "name": name, "email": api.email, "password": api.password }),
+            )
             .await;
-        assert_eq!(user.status, StatusCode::CREATED, "{}", user.body);
-        let login = api.post("/sessions", json!({ "email": email })).await;
+        assert_eq!(user.status, StatusCode::ACCEPTED, "{}", user.body);
+        let user_id = api.sign_in().await;
+        (api, user_id)
+    }
+
+    /// Signs in as the admin the service was started with.
+    async fn admin(base: &str) -> Self {
+        let mut api = Self::new(base);
+        api.email = ADMIN_EMAIL.into();
+        api.password = ADMIN_PASSWORD.into();
+        api.sign_in().await;
+        api
+    }
+
+    /// Signs in with this client's email and password; the user's id.
+    async fn sign_in(&mut self) -> i64 {
+        let login = self
+            .post(
+                "/sessions",
+                json!({ "email": self.email, "password": self.password }),
+            )
+            .await;
         assert_eq!(login.status, StatusCode::CREATED, "{}", login.body);
-        api.token = login.body["token"].as_str().map(str::to_owned);
-        (api, user.body["id"].as_i64().expect("user id"))
+        self.token = login.body["token"].as_str().map(str::to_owned);
+        login.body["user_id"].as_i64().expect("user id")
     }
 
     /// The value of the sample `name` (with its labels, as rendered) in `/metrics`.
@@ -247,6 +291,13 @@ impl Api {
     }
 }
 
+/// Eight digits, for a plate no other run uses (plates are at most 16 characters).
+fn rand_suffix() -> String {
+    let name = unique_name("p");
+    let digits: String = name.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(8)..].to_owned()
+}
+
 fn ride(fare_cents: i64) -> Value {
     json!({ "pickup": "Baixa", "dropoff": "Aeroporto", "fare_cents": fare_cents })
 }
@@ -255,11 +306,18 @@ fn ride(fare_cents: i64) -> Value {
 async fn api_behaves(base: &str) {
     let anonymous = Api::new(base);
 
-    // Health: the monitor's report, both components up.
+    // Health: the status to anyone, nothing more; the report to admins only.
     let health = anonymous.get("/health").await;
     assert_eq!(health.status, StatusCode::OK, "{}", health.body);
-    assert_eq!(health.body["status"], "up");
-    let names: Vec<&str> = health.body["components"]
+    assert_eq!(health.body, json!({ "status": "up" }));
+    assert_eq!(
+        anonymous.get("/health/details").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let admin = Api::admin(base).await;
+    let details = admin.get("/health/details").await;
+    assert_eq!(details.status, StatusCode::OK, "{}", details.body);
+    let names: Vec<&str> = details.body["components"]
         .as_array()
         .expect("components")
         .iter()
@@ -284,12 +342,94 @@ async fn api_behaves(base: &str) {
 
     // Malformed requests are refused before the database.
     let bad = anonymous
-        .post("/users", json!({ "name": " ", "email": "nobody" }))
+        .post(
+            "/users",
+            json!({ "name": " ", "email": "nobody", "password": "long enough, surely" }),
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let short = anonymous
+        .post(
+            "/users",
+            json!({ "name": "Eva", "email": "eva@example.com", "password": "short" }),
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
 
     let (ana, ana_id) = Api::rider(base, "ana").await;
     let (zito, _) = Api::rider(base, "zito").await;
+
+    // Sign-up of a taken email answers as a new one; a wrong password as an unknown
+    // email: neither tells which emails have accounts.
+    let fresh = anonymous
+        .post(
+            "/users",
+            json!({ "name": "New", "email": format!("{}@example.com", unique_name("new")), "password": "a fresh password" }),
+        )
+        .await;
+    let taken = anonymous
+        .post(
+            "/users",
+            json!({ "name": "Impostor", "email": ana.email, "password": "the impostor's one" }),
+        )
+        .await;
+    assert_eq!((fresh.status, &fresh.body), (taken.status, &taken.body));
+    assert_eq!(fresh.status, StatusCode::ACCEPTED);
+    let wrong = anonymous
+        .post(
+            "/sessions",
+            json!({ "email": ana.email, "password": "the impostor's one" }),
+        )
+        .await;
+    let unknown = anonymous
+        .post(
+            "/sessions",
+            json!({ "email": format!("{}@example.com", unique_name("nobody")), "password": "anything at all" }),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!((wrong.status, &wrong.body), (unknown.status, &unknown.body));
+    // Ana's own password still works: the impostor's sign-up changed nothing.
+    let mut ana_again = Api::new(base);
+    ana_again.email = ana.email.clone();
+    ana_again.password = ana.password.clone();
+    assert_eq!(ana_again.sign_in().await, ana_id);
+
+    // Sizes: a body past 16 KiB is a 413, a field past its length a 422 naming it, and
+    // a huge User-Agent is kept cut short rather than stored whole.
+    let huge = ana
+        .post(
+            "/rides",
+            json!({ "pickup": "x".repeat(20_000), "dropoff": "y", "fare_cents": 1 }),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let long = ana
+        .post(
+            "/rides",
+            json!({ "pickup": "x".repeat(201), "dropoff": "y", "fare_cents": 1 }),
+        )
+        .await;
+    assert_eq!(
+        long.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        long.body
+    );
+    assert!(
+        long.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pickup")
+    );
+    let agent = reqwest::Client::new()
+        .post(format!("{base}/sessions"))
+        .header("user-agent", "A".repeat(8_000))
+        .json(&json!({ "email": ana.email, "password": ana.password }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(agent.status(), StatusCode::CREATED);
 
     // No driver yet: dispatch says so.
     let first = ana.post("/rides", ride(30_000)).await;
@@ -324,13 +464,21 @@ async fn api_behaves(base: &str) {
         .await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
 
-    // A plate is unique; the second driver with it is refused by its constraint.
-    let plate = unique_name("MZ");
-    let driver = anonymous
-        .post("/drivers", json!({ "name": "Rui Cossa", "plate": plate }))
-        .await;
-    assert_eq!(driver.status, StatusCode::CREATED, "{}", driver.body);
-    let twin = anonymous
+    // Drivers are the admin's: anyone else is refused. A plate is unique; the second
+    // driver with it is refused by its constraint.
+    let plate = format!("MZ{}", rand_suffix());
+    let driver = json!({ "name": "Rui Cossa", "plate": plate });
+    assert_eq!(
+        anonymous.post("/drivers", driver.clone()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ana.post("/drivers", driver.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let created = admin.post("/drivers", driver).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let twin = admin
         .post("/drivers", json!({ "name": "Rui Again", "plate": plate }))
         .await;
     assert_eq!(twin.status, StatusCode::CONFLICT, "{}", twin.body);
@@ -447,8 +595,12 @@ async fn api_behaves(base: &str) {
 
     // Signing out ends this session only.
     let ana_phone = Api::new(base);
-    let email = profile.body["email"].as_str().expect("email").to_owned();
-    let second = ana_phone.post("/sessions", json!({ "email": email })).await;
+    let second = ana_phone
+        .post(
+            "/sessions",
+            json!({ "email": ana.email, "password": ana.password }),
+        )
+        .await;
     assert_eq!(second.status, StatusCode::CREATED);
     let out = ana
         .send(reqwest::Method::DELETE, "/sessions/current", None)
@@ -462,11 +614,11 @@ async fn api_behaves(base: &str) {
     assert_eq!(phone.get("/me").await.status, StatusCode::OK);
 }
 
-/// Waits up to 10 s for `/health` to answer `status`.
+/// Waits up to 10 s for `/health/details` to answer `status`.
 async fn health_becomes(api: &Api, status: StatusCode) -> Answer {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let answer = api.get("/health").await;
+        let answer = api.get("/health/details").await;
         if answer.status == status || Instant::now() > deadline {
             return answer;
         }
@@ -516,7 +668,8 @@ async fn health_follows_a_redis_outage() {
         return;
     };
     let service = Running::start(&backends);
-    let api = Api::new(&service.base);
+    // The management listener: it answers whatever the session store's state.
+    let api = Api::new(&service.admin);
     assert_eq!(
         health_becomes(&api, StatusCode::OK).await.status,
         StatusCode::OK

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 use super::MigrateError;
+use crate::db::Db;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 use crate::db::Pool;
-use crate::db::Db;
 use crate::error::Error;
 
 /// Held while migrations run; released when dropped.

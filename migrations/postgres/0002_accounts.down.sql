@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN role;
+ALTER TABLE users DROP COLUMN password_hash;
