@@ -27,7 +27,7 @@ pub(crate) mod role {
 }
 
 /// The longest text a request may put in each field (characters); longer is a 422. A
-/// body over [`MAX_BODY_BYTES`] is a 413 before it is read.
+/// body over `MAX_BODY_BYTES` is a 413 before it is read.
 pub(crate) mod limits {
     pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
     pub(crate) const NAME: usize = 100;
