@@ -179,16 +179,7 @@ async fn sign_out_everywhere_racing_sign_ins_revokes_them_all() {
         let (proxy, signing_out) = if name == "standalone" {
             let url =
                 crate::support::server_url(crate::support::Service::Redis, "race").expect("redis");
-            let url = url::Url::parse(&url).expect("url");
-            let target = tokio::net::lookup_host((
-                url.host_str().expect("host").to_owned(),
-                url.port().unwrap_or(6379),
-            ))
-            .await
-            .expect("resolve")
-            .next()
-            .expect("address");
-            let proxy = Arc::new(crate::tcp_proxy::TcpProxy::start(target).await);
+            let proxy = Arc::new(crate::support::proxy_in_front_of(&url, 6379).await);
             let through = Store::redis(&format!("redis://127.0.0.1:{}", proxy.port))
                 .await
                 .expect("through the proxy");

@@ -166,18 +166,23 @@ pub async fn assert_sessions_idle(observer: &Db, app: &str, what: &str) {
     }
 }
 
-/// A TCP proxy in front of the test's Postgres server, and the schema's URL through it.
-pub async fn proxy_for(pg: &PgSchema) -> (crate::tcp_proxy::TcpProxy, String) {
-    let base = url::Url::parse(&pg.base_url).expect("url");
+/// A TCP proxy in front of the server of `url` (at `default_port` if it names none).
+pub async fn proxy_in_front_of(url: &str, default_port: u16) -> crate::tcp_proxy::TcpProxy {
+    let url = url::Url::parse(url).expect("url");
     let target = tokio::net::lookup_host((
-        base.host_str().expect("host").to_owned(),
-        base.port().unwrap_or(5432),
+        url.host_str().expect("host").to_owned(),
+        url.port().unwrap_or(default_port),
     ))
     .await
     .expect("resolve")
     .next()
     .expect("an address");
-    let proxy = crate::tcp_proxy::TcpProxy::start(target).await;
+    crate::tcp_proxy::TcpProxy::start(target).await
+}
+
+/// A TCP proxy in front of the test's Postgres server, and the schema's URL through it.
+pub async fn proxy_for(pg: &PgSchema) -> (crate::tcp_proxy::TcpProxy, String) {
+    let proxy = proxy_in_front_of(&pg.base_url, 5432).await;
     let mut url = url::Url::parse(&pg.url()).expect("url");
     url.set_port(Some(proxy.port)).expect("port");
     (proxy, url.to_string())

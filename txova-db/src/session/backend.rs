@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::store::{Backend, Store, Value};
+use crate::store::{Backend, Slot, Store, Value};
 
 type Fields = HashMap<String, String>;
 
@@ -152,8 +152,24 @@ fn generation_of(value: Option<&Value>) -> String {
     }
 }
 
+/// Runs `update` on a session's record and its user's index and generation at once: the
+/// embedded store's counterpart of a script over their slot.
+fn in_user_slot<R>(
+    store: &crate::store::EmbeddedStore,
+    record: &str,
+    user: &UserKeys,
+    update: impl FnOnce(&mut Slot, &mut Slot, &mut Slot) -> R,
+) -> R {
+    store.update_many(&[record, &user.index, &user.generation], |slots| {
+        let [record, index, generation] = slots else {
+            unreachable!("three keys, three slots")
+        };
+        update(record, index, generation)
+    })
+}
+
 /// Keeps a key alive at least `ttl` from now.
-fn extend(slot: &mut crate::store::Slot, ttl: Duration) {
+fn extend(slot: &mut Slot, ttl: Duration) {
     let until = tokio::time::Instant::now() + ttl;
     slot.expires_at = Some(slot.expires_at.map_or(until, |at| at.max(until)));
 }
@@ -184,32 +200,34 @@ pub(crate) async fn create(
     } = *new;
     match store.backend() {
         Backend::Embedded(store) => {
-            store.update_many(&[record, &user.index, &user.generation], |slots| {
-                let [record_slot, index_slot, generation_slot] = slots else {
-                    unreachable!("three keys, three slots")
-                };
-                let mut values: HashMap<String, String> = fields
-                    .iter()
-                    .map(|(f, v)| ((*f).to_owned(), v.clone()))
-                    .collect();
-                values.insert(
-                    GENERATION.to_owned(),
-                    generation_of(generation_slot.value.as_ref()),
-                );
-                record_slot.value = Some(Value::Hash(values));
-                record_slot.expires_at = Some(tokio::time::Instant::now() + ttl);
-                let mut index = match index_slot.value.take() {
-                    Some(Value::Sorted(index)) => index,
-                    _ => HashMap::new(),
-                };
-                index.retain(|_, &mut score| score > now_ms as f64);
-                index.insert(id.to_owned(), expires_ms as f64);
-                index_slot.value = Some(Value::Sorted(index));
-                extend(index_slot, ttl);
-                if generation_slot.value.is_some() {
-                    extend(generation_slot, ttl);
-                }
-            });
+            in_user_slot(
+                store,
+                record,
+                user,
+                |record_slot, index_slot, generation_slot| {
+                    let mut values: HashMap<String, String> = fields
+                        .iter()
+                        .map(|(f, v)| ((*f).to_owned(), v.clone()))
+                        .collect();
+                    values.insert(
+                        GENERATION.to_owned(),
+                        generation_of(generation_slot.value.as_ref()),
+                    );
+                    record_slot.value = Some(Value::Hash(values));
+                    record_slot.expires_at = Some(tokio::time::Instant::now() + ttl);
+                    let mut index = match index_slot.value.take() {
+                        Some(Value::Sorted(index)) => index,
+                        _ => HashMap::new(),
+                    };
+                    index.retain(|_, &mut score| score > now_ms as f64);
+                    index.insert(id.to_owned(), expires_ms as f64);
+                    index_slot.value = Some(Value::Sorted(index));
+                    extend(index_slot, ttl);
+                    if generation_slot.value.is_some() {
+                        extend(generation_slot, ttl);
+                    }
+                },
+            );
             Ok(())
         }
         #[cfg(feature = "redis")]
@@ -242,12 +260,11 @@ pub(crate) async fn read(
     touch: Option<(u64, u64)>,
 ) -> Result<Option<Fields>, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update_many(
-            &[record, &user.index, &user.generation],
-            |slots| {
-                let [record_slot, index_slot, generation_slot] = slots else {
-                    unreachable!("three keys, three slots")
-                };
+        Backend::Embedded(store) => Ok(in_user_slot(
+            store,
+            record,
+            user,
+            |record_slot, index_slot, generation_slot| {
                 let current = generation_of(generation_slot.value.as_ref());
                 let Some(Value::Hash(fields)) = &mut record_slot.value else {
                     return None;
@@ -336,12 +353,11 @@ pub(crate) async fn delete(
     id: &str,
 ) -> Result<bool, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update_many(
-            &[record, &user.index, &user.generation],
-            |slots| {
-                let [record_slot, index_slot, generation_slot] = slots else {
-                    unreachable!("three keys, three slots")
-                };
+        Backend::Embedded(store) => Ok(in_user_slot(
+            store,
+            record,
+            user,
+            |record_slot, index_slot, generation_slot| {
                 let current = generation_of(generation_slot.value.as_ref());
                 let live = matches!(
                     &record_slot.value,
