@@ -168,6 +168,23 @@ fn in_user_slot<R>(
     })
 }
 
+/// Whether the record in `record` is live: stamped with the generation in `generation`.
+fn is_live(record: &Slot, generation: &Slot) -> bool {
+    let current = generation_of(generation.value.as_ref());
+    matches!(&record.value, Some(Value::Hash(fields)) if fields.get(GENERATION) == Some(&current))
+}
+
+/// Drops the record in `record` and its entry `id` from the index in `index`.
+fn unlist(record: &mut Slot, index: &mut Slot, id: &str) {
+    record.value = None;
+    if let Some(Value::Sorted(entries)) = &mut index.value {
+        entries.remove(id);
+        if entries.is_empty() {
+            index.value = None;
+        }
+    }
+}
+
 /// Keeps a key alive at least `ttl` from now.
 fn extend(slot: &mut Slot, ttl: Duration) {
     let until = tokio::time::Instant::now() + ttl;
@@ -265,17 +282,12 @@ pub(crate) async fn read(
             record,
             user,
             |record_slot, index_slot, generation_slot| {
-                let current = generation_of(generation_slot.value.as_ref());
+                if record_slot.value.is_some() && !is_live(record_slot, generation_slot) {
+                    unlist(record_slot, index_slot, id);
+                }
                 let Some(Value::Hash(fields)) = &mut record_slot.value else {
                     return None;
                 };
-                if fields.get(GENERATION) != Some(&current) {
-                    record_slot.value = None;
-                    if let Some(Value::Sorted(index)) = &mut index_slot.value {
-                        index.remove(id);
-                    }
-                    return None;
-                }
                 if let Some((now_ms, interval_ms)) = touch {
                     let stale = fields
                         .get("last_active")
@@ -324,14 +336,13 @@ pub(crate) async fn update(
             let [record_slot, generation_slot] = slots else {
                 unreachable!("two keys, two slots")
             };
-            let current = generation_of(generation_slot.value.as_ref());
-            match &mut record_slot.value {
-                Some(Value::Hash(values)) if values.get(GENERATION) == Some(&current) => {
-                    values.extend(fields.iter().cloned());
-                    true
-                }
-                _ => false,
+            if !is_live(record_slot, generation_slot) {
+                return false;
             }
+            if let Some(Value::Hash(values)) = &mut record_slot.value {
+                values.extend(fields.iter().cloned());
+            }
+            true
         })),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
@@ -358,18 +369,8 @@ pub(crate) async fn delete(
             record,
             user,
             |record_slot, index_slot, generation_slot| {
-                let current = generation_of(generation_slot.value.as_ref());
-                let live = matches!(
-                    &record_slot.value,
-                    Some(Value::Hash(fields)) if fields.get(GENERATION) == Some(&current)
-                );
-                record_slot.value = None;
-                if let Some(Value::Sorted(index)) = &mut index_slot.value {
-                    index.remove(id);
-                    if index.is_empty() {
-                        index_slot.value = None;
-                    }
-                }
+                let live = is_live(record_slot, generation_slot);
+                unlist(record_slot, index_slot, id);
                 live
             },
         )),
