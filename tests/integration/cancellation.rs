@@ -761,26 +761,164 @@ async fn store_patterns_dropped_at_every_await() {
         for (polls, pause) in (1..=200).flat_map(|p| [(p, Duration::ZERO), (p, PAUSE)]) {
             let user = support::unique_name("sweep_user");
             let created = drop_after(sessions.create(NewSession::new(&user)), polls, pause).await;
-            let listed = sessions.list_for_user(&user).await.expect("list");
-            for session in &listed {
-                assert!(
-                    sessions
-                        .get(session.id.as_str())
-                        .await
-                        .expect("get")
-                        .is_some(),
-                    "{store_name}: a listed session cannot be read"
-                );
-            }
+            let live = sessions_consistent(&sessions, &user, store_name).await;
             match created {
                 Some(session) => {
-                    let session = session.expect("create");
-                    assert_eq!(listed.len(), 1);
-                    assert_eq!(listed[0].id, session.id);
+                    assert_eq!(live, [session.expect("create").id]);
                     break;
                 }
-                None => assert!(listed.len() <= 1),
+                None => assert!(live.len() <= 1, "{store_name}"),
             }
+        }
+        sweep_session_operations(&sessions, store_name).await;
+    }
+}
+
+/// Checks that every session of `user` the list shows can be read; returns their ids,
+/// oldest first. (That no live session is missing from the list, callers check by
+/// reading the ids they know.)
+#[cfg(feature = "redis")]
+async fn sessions_consistent(
+    sessions: &txova_db::session::Sessions,
+    user: &str,
+    store_name: &str,
+) -> Vec<txova_db::session::SessionId> {
+    let listed = sessions.list_for_user(user).await.expect("list");
+    for session in &listed {
+        assert!(
+            sessions
+                .get(session.id.as_str())
+                .await
+                .expect("get")
+                .is_some(),
+            "{store_name}: a listed session cannot be read"
+        );
+    }
+    listed.into_iter().map(|s| s.id).collect()
+}
+
+/// `get`, `update`, `delete`, `rotate` and `delete_all_for_user` dropped after 1, 2, …
+/// polls (at once and after a pause): whatever the drop, a live session is listed, a
+/// listed one is live, and sign-out everywhere revokes all of the user's sessions or
+/// none.
+#[cfg(feature = "redis")]
+async fn sweep_session_operations(sessions: &txova_db::session::Sessions, store_name: &str) {
+    use txova_db::session::{NewSession, SessionUpdate};
+
+    let runs = || (1..=200).flat_map(|p| [(p, Duration::ZERO), (p, PAUSE)]);
+    let sign_in = |user: &str| {
+        let user = user.to_owned();
+        async move {
+            sessions
+                .create(NewSession::new(user))
+                .await
+                .expect("create")
+        }
+    };
+    let is_live = |id: &txova_db::session::SessionId| {
+        let id = id.as_str().to_owned();
+        async move { sessions.get(&id).await.expect("get").is_some() }
+    };
+
+    for (polls, pause) in runs() {
+        let user = support::unique_name("sweep_get");
+        let session = sign_in(&user).await;
+        let done = drop_after(sessions.get(session.id.as_str()), polls, pause).await;
+        assert!(
+            is_live(&session.id).await,
+            "{store_name}: a dropped read ended a session"
+        );
+        assert_eq!(
+            sessions_consistent(sessions, &user, store_name).await,
+            [session.id]
+        );
+        if done.is_some() {
+            break;
+        }
+    }
+    for (polls, pause) in runs() {
+        let user = support::unique_name("sweep_update");
+        let session = sign_in(&user).await;
+        let update = SessionUpdate::new().data("theme", "dark");
+        let done = drop_after(sessions.update(session.id.as_str(), update), polls, pause).await;
+        assert!(
+            is_live(&session.id).await,
+            "{store_name}: a dropped update ended a session"
+        );
+        assert_eq!(
+            sessions_consistent(sessions, &user, store_name).await,
+            [session.id]
+        );
+        if done.is_some() {
+            break;
+        }
+    }
+    for (polls, pause) in runs() {
+        let user = support::unique_name("sweep_delete");
+        let session = sign_in(&user).await;
+        let done = drop_after(sessions.delete(session.id.as_str()), polls, pause).await;
+        let live = sessions_consistent(sessions, &user, store_name).await;
+        // Deleted or not, the list says the same as a read.
+        assert_eq!(
+            live.contains(&session.id),
+            is_live(&session.id).await,
+            "{store_name}"
+        );
+        if let Some(deleted) = done {
+            assert!(deleted.expect("delete"));
+            assert!(live.is_empty(), "{store_name}");
+            break;
+        }
+    }
+    for (polls, pause) in runs() {
+        let user = support::unique_name("sweep_rotate");
+        let session = sign_in(&user).await;
+        let done = drop_after(sessions.rotate(session.id.as_str()), polls, pause).await;
+        // The old session, and a new one if the rotation got that far: each listed
+        // exactly when it is live.
+        let live = sessions_consistent(sessions, &user, store_name).await;
+        assert_eq!(
+            live.contains(&session.id),
+            is_live(&session.id).await,
+            "{store_name}"
+        );
+        for id in &live {
+            assert!(is_live(id).await, "{store_name}");
+        }
+        if let Some(rotated) = done {
+            let rotated = rotated.expect("rotate").expect("it existed");
+            assert_eq!(live, [rotated.id], "{store_name}: the old id still works");
+            break;
+        }
+    }
+    for (polls, pause) in runs() {
+        let user = support::unique_name("sweep_sign_out");
+        let signed_in = [
+            sign_in(&user).await,
+            sign_in(&user).await,
+            sign_in(&user).await,
+        ];
+        let done = drop_after(sessions.delete_all_for_user(&user), polls, pause).await;
+        let mut still_live = 0;
+        for session in &signed_in {
+            if is_live(&session.id).await {
+                still_live += 1;
+            }
+        }
+        assert!(
+            still_live == 0 || still_live == signed_in.len(),
+            "{store_name}: a dropped sign-out everywhere revoked {} of {}",
+            signed_in.len() - still_live,
+            signed_in.len()
+        );
+        assert_eq!(
+            sessions_consistent(sessions, &user, store_name).await.len(),
+            still_live
+        );
+        if let Some(revoked) = done {
+            assert_eq!(revoked.expect("sign out"), 3);
+            assert_eq!(still_live, 0, "{store_name}");
+            break;
         }
     }
 }
