@@ -59,7 +59,12 @@ fn with_search_path(url: &str, schema: &str) -> String {
 impl Drop for PgSchema {
     fn drop(&mut self) {
         let url = self.base_url.clone();
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        // Bounded: a failed test may leave a session holding a lock on the schema, and
+        // this blocks the test's thread (so its runtime cannot release that lock).
+        let sql = format!(
+            "SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {} CASCADE",
+            self.schema
+        );
         // Drop runs inside the test's runtime, which cannot be blocked on: clean up
         // from a thread with a runtime of its own.
         let cleanup = std::thread::spawn(move || {
@@ -69,7 +74,7 @@ impl Drop for PgSchema {
                 .expect("a runtime for cleanup");
             runtime.block_on(async {
                 if let Ok(admin) = Db::connect(&url).await {
-                    let _ = admin.execute(&sql).await;
+                    let _ = admin.execute_script(&sql).await;
                     admin.close().await;
                 }
             });

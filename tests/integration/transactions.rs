@@ -733,3 +733,63 @@ async fn sqlite_commits_after_a_handled_failure() {
     .expect("commits");
     assert_eq!(balance(&db, 1).await, 3);
 }
+
+/// A transaction whose call is dropped lets go of its connection at once even while
+/// user code still holds a clone of its `Tx` (stashed, or moved into a task): the
+/// session is not left inside the transaction, nothing of it is visible, and the
+/// stale handle refuses statements instead of running them outside the transaction.
+#[tokio::test]
+async fn a_dropped_transaction_lets_go_while_a_clone_of_its_handle_lives() {
+    let app = support::unique_name("tx_clone_escapes");
+    let Some(pg) = support::postgres_with("tx_clone_escapes", |c| DbConfig {
+        application_name: Some(app.clone()),
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    let stash: Arc<std::sync::Mutex<Option<txova_db::Tx>>> = Arc::default();
+    let run = db.transaction(|tx| {
+        let stash = stash.clone();
+        async move {
+            Account::update()
+                .set(Account::balance, 1)
+                .all_rows()
+                .execute(db)
+                .await?;
+            *stash.lock().unwrap() = Some(tx);
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok::<_, Error>(())
+        }
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), run)
+            .await
+            .is_err()
+    );
+    let kept = stash
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the body stashed its handle");
+    let observer = Db::connect(&pg.url()).await.expect("observer");
+    support::assert_sessions_idle(&observer, &app, "a transaction with a live handle").await;
+    assert_eq!(balance(&observer, 1).await, 100, "nothing of it is visible");
+    // The row is not locked any more: another transaction updates it at once.
+    tokio::time::timeout(
+        Duration::from_secs(1),
+        Account::update()
+            .set(Account::balance, 2)
+            .all_rows()
+            .execute(&observer),
+    )
+    .await
+    .expect("the row lock is gone")
+    .expect("update");
+    let stale = Account::select().fetch_all(&kept).await.unwrap_err();
+    assert_eq!(stale.kind(), ErrorKind::InvalidQuery, "{stale}");
+    observer.close().await;
+}
