@@ -591,54 +591,54 @@ async fn sweep_transactions(fx: &Fixture) {
 }
 
 /// `Migrator::up` and a health check.
+/// Two migrations of run `run` of the sweep, written under `dir` (once): they create
+/// `m<run>_a` and `m<run>_b`, with history table `history_<run>`.
+fn migrations_of_run(dir: &std::path::Path, run: usize) -> Migrator {
+    let dir = dir.join(run.to_string());
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).expect("migrations dir");
+        for (file, table) in [("0001_first", "a"), ("0002_second", "b")] {
+            std::fs::write(
+                dir.join(format!("{file}.up.sql")),
+                format!("CREATE TABLE m{run}_{table} (id INTEGER PRIMARY KEY)"),
+            )
+            .expect("migration");
+        }
+    }
+    Migrator::from_dir(&dir)
+        .expect("migrator")
+        .table(format!("history_{run}"))
+}
+
 async fn sweep_migrations_and_health(fx: &Fixture) {
     let db = &fx.db;
     let dir = std::env::temp_dir().join(support::unique_name("sweep_migrations"));
-    let migrators: Vec<(String, Migrator)> = (0..RUNS)
-        .map(|polls| {
-            let dir = dir.join(polls.to_string());
-            std::fs::create_dir_all(&dir).expect("migrations dir");
-            let table = format!("m{polls}");
-            std::fs::write(
-                dir.join("0001_first.up.sql"),
-                format!("CREATE TABLE {table}_a (id INTEGER PRIMARY KEY)"),
-            )
-            .expect("migration");
-            std::fs::write(
-                dir.join("0002_second.up.sql"),
-                format!("CREATE TABLE {table}_b (id INTEGER PRIMARY KEY)"),
-            )
-            .expect("migration");
-            let migrator = Migrator::from_dir(&dir)
-                .expect("migrator")
-                .table(format!("history_{polls}"));
-            (table, migrator)
-        })
-        .collect();
     sweep(
         fx,
         "Migrator::up",
-        |polls| migrators[polls].1.up(db),
-        async |polls, outcome| {
+        |run| {
+            let migrator = migrations_of_run(&dir, run);
+            async move { migrator.up(db).await }
+        },
+        async |run, outcome| {
             // Whatever the drop left, the next run finishes the job; on MariaDB, whose
             // DDL commits by itself, a migration dropped midway may instead be left
             // dirty for an operator, which is what dirty is for.
             if outcome.is_none() {
-                match migrators[polls].1.up(db).await {
+                match migrations_of_run(&dir, run).up(db).await {
                     Ok(_) => {}
                     Err(Error::Migration(dirty)) if fx.kind == Kind::MySql => {
                         assert!(dirty.to_string().contains("dirty"), "{dirty}");
                         return;
                     }
-                    Err(err) => panic!("up after a drop at {polls}: {err}"),
+                    Err(err) => panic!("up after a drop at run {run}: {err}"),
                 }
             }
-            let table = &migrators[polls].0;
             for suffix in ["a", "b"] {
-                query(format!("SELECT count(*) FROM {table}_{suffix}"))
+                query(format!("SELECT count(*) FROM m{run}_{suffix}"))
                     .fetch_one(db)
                     .await
-                    .unwrap_or_else(|e| panic!("{table}_{suffix} after up: {e}"));
+                    .unwrap_or_else(|e| panic!("m{run}_{suffix} after up: {e}"));
             }
         },
     )
