@@ -820,37 +820,31 @@ async fn sweep_session_operations(sessions: &txova_db::session::Sessions, store_
         async move { sessions.get(&id).await.expect("get").is_some() }
     };
 
-    for (polls, pause) in runs() {
-        let user = support::unique_name("sweep_get");
-        let session = sign_in(&user).await;
-        let done = drop_after(sessions.get(session.id.as_str()), polls, pause).await;
-        assert!(
-            is_live(&session.id).await,
-            "{store_name}: a dropped read ended a session"
-        );
-        assert_eq!(
-            sessions_consistent(sessions, &user, store_name).await,
-            [session.id]
-        );
-        if done.is_some() {
-            break;
-        }
-    }
-    for (polls, pause) in runs() {
-        let user = support::unique_name("sweep_update");
-        let session = sign_in(&user).await;
-        let update = SessionUpdate::new().data("theme", "dark");
-        let done = drop_after(sessions.update(session.id.as_str(), update), polls, pause).await;
-        assert!(
-            is_live(&session.id).await,
-            "{store_name}: a dropped update ended a session"
-        );
-        assert_eq!(
-            sessions_consistent(sessions, &user, store_name).await,
-            [session.id]
-        );
-        if done.is_some() {
-            break;
+    // A read and an update, dropped anywhere, leave the session live and listed.
+    for what in ["get", "update"] {
+        for (polls, pause) in runs() {
+            let user = support::unique_name("sweep_keeps");
+            let session = sign_in(&user).await;
+            let id = session.id.as_str();
+            let done = if what == "get" {
+                drop_after(sessions.get(id), polls, pause).await.map(drop)
+            } else {
+                let update = SessionUpdate::new().data("theme", "dark");
+                drop_after(sessions.update(id, update), polls, pause)
+                    .await
+                    .map(drop)
+            };
+            assert!(
+                is_live(&session.id).await,
+                "{store_name}: a dropped {what} ended a session"
+            );
+            assert_eq!(
+                sessions_consistent(sessions, &user, store_name).await,
+                [session.id]
+            );
+            if done.is_some() {
+                break;
+            }
         }
     }
     for (polls, pause) in runs() {
