@@ -34,16 +34,7 @@ fn installed() -> Result<(), String> {
 
 /// The outcome of starting something shared, or why the test skips (panics in CI).
 fn shared<T>(test: &str, started: &'static Result<T, String>) -> Option<&'static T> {
-    match started {
-        Ok(value) => Some(value),
-        Err(reason) if crate::in_ci() => {
-            panic!("{test}: {reason}; CI=true, so a missing server fails the test")
-        }
-        Err(reason) => {
-            crate::skip(test, reason);
-            None
-        }
-    }
+    crate::started(test, started.as_ref().map_err(Clone::clone))
 }
 
 /// A loopback port that is free, and whose cluster bus port (+10000) is free too.
@@ -271,16 +262,7 @@ impl RedisSentinel {
     /// sentinel has no primary to name. `None` (after printing why) if it cannot be
     /// started outside CI.
     pub fn start(test: &str) -> Option<Self> {
-        match start_sentinel() {
-            Ok(sentinel) => Some(sentinel),
-            Err(reason) if crate::in_ci() => {
-                panic!("{test}: {reason}; CI=true, so a missing server fails the test")
-            }
-            Err(reason) => {
-                crate::skip(test, &reason);
-                None
-            }
-        }
+        crate::started(test, start_sentinel())
     }
 }
 
