@@ -12,6 +12,7 @@ pub mod health;
 pub mod lock;
 pub mod migrate;
 pub mod n_plus_one;
+pub mod observability;
 pub mod page;
 pub mod query;
 pub mod rate_limit;
@@ -27,6 +28,7 @@ pub mod transaction;
 pub mod types;
 pub mod write;
 
+mod seconds;
 mod token;
 
 #[doc(hidden)]

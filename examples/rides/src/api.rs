@@ -81,13 +81,26 @@ async fn observe_request(request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     span.record("http.response.status_code", status);
     metrics::histogram!(
-        "rides_http_request_duration_seconds",
+        REQUEST_DURATION,
         "method" => method.to_string(),
         "route" => route,
         "status" => status.to_string(),
     )
     .record(started.elapsed());
     response
+}
+
+/// The one metric the service records itself.
+const REQUEST_DURATION: &str = "rides_http_request_duration_seconds";
+
+/// Gives the service's own metric its help text and unit (txova-db's are described by
+/// `txova_db::observability::describe_metrics`).
+pub(crate) fn describe_metrics() {
+    metrics::describe_histogram!(
+        REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by method, route and status."
+    );
 }
 
 /// How a request fails, and the status it answers with.

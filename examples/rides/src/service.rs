@@ -79,6 +79,9 @@ pub(crate) fn install_metrics() -> Result<PrometheusHandle, StartError> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
         .install_recorder()?;
+    // Help text and units for every series, so `promtool check metrics` passes.
+    txova_db::observability::describe_metrics();
+    crate::api::describe_metrics();
     // Histograms keep their samples until upkeep folds them into the buckets.
     let upkeep = handle.clone();
     tokio::spawn(async move {

@@ -592,6 +592,8 @@ async fn api_behaves(base: &str) {
     ] {
         assert!(text.contains(family), "no {family} in /metrics:\n{text}");
     }
+    assert!(text.contains("# HELP txova_db_query_duration_seconds Time a statement ran"));
+    promtool_passes(text);
 
     // Signing out ends this session only.
     let ana_phone = Api::new(base);
@@ -710,4 +712,38 @@ async fn health_follows_a_redis_outage() {
 
     drop(service);
     backends.clean_up().await;
+}
+
+/// Prometheus' own linter finds nothing wrong with the exposition: every series has
+/// help text, counters end in `_total`, units are base units.
+fn promtool_passes(exposition: &str) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        txova_db_test_support::skip(
+            "promtool_passes",
+            "promtool is not installed (Debian: apt-get install prometheus)",
+        );
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write to promtool");
+    let output = child.wait_with_output().expect("promtool");
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -46,8 +46,12 @@ pub struct DbStats {
     /// Acquires that found no idle connection and had to wait for one (to be returned
     /// or opened).
     pub waits: u64,
-    /// Time spent waiting in acquire, in total.
-    #[serde(with = "humantime_serde")]
+    /// Time spent waiting in acquire, in total (`wait_time_seconds`, a number, in
+    /// JSON).
+    #[serde(
+        rename = "wait_time_seconds",
+        serialize_with = "crate::seconds::serialize"
+    )]
     pub wait_time: Duration,
     /// How long acquires waited, bucketed.
     pub wait_histogram: WaitHistogram,
@@ -114,8 +118,8 @@ impl Serialize for WaitHistogram {
         impl Serialize for Bucket {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut bucket = serializer.serialize_struct("Bucket", 2)?;
-                let le = self.0.map(|d| humantime::format_duration(d).to_string());
-                bucket.serialize_field("le", &le)?;
+                // Seconds, as Prometheus writes a bucket's bound; `null` for the last.
+                bucket.serialize_field("le", &self.0.map(|d| d.as_secs_f64()))?;
                 bucket.serialize_field("count", &self.1)?;
                 bucket.end()
             }
@@ -303,7 +307,7 @@ mod tests {
         let counts: Vec<u64> = stats.wait_histogram.buckets().map(|(_, n)| n).collect();
         assert_eq!(counts, [1, 0, 1, 0, 0, 0, 1]);
         let json = serde_json::to_value(stats.wait_histogram).unwrap();
-        assert_eq!(json[0]["le"], "100us");
+        assert_eq!(json[0]["le"], 0.0001);
         assert_eq!(json[6]["le"], serde_json::Value::Null);
     }
 }

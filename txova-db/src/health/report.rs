@@ -131,11 +131,18 @@ pub enum Problem {
     },
     /// The ping answered, slower than the threshold.
     SlowPing {
-        /// How long it took.
-        #[serde(with = "humantime_serde")]
+        /// How long it took (`latency_seconds`, a number, in JSON).
+        #[serde(
+            rename = "latency_seconds",
+            serialize_with = "crate::seconds::serialize"
+        )]
         latency: Duration,
-        /// [`HealthThresholds::slow_ping`](super::HealthThresholds::slow_ping).
-        #[serde(with = "humantime_serde")]
+        /// [`HealthThresholds::slow_ping`](super::HealthThresholds::slow_ping)
+        /// (`threshold_seconds` in JSON).
+        #[serde(
+            rename = "threshold_seconds",
+            serialize_with = "crate::seconds::serialize"
+        )]
         threshold: Duration,
     },
     /// Nearly every pooled connection is in use.
@@ -241,8 +248,11 @@ pub struct ComponentHealth {
     pub status_since: SystemTime,
     /// Why it is not up; empty when it is.
     pub problems: Vec<Problem>,
-    /// The ping's round trip, when it answered.
-    #[serde(with = "humantime_serde")]
+    /// The ping's round trip, when it answered (`latency_seconds`, a number, in JSON).
+    #[serde(
+        rename = "latency_seconds",
+        serialize_with = "crate::seconds::serialize_option"
+    )]
     pub latency: Option<Duration>,
     /// Failed pings in a row.
     pub consecutive_failures: u32,
@@ -283,6 +293,10 @@ pub struct ComponentHealth {
 /// let json = serde_json::to_value(&report).expect("serializable");
 /// assert_eq!(json["status"], "up");
 /// assert_eq!(json["components"][0]["name"], "database");
+/// // Durations are numbers of seconds, for probes and dashboards to compare.
+/// let latency = json["components"][0]["latency_seconds"].as_f64().expect("seconds");
+/// assert!(latency > 0.0 && latency < 2.0);
+/// assert!(json["components"][0]["pool"]["wait_time_seconds"].is_number());
 /// # let _ = (Duration::ZERO, HealthConfig::default(), HealthStatus::Up);
 /// # Ok(()) }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
