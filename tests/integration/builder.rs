@@ -649,10 +649,75 @@ async fn locking_clauses() {
             .await;
         match db.backend() {
             Backend::Sqlite => assert_eq!(skip.unwrap_err().kind(), ErrorKind::Unsupported),
-            _ => assert_eq!(skip.expect("SKIP LOCKED").len(), 5),
+            _ => {
+                assert_eq!(skip.expect("SKIP LOCKED").len(), 5);
+                rows_locked_elsewhere_are_skipped_or_refused(&db).await;
+            }
         }
     })
     .await;
+}
+
+/// A transaction on another connection holds the active users `FOR UPDATE`: `SKIP
+/// LOCKED` sees only the rest, `NOWAIT` fails at once with `Busy` (with the clauses
+/// ignored, both would wait for the holder).
+async fn rows_locked_elsewhere_are_skipped_or_refused(db: &Db) {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let (held, is_held) = tokio::sync::oneshot::channel::<usize>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let signals = Arc::new(Mutex::new(Some((held, released))));
+    let holder = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.transaction(|_tx| {
+                let db = db.clone();
+                let signals = signals.lock().unwrap().take();
+                async move {
+                    let locked = User::select()
+                        .filter(User::status.eq("active"))
+                        .for_update()
+                        .fetch_all(&db)
+                        .await?;
+                    let (held, released) = signals.expect("the holder runs once");
+                    let _ = held.send(locked.len());
+                    let _ = released.await;
+                    Ok::<_, txova_db::Error>(())
+                }
+            })
+            .await
+        }
+    });
+    assert_eq!(is_held.await.expect("the holder locked its rows"), 3);
+
+    let bounded = |what| async move {
+        tokio::time::timeout(Duration::from_secs(5), what)
+            .await
+            .expect("the clause must not wait for the holder")
+    };
+    let free = bounded(User::select().for_update().skip_locked().fetch_all(db))
+        .await
+        .expect("SKIP LOCKED");
+    assert_eq!(free.len(), 2, "{free:?}");
+    assert!(free.iter().all(|user| user.status != "active"), "{free:?}");
+    let refused = bounded(
+        User::select()
+            .filter(User::status.eq("active"))
+            .for_update()
+            .nowait()
+            .fetch_all(db),
+    )
+    .await
+    .expect_err("NOWAIT on a locked row");
+    assert_eq!(refused.kind(), ErrorKind::Busy, "{refused:?}");
+    let shared = bounded(User::select().for_share().nowait().fetch_all(db))
+        .await
+        .expect_err("FOR SHARE NOWAIT on rows held FOR UPDATE");
+    assert_eq!(shared.kind(), ErrorKind::Busy, "{shared:?}");
+
+    release.send(()).expect("the holder waits");
+    holder.await.expect("holder").expect("the holder commits");
 }
 
 #[tokio::test]

@@ -122,7 +122,19 @@ async fn create_index_concurrently_while_another_migrator_waits() {
     let Some(pg) = support::postgres("create_index_concurrently").await else {
         return;
     };
-    let other = Db::connect(&pg.url()).await.expect("second handle");
+    // Each migrator's sessions (its lock connection too) carry a name of their own.
+    let named = |name: &str| {
+        Db::connect_with(txova_db::DbConfig {
+            application_name: Some(name.to_owned()),
+            ..txova_db::DbConfig::new(pg.url())
+        })
+    };
+    let (first_name, second_name) = (
+        support::unique_name("first"),
+        support::unique_name("second"),
+    );
+    let first_db = named(&first_name).await.expect("first handle");
+    let second_db = named(&second_name).await.expect("second handle");
     let migrator = Migrator::from_files([
         (
             "0001_events.up.sql",
@@ -137,17 +149,78 @@ async fn create_index_concurrently_while_another_migrator_waits() {
     .expect("files")
     .lock_timeout(Duration::from_secs(30));
     assert!(migrator.migrations()[1].no_transaction);
-    let waiting = async {
-        // Start second, so it polls for the lock while the index is built.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        migrator.up(&other).await
+
+    // A repeatable-read transaction's snapshot holds CREATE INDEX CONCURRENTLY in its
+    // last phase (it waits out older snapshots) until the gate opens.
+    let (gate_taken, gate_is_taken) = tokio::sync::oneshot::channel::<()>();
+    let (open_gate, gate_opened) = tokio::sync::oneshot::channel::<()>();
+    let gate_signals = std::sync::Mutex::new(Some((gate_taken, gate_opened)));
+    let gate_db = pg.db.clone();
+    let gate = tokio::spawn(async move {
+        let options = txova_db::TxOptions::new().isolation(txova_db::Isolation::RepeatableRead);
+        gate_db
+            .transaction_with(options, |_tx| {
+                let db = gate_db.clone();
+                let signals = gate_signals.lock().unwrap().take();
+                async move {
+                    db.execute("SELECT 1").await?;
+                    let (taken, opened) = signals.expect("the gate runs once");
+                    let _ = taken.send(());
+                    let _ = opened.await;
+                    Ok::<_, Error>(())
+                }
+            })
+            .await
+    });
+    gate_is_taken.await.expect("the gate took its snapshot");
+
+    let session_of = |name: &str, running: &str| {
+        format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}' \
+             AND query LIKE '%{running}%'"
+        )
     };
-    let (first, second) = tokio::join!(migrator.up(&pg.db), waiting);
-    let applied = first.expect("first").len()
-        + second
-            .expect("second waited, then found nothing to do")
-            .len();
-    assert_eq!(applied, 2);
+    let watcher = pg.db.clone();
+    let wait_until = |sql: String| {
+        let watcher = watcher.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let found: i64 = query(sql.clone())
+                    .fetch_one(&watcher)
+                    .await
+                    .and_then(|r| r.try_get(0))
+                    .expect("pg_stat_activity");
+                if found > 0 {
+                    return;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "never saw: {sql}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let first = tokio::spawn({
+        let migrator = migrator.clone();
+        async move { migrator.up(&first_db).await }
+    });
+    wait_until(session_of(&first_name, "CREATE INDEX CONCURRENTLY")).await;
+    let second = tokio::spawn({
+        let migrator = migrator.clone();
+        async move { migrator.up(&second_db).await }
+    });
+    // The second migrator asked for the lock and was refused (it polls again), while the
+    // first is still building the index.
+    wait_until(session_of(&second_name, "pg_try_advisory_lock")).await;
+    assert!(!first.is_finished() && !second.is_finished());
+
+    open_gate.send(()).expect("the gate waits");
+    gate.await.expect("gate").expect("the gate commits");
+    let first = first.await.expect("first").expect("first migrates");
+    let second = second
+        .await
+        .expect("second")
+        .expect("second waited, then found nothing to do");
+    assert_eq!((first.len(), second.len()), (2, 0));
     assert_eq!(
         count(&pg.db, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'events_kind_idx'").await,
         1

@@ -412,33 +412,41 @@ async fn sqlite_transactions_and_busy_retry() {
     let other = Db::connect_with(config(file.url()))
         .await
         .expect("second handle");
-    // `other` holds the write lock for a while; `db`'s BEGIN IMMEDIATE gets SQLITE_BUSY
-    // and retries until the lock is free.
+    // `other` takes the write lock and holds it until told to let go; `db`'s BEGIN
+    // IMMEDIATE gets SQLITE_BUSY and the transaction is retried until the lock is free.
+    let metrics = crate::telemetry_capture::Metrics::default();
+    let _metrics = metrics::set_default_local_recorder(&metrics);
+    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let signals = Arc::new(std::sync::Mutex::new(Some((locked, released))));
     let holder = tokio::spawn({
         let other = other.clone();
         async move {
             other
                 .transaction(|_tx| {
                     let other = other.clone();
+                    let signals = signals.lock().unwrap().take();
                     async move {
                         other
                             .execute("UPDATE accounts SET balance = balance + 1 WHERE id = 2")
                             .await?;
-                        tokio::time::sleep(Duration::from_millis(150)).await;
+                        let (locked, released) = signals.expect("the holder runs once");
+                        let _ = locked.send(());
+                        let _ = released.await;
                         Ok::<_, Error>(())
                     }
                 })
                 .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    is_locked.await.expect("the holder took the lock");
     let runs = AtomicU64::new(0);
     let options = TxOptions::new().retry(txova_db::RetryPolicy {
-        max_attempts: 30,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
+        max_attempts: 100,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
     });
-    db.transaction_with(options, |_tx| {
+    let transfer = db.transaction_with(options, |_tx| {
         let db = &db;
         let runs = &runs;
         async move {
@@ -447,9 +455,22 @@ async fn sqlite_transactions_and_busy_retry() {
                 .await?;
             Ok::<_, Error>(())
         }
-    })
-    .await
-    .expect("retried past SQLITE_BUSY");
+    });
+    // Let go of the lock only once the transfer has been refused and retried.
+    let release_after_a_retry = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while metrics.counter("txova_db_transaction_retries_total", &[]) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "never retried");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        release.send(()).expect("the holder waits");
+    };
+    let (transferred, ()) = tokio::join!(transfer, release_after_a_retry);
+    transferred.expect("retried past SQLITE_BUSY");
+    let retries = metrics.counter("txova_db_transaction_retries_total", &[]);
+    assert!(retries >= 1, "{:?}", metrics.keys());
+    // BEGIN IMMEDIATE is what was refused, so the body ran only once it had the lock.
+    assert_eq!(runs.load(Ordering::Relaxed), 1);
     holder.await.expect("holder").expect("holder commits");
     assert_eq!((balance(&db, 1).await, balance(&db, 2).await), (90, 101));
 

@@ -460,10 +460,41 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
+    /// A configuration with every field away from its default, written out in full so
+    /// a new field does not compile until these tests cover it.
+    fn every_field_set() -> DbConfig {
+        DbConfig {
+            url: DatabaseUrl::from("postgres://u@h/db"),
+            max_connections: 7,
+            min_connections: 2,
+            max_lifetime: None,
+            idle_timeout: Some(Duration::from_secs(90)),
+            acquire_timeout: Duration::from_millis(250),
+            connect_timeout: Duration::from_secs(3),
+            test_before_acquire: false,
+            test_after_idle: Duration::from_millis(750),
+            statement_timeout: Some(Duration::from_secs(60)),
+            lock_timeout: Some(Duration::from_millis(40)),
+            slow_query_threshold: None,
+            application_name: Some("rides".into()),
+            n_plus_one_threshold: Some(12),
+        }
+    }
+
+    #[test]
+    fn every_field_set_differs_from_the_default_in_every_field() {
+        let set = serde_json::to_value(every_field_set()).expect("serializes");
+        let default = serde_json::to_value(DbConfig::default()).expect("serializes");
+        let fields = set.as_object().expect("an object");
+        for (name, value) in fields {
+            assert_ne!(Some(value), default.get(name), "{name} is at its default");
+        }
+    }
+
     #[test]
     fn env_reads_every_field() {
         let config = DbConfig::from_lookup(lookup(&[
-            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("DATABASE_URL", "postgres://u@h/db"),
             ("TXOVA_DB_MAX_CONNECTIONS", "7"),
             ("TXOVA_DB_MIN_CONNECTIONS", "2"),
             ("TXOVA_DB_MAX_LIFETIME", "none"),
@@ -471,23 +502,15 @@ mod tests {
             ("TXOVA_DB_ACQUIRE_TIMEOUT", "250ms"),
             ("TXOVA_DB_CONNECT_TIMEOUT", "3s"),
             ("TXOVA_DB_TEST_BEFORE_ACQUIRE", "false"),
+            ("TXOVA_DB_TEST_AFTER_IDLE", "750ms"),
             ("TXOVA_DB_STATEMENT_TIMEOUT", "1m"),
             ("TXOVA_DB_LOCK_TIMEOUT", "40ms"),
             ("TXOVA_DB_SLOW_QUERY_THRESHOLD", "off"),
             ("TXOVA_DB_APPLICATION_NAME", "rides"),
+            ("TXOVA_DB_N_PLUS_ONE_THRESHOLD", "12"),
         ]))
         .expect("valid environment");
-        assert_eq!(config.max_connections, 7);
-        assert_eq!(config.min_connections, 2);
-        assert_eq!(config.max_lifetime, None);
-        assert_eq!(config.idle_timeout, Some(Duration::from_secs(90)));
-        assert_eq!(config.acquire_timeout, Duration::from_millis(250));
-        assert_eq!(config.connect_timeout, Duration::from_secs(3));
-        assert!(!config.test_before_acquire);
-        assert_eq!(config.statement_timeout, Some(Duration::from_secs(60)));
-        assert_eq!(config.lock_timeout, Some(Duration::from_millis(40)));
-        assert_eq!(config.slow_query_threshold, None);
-        assert_eq!(config.application_name.as_deref(), Some("rides"));
+        assert_eq!(config, every_field_set());
     }
 
     #[test]
@@ -511,11 +534,7 @@ mod tests {
 
     #[test]
     fn serde_round_trip_keeps_every_field_but_credentials() {
-        let config = DbConfig {
-            statement_timeout: Some(Duration::from_millis(1500)),
-            application_name: Some("x".into()),
-            ..DbConfig::new("postgres://a@c/d")
-        };
+        let config = every_field_set();
         let json = serde_json::to_string(&config).expect("serializes");
         let back: DbConfig = serde_json::from_str(&json).expect("deserializes");
         assert_eq!(back, config);
