@@ -207,3 +207,66 @@ async fn many_callers_share_the_pool_without_exceeding_its_maximum() {
     );
     assert!(stats.waits >= 18, "{stats:?}");
 }
+
+/// The pool's central claim, counted on the wire: a point query on a connection in
+/// steady use is one round trip (no ping when it is taken, nothing when it goes back),
+/// and a connection idle longer than `test_after_idle` is pinged once before use.
+#[tokio::test]
+async fn a_point_query_is_one_round_trip_and_only_an_idle_connection_is_pinged() {
+    let Some(pg) = support::postgres("a_point_query_is_one_round_trip").await else {
+        return;
+    };
+    let (proxy, url) = support::proxy_for(&pg).await;
+    let idle = Duration::from_millis(300);
+    let db = Db::connect_with(DbConfig {
+        max_connections: 1,
+        test_after_idle: idle,
+        ..DbConfig::new(url)
+    })
+    .await
+    .expect("connect through the proxy");
+    let point = || async {
+        let seven: i64 = query("SELECT $1::int8")
+            .bind(7_i64)
+            .fetch_one(&db)
+            .await?
+            .try_get(0)?;
+        assert_eq!(seven, 7);
+        Ok::<_, txova_db::Error>(())
+    };
+    // Every round trip any connection asked for, in order (there is one connection).
+    let trips = || -> Vec<char> {
+        proxy
+            .client_bytes()
+            .iter()
+            .flat_map(|sent| crate::tcp_proxy::postgres_round_trips(sent))
+            .collect()
+    };
+    point().await.expect("the first use prepares the statement");
+
+    let before = trips().len();
+    for _ in 0..20 {
+        point().await.expect("a point query");
+    }
+    assert_eq!(
+        trips()[before..],
+        ['S'; 20],
+        "one Sync per query, nothing else"
+    );
+    assert_eq!(db.stats().connections_created, 1);
+
+    // Idle past `test_after_idle` (waiting is the condition under test here): the
+    // connection is checked with one round trip, then the query is one more.
+    tokio::time::sleep(idle * 2).await;
+    let before = trips().len();
+    point().await.expect("a query after idling");
+    assert_eq!(trips().len() - before, 2, "{:?}", &trips()[before..]);
+    let before = trips().len();
+    point().await.expect("a query right after");
+    assert_eq!(
+        trips().len() - before,
+        1,
+        "no check for a connection just used"
+    );
+    db.close().await;
+}

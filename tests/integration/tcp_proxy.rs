@@ -11,6 +11,9 @@
 //! - [`reset_after_server_bytes`](TcpProxy::reset_after_server_bytes): the next
 //!   connection to pass that many more bytes from the server is reset right there, in
 //!   the middle of a result.
+//!
+//! It also keeps every byte each client sent ([`client_bytes`](TcpProxy::client_bytes)),
+//! so a test can count what crossed the wire ([`postgres_round_trips`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -44,6 +47,8 @@ struct Shared {
     resets: watch::Sender<u64>,
     /// Server-to-client bytes left before a cut; negative: no cut armed.
     cut_budget: AtomicI64,
+    /// What each connection's client sent, in the order connections were accepted.
+    sent: Mutex<Vec<Arc<Mutex<Vec<u8>>>>>,
 }
 
 impl TcpProxy {
@@ -59,6 +64,7 @@ impl TcpProxy {
                 mode: watch::Sender::new(Mode::Forward),
                 resets: watch::Sender::new(0),
                 cut_budget: AtomicI64::new(-1),
+                sent: Mutex::default(),
             }),
         };
         proxy.serve(listener);
@@ -116,6 +122,15 @@ impl TcpProxy {
             .store(i64::from(bytes), Ordering::SeqCst);
     }
 
+    /// Every byte each connection's client has sent so far, one entry per connection
+    /// in the order they were accepted.
+    pub fn client_bytes(&self) -> Vec<Vec<u8>> {
+        let sent = self.shared.sent.lock().unwrap();
+        sent.iter()
+            .map(|bytes| bytes.lock().unwrap().clone())
+            .collect()
+    }
+
     /// Disarms a [`reset_after_server_bytes`](Self::reset_after_server_bytes) not yet
     /// spent.
     pub fn disarm_reset(&self) {
@@ -155,12 +170,19 @@ async fn connection(client: TcpStream, target: SocketAddr, shared: Arc<Shared>) 
     resets.mark_unchanged();
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let up = pump(client_read, server_write, shared.mode.subscribe(), None);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    shared.sent.lock().unwrap().push(Arc::clone(&sent));
+    let up = pump(
+        client_read,
+        server_write,
+        shared.mode.subscribe(),
+        Pumped::ToServer(&sent),
+    );
     let down = pump(
         server_read,
         client_write,
         shared.mode.subscribe(),
-        Some(&shared.cut_budget),
+        Pumped::ToClient(&shared.cut_budget),
     );
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
@@ -182,14 +204,27 @@ async fn connection(client: TcpStream, target: SocketAddr, shared: Arc<Shared>) 
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-/// Copies `from` to `to` while the proxy forwards; with a cut budget (server to client
-/// only), stops at the budget's end.
+/// Which way a pump copies, with what that direction keeps.
+#[derive(Clone, Copy)]
+enum Pumped<'a> {
+    /// Client to server: every byte is recorded.
+    ToServer(&'a Mutex<Vec<u8>>),
+    /// Server to client: a cut may be armed.
+    ToClient(&'a AtomicI64),
+}
+
+/// Copies `from` to `to` while the proxy forwards; to the server, records what passes;
+/// to the client, stops at an armed cut budget's end.
 async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     mut mode: watch::Receiver<Mode>,
-    cut_budget: Option<&AtomicI64>,
+    direction: Pumped<'_>,
 ) -> Ended {
+    let cut_budget = match direction {
+        Pumped::ToClient(budget) => Some(budget),
+        Pumped::ToServer(_) => None,
+    };
     let mut buf = vec![0_u8; 16 * 1024];
     loop {
         if mode.wait_for(|m| *m == Mode::Forward).await.is_err() {
@@ -235,6 +270,9 @@ async fn pump(
                 }
             }
         }
+        if let Pumped::ToServer(sent) = direction {
+            sent.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             return Ended::Closed;
         }
@@ -242,4 +280,33 @@ async fn pump(
             return Ended::Cut;
         }
     }
+}
+
+/// The round trips a Postgres client's bytes asked for: one per `Sync` (the extended
+/// protocol's end of a request, and sqlx's ping) and per simple `Query`, each named by
+/// its message type (`'S'` or `'Q'`). The startup (and SSL request) before the first
+/// typed message is skipped.
+pub fn postgres_round_trips(sent: &[u8]) -> Vec<char> {
+    const SSL_REQUEST: u32 = 80_877_103;
+    const GSSENC_REQUEST: u32 = 80_877_104;
+    let word = |at: usize| {
+        sent.get(at..at + 4)
+            .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
+    };
+    let mut at = 0;
+    // Untyped: a length, then a code; requests until the startup message itself.
+    while let (Some(len), Some(code)) = (word(at), word(at + 4)) {
+        at += len as usize;
+        if code != SSL_REQUEST && code != GSSENC_REQUEST {
+            break;
+        }
+    }
+    let mut trips = Vec::new();
+    while let (Some(&kind), Some(len)) = (sent.get(at), word(at + 1)) {
+        if kind == b'S' || kind == b'Q' {
+            trips.push(char::from(kind));
+        }
+        at += 1 + len as usize;
+    }
+    trips
 }
