@@ -405,7 +405,34 @@ async fn the_cluster_answers_ping_from_every_primary() {
     };
     let client = RedisClient::connect(&cluster.url).await.unwrap();
     assert!(client.is_cluster());
-    client.ping().await.unwrap();
+    // Counted by every node itself: each primary answers each ping (other tests may
+    // ping too, so at least as many as ours).
+    let role = |port: u16| redis_cli(port, &["ROLE"]).unwrap();
+    let primaries: Vec<u16> = cluster
+        .ports
+        .iter()
+        .copied()
+        .filter(|&port| role(port).starts_with("master"))
+        .collect();
+    assert!(primaries.len() >= 3, "{:?}", cluster.ports);
+    let pings = |port: u16| -> u64 {
+        let stats = redis_cli(port, &["INFO", "commandstats"]).unwrap();
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix("cmdstat_ping:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |calls| calls.parse().unwrap())
+    };
+    let before: Vec<u64> = primaries.iter().map(|&port| pings(port)).collect();
+    for _ in 0..3 {
+        client.ping().await.unwrap();
+    }
+    for (port, before) in primaries.iter().zip(before) {
+        assert!(
+            pings(*port) >= before + 3,
+            "primary on {port} was not pinged"
+        );
+    }
     // Keys in many slots, one client: routed to their owners.
     for i in 0..50 {
         let key = format!("{}:{i}", unique_name("route"));

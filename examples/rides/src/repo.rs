@@ -275,17 +275,30 @@ impl Rides {
         if ride.status != status::REQUESTED {
             return Ok(Dispatch::NotWaiting(ride));
         }
-        let Some(driver) = Driver::select()
-            .filter(Driver::available.eq(true))
-            .order_by(DriverSort::NameAsc)
-            .fetch_optional(&self.db)
-            .await?
-        else {
-            return Ok(Dispatch::NoDriverFree);
+        // The lock is per ride: dispatchers of other rides may want the same driver, so
+        // a driver is claimed only if still free (a second claim waits for the first
+        // transaction and then updates nothing), and the next one is tried.
+        let driver = loop {
+            let Some(driver) = Driver::select()
+                .filter(Driver::available.eq(true))
+                .order_by(DriverSort::NameAsc)
+                .fetch_optional(&self.db)
+                .await?
+            else {
+                return Ok(Dispatch::NoDriverFree);
+            };
+            let claimed = Driver::update()
+                .set(Driver::available, false)
+                .filter(Driver::id.eq(driver.id) & Driver::available.eq(true))
+                .execute(&self.db)
+                .await?;
+            if claimed == 1 {
+                break driver;
+            }
         };
         // The status filter keeps this correct even without the lock (a second
-        // assignment updates nothing); the lock is what keeps dispatchers from racing
-        // for drivers in the first place.
+        // assignment updates nothing); the lock is what keeps dispatchers of one ride
+        // from racing in the first place.
         let assigned = Ride::update()
             .set(Ride::driver_id, driver.id)
             .set(Ride::status, status::ASSIGNED)
@@ -293,13 +306,14 @@ impl Rides {
             .execute(&self.db)
             .await?;
         if assigned == 0 {
+            // Not waiting after all: the driver goes back, in the same transaction.
+            Driver::update()
+                .set(Driver::available, true)
+                .filter(Driver::id.eq(driver.id))
+                .execute(&self.db)
+                .await?;
             return Ok(Dispatch::NotWaiting(ride));
         }
-        Driver::update()
-            .set(Driver::available, false)
-            .filter(Driver::id.eq(driver.id))
-            .execute(&self.db)
-            .await?;
         Ok(Dispatch::Assigned(Assignment {
             ride: Ride {
                 driver_id: Some(driver.id),

@@ -484,7 +484,15 @@ async fn api_behaves(base: &str) {
     assert_eq!(twin.status, StatusCode::CONFLICT, "{}", twin.body);
 
     // Eight dispatchers at once: one assignment, seven refusals, one fencing token.
+    // (The conditional UPDATE alone would give one assignment; the lock is what makes
+    // them take turns, and each of the eight took it.)
+    let locks_taken = ana.metric("txova_db_lock_wait_seconds_count").await;
     let attempts = join_all((0..8).map(|_| ana.post(&assign, json!(null)))).await;
+    assert_eq!(
+        ana.metric("txova_db_lock_wait_seconds_count").await,
+        locks_taken + 8.0,
+        "every dispatcher held ride {ride_id}'s lock"
+    );
     let won: Vec<&Answer> = attempts
         .iter()
         .filter(|a| a.status == StatusCode::OK)
