@@ -31,11 +31,7 @@ async fn ping_and_stats_count_acquires_and_waits() {
     assert_eq!(after.acquires, before.acquires + 4);
     assert!(after.waits >= before.waits + 2, "{after:?}");
     assert!(after.wait_time >= Duration::from_millis(100), "{after:?}");
-    // sqlx hands a dropped connection back to the pool on a spawned task: give it a moment.
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while pg.db.stats().in_use > 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    support::eventually("every connection is back", || pg.db.stats().in_use == 0).await;
     let settled = pg.db.stats();
     assert!(settled.size <= 2 && settled.in_use == 0, "{settled:?}");
 }
@@ -52,7 +48,10 @@ async fn acquire_timeout_is_timeout_kind_and_counted() {
         return;
     };
     let (slow, starved) = tokio::join!(pg.db.execute("SELECT pg_sleep(0.6)"), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        support::eventually("the holder has the connection", || {
+            pg.db.stats().in_use == 1
+        })
+        .await;
         pg.db.execute("SELECT 1").await
     });
     slow.expect("the holder finishes");
@@ -68,7 +67,10 @@ async fn close_waits_for_running_statements_then_refuses_new_ones() {
     };
     let db = pg.db.clone();
     let running = tokio::spawn(async move { db.execute("SELECT pg_sleep(0.3)").await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    support::eventually("the statement has its connection", || {
+        pg.db.stats().in_use == 1
+    })
+    .await;
     let started = std::time::Instant::now();
     pg.db.close().await;
     assert!(

@@ -1,7 +1,5 @@
 //! The error kinds from MySQL / MariaDB error numbers (with the `mysql` feature).
 
-use std::time::Duration;
-
 use txova_db::sqlx::{self, AssertSqlSafe, Connection as _, Executor as _, MySqlConnection};
 use txova_db::{Backend, Db, Error, ErrorKind, TxOptions, query};
 
@@ -123,10 +121,8 @@ async fn mysql_deadlock() {
     b.execute(update(6, 2)).await.expect("b locks 2");
     let (sql_a, sql_b) = (update(5, 2), update(6, 1));
     let a_wants_2 = async move { a.execute(sql_a).await.map(|_| ()) };
-    let b_wants_1 = async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        b.execute(sql_b).await.map(|_| ())
-    };
+    // Whichever asks first, the second closes the cycle and one is the victim.
+    let b_wants_1 = async move { b.execute(sql_b).await.map(|_| ()) };
     let (ra, rb) = tokio::join!(a_wants_2, b_wants_1);
     let failures: Vec<Error> = [ra.err(), rb.err()]
         .into_iter()
@@ -168,9 +164,14 @@ async fn mysql_swallowed_deadlock_is_rolled_back_not_committed() {
         .expect("other locks 2");
     let users = t.users.clone();
     let db = t.db.clone();
+    let (holds_1, ours_holds_1) = tokio::sync::oneshot::channel::<()>();
+    let holds_1 = std::sync::Mutex::new(Some(holds_1));
     let ours = db.transaction_with(TxOptions::new().retries(0), |_| async {
         db.execute(&format!("UPDATE {users} SET age = 5 WHERE id = 1"))
             .await?;
+        if let Some(holds_1) = holds_1.lock().unwrap().take() {
+            let _ = holds_1.send(());
+        }
         let wants_2 = db
             .execute(&format!("UPDATE {users} SET age = 5 WHERE id = 2"))
             .await;
@@ -179,7 +180,8 @@ async fn mysql_swallowed_deadlock_is_rolled_back_not_committed() {
         Ok::<_, Error>(())
     });
     let theirs = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Once ours holds row 1 (either way round, the cycle closes).
+        ours_holds_1.await.expect("ours locked row 1");
         other
             .execute(AssertSqlSafe(format!(
                 "UPDATE {} SET age = 6 WHERE id = 1",

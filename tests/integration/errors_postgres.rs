@@ -170,9 +170,8 @@ async fn deadlock_between_two_transactions() {
         let result = a.execute("UPDATE users SET age = 1 WHERE id = 2").await;
         (result, a)
     };
+    // Whichever asks first, the second closes the cycle and one is the victim.
     let b_wants_1 = async {
-        // Let a block on row 2 first.
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let result = b.execute("UPDATE users SET age = 2 WHERE id = 1").await;
         (result, b)
     };

@@ -24,6 +24,43 @@ async fn count(db: &Db, sql: &'static str) -> i64 {
         .expect("count")
 }
 
+/// A handle on `url` whose sessions (a migrator's lock connection too) carry
+/// `application_name`, so a test can find them in `pg_stat_activity`.
+async fn named_db(url: &str, application_name: &str) -> Db {
+    Db::connect_with(txova_db::DbConfig {
+        application_name: Some(application_name.to_owned()),
+        ..txova_db::DbConfig::new(url)
+    })
+    .await
+    .expect("a named handle")
+}
+
+/// Waits until a session named `application_name` has run (or runs) SQL containing
+/// `running`, as `watcher` sees in `pg_stat_activity`.
+async fn wait_for_session(watcher: &Db, application_name: &str, running: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found: i64 = query(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = $1 AND strpos(query, $2) > 0",
+        )
+        .bind(application_name.to_owned())
+        .bind(running.to_owned())
+        .fetch_one(watcher)
+        .await
+        .and_then(|r| r.try_get(0))
+        .expect("pg_stat_activity");
+        if found > 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{application_name} never ran {running}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 const BASE: [(&str, &str); 3] = [
     (
         "0001_create_items.up.sql",
@@ -122,19 +159,12 @@ async fn create_index_concurrently_while_another_migrator_waits() {
     let Some(pg) = support::postgres("create_index_concurrently").await else {
         return;
     };
-    // Each migrator's sessions (its lock connection too) carry a name of their own.
-    let named = |name: &str| {
-        Db::connect_with(txova_db::DbConfig {
-            application_name: Some(name.to_owned()),
-            ..txova_db::DbConfig::new(pg.url())
-        })
-    };
     let (first_name, second_name) = (
         support::unique_name("first"),
         support::unique_name("second"),
     );
-    let first_db = named(&first_name).await.expect("first handle");
-    let second_db = named(&second_name).await.expect("second handle");
+    let first_db = named_db(&pg.url(), &first_name).await;
+    let second_db = named_db(&pg.url(), &second_name).await;
     let migrator = Migrator::from_files([
         (
             "0001_events.up.sql",
@@ -174,43 +204,18 @@ async fn create_index_concurrently_while_another_migrator_waits() {
     });
     gate_is_taken.await.expect("the gate took its snapshot");
 
-    let session_of = |name: &str, running: &str| {
-        format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}' \
-             AND query LIKE '%{running}%'"
-        )
-    };
-    let watcher = pg.db.clone();
-    let wait_until = |sql: String| {
-        let watcher = watcher.clone();
-        async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            loop {
-                let found: i64 = query(sql.clone())
-                    .fetch_one(&watcher)
-                    .await
-                    .and_then(|r| r.try_get(0))
-                    .expect("pg_stat_activity");
-                if found > 0 {
-                    return;
-                }
-                assert!(tokio::time::Instant::now() < deadline, "never saw: {sql}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    };
     let first = tokio::spawn({
         let migrator = migrator.clone();
         async move { migrator.up(&first_db).await }
     });
-    wait_until(session_of(&first_name, "CREATE INDEX CONCURRENTLY")).await;
+    wait_for_session(&pg.db, &first_name, "CREATE INDEX CONCURRENTLY").await;
     let second = tokio::spawn({
         let migrator = migrator.clone();
         async move { migrator.up(&second_db).await }
     });
     // The second migrator asked for the lock and was refused (it polls again), while the
     // first is still building the index.
-    wait_until(session_of(&second_name, "pg_try_advisory_lock")).await;
+    wait_for_session(&pg.db, &second_name, "pg_try_advisory_lock").await;
     assert!(!first.is_finished() && !second.is_finished());
 
     open_gate.send(()).expect("the gate waits");
@@ -261,9 +266,12 @@ async fn lock_timeout_names_the_holder() {
     let slow =
         Migrator::from_files([("0001_slow.up.sql", "SELECT pg_sleep(1.5);")]).expect("files");
     let impatient = slow.clone().lock_timeout(Duration::from_millis(300));
+    let holder_name = support::unique_name("holder");
+    let holder = named_db(&pg.url(), &holder_name).await;
     let other = Db::connect(&pg.url()).await.expect("second handle");
-    let (held, refused) = tokio::join!(slow.up(&pg.db), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let (held, refused) = tokio::join!(slow.up(&holder), async {
+        // The holder runs its migration only under the lock.
+        wait_for_session(&pg.db, &holder_name, "pg_sleep(1.5)").await;
         impatient.up(&other).await
     });
     held.expect("the holder finishes");

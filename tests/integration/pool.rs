@@ -152,7 +152,7 @@ async fn idle_connections_expire_down_to_the_minimum_and_old_ones_are_replaced()
     let db = &pg.db;
     use_connections(db, 3).await;
     assert_eq!(db.stats().size, 3);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    support::eventually("idle connections expire", || db.stats().size == 1).await;
     let stats = db.stats();
     assert_eq!((stats.size, stats.idle), (1, 1), "{stats:?}");
     assert_eq!(stats.connections_closed, 2, "{stats:?}");

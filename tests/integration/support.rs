@@ -192,3 +192,14 @@ pub async fn proxy_for(pg: &PgSchema) -> (crate::tcp_proxy::TcpProxy, String) {
     url.set_port(Some(proxy.port)).expect("port");
     (proxy, url.to_string())
 }
+
+/// Waits until `holds` is true, polling the state a test can observe: the way a test
+/// orders itself after something another task does, where a fixed sleep would race on
+/// a loaded machine. Panics naming `what` after 10 s.
+pub async fn eventually(what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !holds() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}

@@ -119,12 +119,19 @@ async fn slow_query_warning_names_the_statement_without_its_values() {
     Rider::get(&db, 1).await.expect("fast statement");
 
     let warnings = traces.events("txova_db::slow_query");
-    assert_eq!(
-        warnings.len(),
-        1,
-        "only the slow statement warns: {warnings:#?}"
-    );
-    let warning = &warnings[0];
+    // A loaded machine may make the point query slow too: then it may warn, but no
+    // warning may be under the threshold.
+    for warning in &warnings {
+        let elapsed: f64 = warning.fields["elapsed_ms"].parse().unwrap();
+        assert!(
+            elapsed >= 100.0,
+            "a warning under the threshold: {warning:?}"
+        );
+    }
+    let warning = warnings
+        .iter()
+        .find(|w| w.fields["statement"].starts_with("WITH RECURSIVE"))
+        .unwrap_or_else(|| panic!("the slow statement warns: {warnings:#?}"));
     assert_eq!(warning.level, tracing::Level::WARN);
     let statement = &warning.fields["statement"];
     assert!(
@@ -132,8 +139,6 @@ async fn slow_query_warning_names_the_statement_without_its_values() {
         "{statement}"
     );
     assert!(!statement.contains("secret"), "{statement}");
-    let elapsed: f64 = warning.fields["elapsed_ms"].parse().unwrap();
-    assert!(elapsed >= 100.0, "{warning:?}");
     assert_eq!(warning.fields["threshold_ms"], "100.0");
 }
 
@@ -271,7 +276,7 @@ async fn pool_statistics_count_pending_cancelled_created_and_closed() {
     // One statement holds the only connection; a second waits, a third gives up.
     let holder = db.execute("SELECT pg_sleep(0.5)");
     let waiter = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        support::eventually("the holder has the connection", || db.stats().in_use == 1).await;
         let cancelled = tokio::time::timeout(Duration::from_millis(50), db.execute("SELECT 1"));
         assert!(cancelled.await.is_err(), "the pool is busy");
         let waiting = db.execute("SELECT 1");
@@ -311,7 +316,19 @@ async fn pool_statistics_count_pending_cancelled_created_and_closed() {
             .await
             .expect("terminate");
     assert_eq!(killed, 1);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // pg_terminate_backend only signals: wait for the backend to be gone.
+    loop {
+        let left: i64 = query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(app.as_str())
+            .fetch_one(&admin)
+            .await
+            .and_then(|row| row.try_get(0))
+            .expect("pg_stat_activity");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     db.ping().await.expect("a fresh connection answers");
     let replaced = db.stats();
     assert_eq!(replaced.connections_created, 2, "{replaced:?}");
