@@ -5,6 +5,7 @@ use txova_db::{Error, locked};
 
 #[locked("ride:assign:<ride.id>")]
 async fn assign(ride: &Ride) -> Result<(), Error> {
+    let _ = ride;
     Ok(())
 }
 

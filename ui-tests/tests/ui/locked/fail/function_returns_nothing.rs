@@ -5,7 +5,9 @@ use txova_db::locked;
 
 impl Dispatch {
     #[locked("ride:assign:<ride.id>")]
-    async fn assign(&self, ride: &Ride) {}
+    async fn assign(&self, ride: &Ride) {
+        let _ = ride;
+    }
 }
 
 fn main() {}

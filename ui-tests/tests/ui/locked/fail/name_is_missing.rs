@@ -6,6 +6,7 @@ use txova_db::{Error, locked};
 impl Dispatch {
     #[locked(ttl = "30s")]
     async fn assign(&self, ride: &Ride) -> Result<(), Error> {
+        let _ = ride;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use txova_db::{Error, locked};
 impl Dispatch {
     #[locked("ride:{assign}:<ride.id>")]
     async fn assign(&self, ride: &Ride) -> Result<(), Error> {
+        let _ = ride;
         Ok(())
     }
 }

@@ -1,0 +1,14 @@
+#[path = "../dispatch.rs"]
+mod dispatch;
+use dispatch::{Dispatch, Ride};
+use txova_db::{Error, locked};
+
+impl Dispatch {
+    #[locked("ride:assign:<ride.id>", wait = 5)]
+    async fn assign(&self, ride: &Ride) -> Result<(), Error> {
+        let _ = ride;
+        Ok(())
+    }
+}
+
+fn main() {}
