@@ -6,7 +6,7 @@
 //! 2. the service on this machine's default port ([`Service::default_url`]), if it
 //!    accepts a TCP connection;
 //! 3. with the `docker` feature and a running Docker engine, a container started (or
-//!    reused) through the `docker` command line;
+//!    reused) through the `testcontainers` crate;
 //! 4. otherwise none: the test prints why it skips and returns — except under
 //!    `CI=true`, where a missing server fails the test instead.
 //!
