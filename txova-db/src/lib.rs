@@ -206,3 +206,9 @@ pub use sqlx;
 /// }
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The task-oriented guide, `docs/USAGE.md`: its examples are compiled and run as doc
+/// tests, so the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/USAGE.md")]
+pub struct UsageGuide;
