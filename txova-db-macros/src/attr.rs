@@ -1,5 +1,7 @@
 //! Helpers for `key = value` attribute arguments shared by the attribute macros:
-//! flags, values, and skipping the value of an argument already reported.
+//! flags, values, durations, and skipping the value of an argument already reported.
+
+use std::time::Duration;
 
 use syn::spanned::Spanned as _;
 
@@ -81,6 +83,49 @@ pub(crate) fn string_value(
         }
         None => Ok(None),
     }
+}
+
+/// A duration argument (`wait = "5s"`), parsed at compile time with humantime; anything
+/// else is reported, with `example` (`"\"5s\""`) in what to write instead.
+pub(crate) fn duration_value(
+    cx: &Ctxt,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    example: &str,
+) -> syn::Result<Option<(syn::LitStr, Duration)>> {
+    let key = key_of(meta);
+    let Some(lit) = string_value(cx, meta, &format!("`{key} = {example}`"))? else {
+        return Ok(None);
+    };
+    match humantime::parse_duration(&lit.value()) {
+        Ok(value) => Ok(Some((lit, value))),
+        Err(err) => {
+            cx.error_spanned_by(
+                &lit,
+                format!("`{key}` is not a duration ({err}): write e.g. {example}, \"500ms\" or \"1m 30s\""),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// A time to live (`ttl = "15m"`): a duration of at least 1 ms, since Redis expires keys
+/// in whole milliseconds.
+pub(crate) fn ttl_value(
+    cx: &Ctxt,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    example: &str,
+) -> syn::Result<Option<Duration>> {
+    let Some((lit, ttl)) = duration_value(cx, meta, example)? else {
+        return Ok(None);
+    };
+    if ttl < Duration::from_millis(1) {
+        cx.error_spanned_by(
+            &lit,
+            "`ttl` must be at least 1ms: Redis expires keys in whole milliseconds",
+        );
+        return Ok(None);
+    }
+    Ok(Some(ttl))
 }
 
 /// Consumes the value of an argument that is being rejected.

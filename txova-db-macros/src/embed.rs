@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::ctxt::Ctxt;
+
 pub(crate) fn embed_migrations(input: TokenStream) -> TokenStream {
     let lit: syn::LitStr = match syn::parse2(input) {
         Ok(lit) => lit,
@@ -38,20 +40,17 @@ pub(crate) fn embed_migrations(input: TokenStream) -> TokenStream {
         .filter_map(|p| Some((p.file_name()?.to_str()?.to_owned(), p)))
         .collect();
     files.sort();
-    let mut errors = Vec::new();
+    let cx = Ctxt::new();
     for (name, _) in &files {
         if !well_formed(name) {
-            errors.push(syn::Error::new(
+            cx.syn_error(syn::Error::new(
                 lit.span(),
-                format!("`{name}` is not a migration file name (expected NNNN_description.up.sql or .down.sql)"),
+                format!("`{name}` is not a migration file name (expected NNNN_description.up.sql or .down.sql, NNNN a number up to {})", i64::MAX),
             ));
         }
     }
-    if let Some(mut first) = errors.pop() {
-        for err in errors {
-            first.combine(err);
-        }
-        return first.into_compile_error();
+    if let Err(err) = cx.check() {
+        return err.into_compile_error();
     }
     let pairs = files.iter().map(|(name, path)| {
         let path = path.to_string_lossy();
@@ -70,9 +69,12 @@ fn well_formed(name: &str) -> bool {
         return false;
     };
     match stem.split_once('_') {
+        // The same rule as the runtime's `migrate::source` (versions are i64 there), so
+        // a name accepted here is accepted when the migrator reads it.
         Some((number, description)) => {
             !number.is_empty()
                 && number.bytes().all(|b| b.is_ascii_digit())
+                && number.parse::<i64>().is_ok()
                 && !description.is_empty()
         }
         None => false,

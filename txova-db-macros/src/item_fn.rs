@@ -34,3 +34,37 @@ pub(crate) fn rewrite<P>(
         (Ok(()), None) => quote::quote! { #function },
     }
 }
+
+/// What a function attribute asks of the signature it wraps; each message says what to
+/// write instead.
+pub(crate) struct SignatureRules {
+    /// Reported on the `fn` token of a function that is not `async`.
+    pub(crate) not_async: String,
+    /// Reported on the name of a function that returns nothing, when it must return.
+    pub(crate) returns_nothing: Option<String>,
+    /// Reported on the name of a function without `self` when the attribute was not
+    /// told where its database, cache or locks come from; `None` when it was.
+    pub(crate) free_without_source: Option<String>,
+}
+
+/// Checks `function`'s signature against `rules`, reporting every breach.
+pub(crate) fn check_signature(cx: &Ctxt, function: &syn::ItemFn, rules: SignatureRules) {
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        cx.error_spanned_by(sig.fn_token, rules.not_async);
+    }
+    if let Some(message) = rules.returns_nothing
+        && matches!(sig.output, syn::ReturnType::Default)
+    {
+        cx.error_spanned_by(&sig.ident, message);
+    }
+    let has_self = sig
+        .inputs
+        .iter()
+        .any(|input| matches!(input, syn::FnArg::Receiver(_)));
+    if let Some(message) = rules.free_without_source
+        && !has_self
+    {
+        cx.error_spanned_by(&sig.ident, message);
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use proc_macro2::TokenStream;
 use syn::parse::Parser as _;
 
-use crate::attr::{first_use, skip_value, string_value, value_expr};
+use crate::attr::{first_use, skip_value, string_value, ttl_value, value_expr};
 use crate::ctxt::Ctxt;
 
 /// Which attribute the arguments belong to.
@@ -53,21 +53,7 @@ impl Args {
             };
             match key.as_str() {
                 "key" => args.key = string_value(cx, &meta, "`key = \"user:profile:<id>\"`")?,
-                "ttl" if kind == Kind::Cached => {
-                    if let Some(lit) = string_value(cx, &meta, "`ttl = \"15m\"`")? {
-                        match humantime::parse_duration(&lit.value()) {
-                            Ok(ttl) if ttl >= Duration::from_millis(1) => args.ttl = Some(ttl),
-                            Ok(_) => cx.error_spanned_by(
-                                &lit,
-                                "`ttl` must be at least 1ms: Redis expires keys in whole milliseconds",
-                            ),
-                            Err(err) => cx.error_spanned_by(
-                                &lit,
-                                format!("`ttl` is not a duration ({err}): write e.g. \"30s\", \"15m\" or \"1h 30m\""),
-                            ),
-                        }
-                    }
-                }
+                "ttl" if kind == Kind::Cached => args.ttl = ttl_value(cx, &meta, "\"15m\"")?,
                 "cache" => args.cache = value_expr(cx, &meta)?,
                 _ => {
                     skip_value(&meta)?;

@@ -7,38 +7,22 @@ use syn::spanned::Spanned as _;
 
 use super::args::{Args, Kind};
 use crate::ctxt::Ctxt;
+use crate::item_fn::{self, SignatureRules};
 use crate::key_template::Template;
 
 pub(crate) fn check_signature(cx: &Ctxt, kind: Kind, function: &syn::ItemFn, args: &Args) {
-    let sig = &function.sig;
-    if sig.asyncness.is_none() {
-        cx.error_spanned_by(
-            sig.fn_token,
-            format!(
-                "{} needs an `async fn`: the cache is read and written around the awaited body",
-                kind.name()
-            ),
-        );
-    }
-    if kind == Kind::Cached && matches!(sig.output, syn::ReturnType::Default) {
-        cx.error_spanned_by(
-            &sig.ident,
-            "#[cached] stores the function's `Ok` or `Some` value: return `Result<T, E>` or `Option<T>`",
-        );
-    }
-    let has_self = sig
-        .inputs
-        .iter()
-        .any(|input| matches!(input, syn::FnArg::Receiver(_)));
-    if !has_self && args.cache.is_none() {
-        cx.error_spanned_by(
-            &sig.ident,
-            format!(
-                "a free function must say which cache to use: `{}(key = .., cache = <expr>)]` (methods take it from `self` through `txova_db::cache::UsesCache`)",
-                kind.name().trim_end_matches(']')
-            ),
-        );
-    }
+    let rules = SignatureRules {
+        not_async: format!(
+            "{} needs an `async fn`: the cache is read and written around the awaited body",
+            kind.name()
+        ),
+        returns_nothing: (kind == Kind::Cached).then(|| "#[cached] stores the function's `Ok` or `Some` value: return `Result<T, E>` or `Option<T>`".into()),
+        free_without_source: args.cache.is_none().then(|| format!(
+            "a free function must say which cache to use: `{}(key = .., cache = <expr>)]` (methods take it from `self` through `txova_db::cache::UsesCache`)",
+            kind.name().trim_end_matches(']')
+        )),
+    };
+    item_fn::check_signature(cx, function, rules);
 }
 
 /// The cache, owned (an `Arc` clone), so the body may move `self`.

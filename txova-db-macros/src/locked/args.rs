@@ -6,7 +6,7 @@ use std::time::Duration;
 use proc_macro2::TokenStream;
 use syn::parse::{ParseStream, Parser as _};
 
-use crate::attr::{first_use, skip_value, string_value, value_expr};
+use crate::attr::{duration_value, first_use, skip_value, ttl_value, value_expr};
 use crate::ctxt::Ctxt;
 
 const VALID: &str = "`ttl`, `wait`, `watchdog`, `locks`";
@@ -56,13 +56,10 @@ impl Args {
                 return Ok(());
             };
             match key.as_str() {
-                "ttl" => {
-                    args.ttl = duration(cx, &meta, "ttl", "\"30s\"")?;
-                    if args.ttl.is_some_and(|ttl| ttl < Duration::from_millis(1)) {
-                        args.ttl = None;
-                    }
+                "ttl" => args.ttl = ttl_value(cx, &meta, "\"30s\"")?,
+                "wait" => {
+                    args.wait = duration_value(cx, &meta, "\"5s\"")?.map(|(_, wait)| wait);
                 }
-                "wait" => args.wait = duration(cx, &meta, "wait", "\"5s\"")?,
                 "watchdog" => match value_expr(cx, &meta)? {
                     Some(syn::Expr::Lit(syn::ExprLit {
                         lit: syn::Lit::Bool(on),
@@ -104,34 +101,5 @@ impl Args {
             }
         }
         args
-    }
-}
-
-/// A duration argument, parsed at compile time.
-fn duration(
-    cx: &Ctxt,
-    meta: &syn::meta::ParseNestedMeta<'_>,
-    key: &str,
-    example: &str,
-) -> syn::Result<Option<Duration>> {
-    let Some(lit) = string_value(cx, meta, &format!("`{key} = {example}`"))? else {
-        return Ok(None);
-    };
-    match humantime::parse_duration(&lit.value()) {
-        Ok(value) if key == "ttl" && value < Duration::from_millis(1) => {
-            cx.error_spanned_by(
-                &lit,
-                "`ttl` must be at least 1ms: Redis expires keys in whole milliseconds",
-            );
-            Ok(Some(value))
-        }
-        Ok(value) => Ok(Some(value)),
-        Err(err) => {
-            cx.error_spanned_by(
-                &lit,
-                format!("`{key}` is not a duration ({err}): write e.g. {example}, \"500ms\" or \"1m 30s\""),
-            );
-            Ok(None)
-        }
     }
 }

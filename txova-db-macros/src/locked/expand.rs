@@ -7,32 +7,16 @@ use syn::spanned::Spanned as _;
 
 use super::args::Args;
 use crate::ctxt::Ctxt;
+use crate::item_fn::{self, SignatureRules};
 use crate::key_template::Template;
 
 pub(crate) fn check_signature(cx: &Ctxt, function: &syn::ItemFn, args: &Args) {
-    let sig = &function.sig;
-    if sig.asyncness.is_none() {
-        cx.error_spanned_by(
-            sig.fn_token,
-            "#[locked] needs an `async fn`: the lock is held while the body is awaited",
-        );
-    }
-    if matches!(sig.output, syn::ReturnType::Default) {
-        cx.error_spanned_by(
-            &sig.ident,
-            "#[locked] functions return `Result<T, E>` with `E: From<txova_db::Error>`, so a lock that cannot be taken can be reported",
-        );
-    }
-    let has_self = sig
-        .inputs
-        .iter()
-        .any(|input| matches!(input, syn::FnArg::Receiver(_)));
-    if !has_self && args.locks.is_none() {
-        cx.error_spanned_by(
-            &sig.ident,
-            "a free function must say which locks to use: `#[locked(\"..\", locks = <expr>)]` (methods take them from `self` through `txova_db::lock::UsesLocks`)",
-        );
-    }
+    let rules = SignatureRules {
+        not_async: "#[locked] needs an `async fn`: the lock is held while the body is awaited".into(),
+        returns_nothing: Some("#[locked] functions return `Result<T, E>` with `E: From<txova_db::Error>`, so a lock that cannot be taken can be reported".into()),
+        free_without_source: args.locks.is_none().then(|| "a free function must say which locks to use: `#[locked(\"..\", locks = <expr>)]` (methods take them from `self` through `txova_db::lock::UsesLocks`)".into()),
+    };
+    item_fn::check_signature(cx, function, rules);
 }
 
 fn duration(value: std::time::Duration) -> TokenStream {

@@ -86,3 +86,39 @@ pub(crate) fn reject_generics(cx: &Ctxt, input: &syn::DeriveInput) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RESERVED;
+
+    /// The names of the functions `Table` declares, read from its source: every one
+    /// that is not `__`-prefixed (those are the derive's own) must be reserved.
+    fn table_functions() -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../txova-db/src/table.rs");
+        let source = std::fs::read_to_string(path).expect("txova-db/src/table.rs");
+        let start = source.find("pub trait Table:").expect("the Table trait");
+        let body = &source[start..];
+        // The trait ends at the first line that is a lone closing brace.
+        let end = body.find("\n}\n").expect("the end of the trait");
+        body[..end]
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix("fn "))
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            })
+            .filter(|name| !name.starts_with("__"))
+            .collect()
+    }
+
+    #[test]
+    fn every_table_function_is_reserved() {
+        let mut functions = table_functions();
+        functions.sort();
+        let mut reserved: Vec<String> = RESERVED.iter().map(|&s| s.to_owned()).collect();
+        reserved.sort();
+        assert!(functions.len() >= 10, "{functions:?}");
+        assert_eq!(functions, reserved);
+    }
+}

@@ -6,31 +6,15 @@ use syn::spanned::Spanned as _;
 
 use super::args::Args;
 use crate::ctxt::Ctxt;
+use crate::item_fn::{self, SignatureRules};
 
 pub(crate) fn check_signature(cx: &Ctxt, function: &syn::ItemFn, args: &Args) {
-    let sig = &function.sig;
-    if sig.asyncness.is_none() {
-        cx.error_spanned_by(
-            sig.fn_token,
-            "#[transactional] needs an `async fn`: the transaction is awaited around the body",
-        );
-    }
-    if matches!(sig.output, syn::ReturnType::Default) {
-        cx.error_spanned_by(
-            &sig.ident,
-            "#[transactional] functions return `Result<T, E>` with `E: From<txova_db::Error>`, so a failed COMMIT can be reported",
-        );
-    }
-    let has_self = sig
-        .inputs
-        .iter()
-        .any(|input| matches!(input, syn::FnArg::Receiver(_)));
-    if !has_self && args.db.is_none() {
-        cx.error_spanned_by(
-            &sig.ident,
-            "a free function must say which database to use: `#[transactional(db = <parameter>)]` (methods take it from `self` through `txova_db::UsesDb`)",
-        );
-    }
+    let rules = SignatureRules {
+        not_async: "#[transactional] needs an `async fn`: the transaction is awaited around the body".into(),
+        returns_nothing: Some("#[transactional] functions return `Result<T, E>` with `E: From<txova_db::Error>`, so a failed COMMIT can be reported".into()),
+        free_without_source: args.db.is_none().then(|| "a free function must say which database to use: `#[transactional(db = <parameter>)]` (methods take it from `self` through `txova_db::UsesDb`)".into()),
+    };
+    item_fn::check_signature(cx, function, rules);
 }
 
 pub(crate) fn expand(function: &syn::ItemFn, args: &Args) -> TokenStream {

@@ -1,0 +1,21 @@
+// A column may be called `get`: the field takes another name and keeps the column
+// with `#[column(name = "get")]`, and `Ride::get` is still `Table`'s.
+use txova_db::Table;
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "rides")]
+struct Ride {
+    #[column(primary_key)]
+    id: i64,
+    #[column(name = "get")]
+    get_: String,
+}
+
+#[allow(dead_code)]
+fn uses(db: &txova_db::Db, ride: &Ride) {
+    let _ = (db, ride);
+    let _ = Ride::get(db, 1_i64);
+    let _ = Ride::get_;
+}
+
+fn main() {}
