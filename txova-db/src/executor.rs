@@ -44,21 +44,21 @@ pub trait Executor: sealed::Sealed + Send + Sync {
     fn execute_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<u64, Error>> + Send + 'a;
 
     #[doc(hidden)]
     fn fetch_all_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send + 'a;
 
     #[doc(hidden)]
     fn fetch_optional_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a;
 
     /// Hands each row to `sink` as it arrives (typed selects decode as they stream).
@@ -66,7 +66,7 @@ pub trait Executor: sealed::Sealed + Send + Sync {
     fn fetch_each_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
         sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../../README.md")]
 #![forbid(unsafe_code)]
 
+mod backend;
 pub mod cache;
 pub mod column;
 pub mod config;
@@ -28,6 +29,8 @@ pub mod transaction;
 pub mod types;
 pub mod write;
 
+#[cfg(test)]
+mod layering;
 mod seconds;
 mod token;
 

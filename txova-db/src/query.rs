@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::db::Db;
 use crate::error::Error;
+use crate::executor::Executor;
 use crate::row::Row;
 use crate::table::Table;
 use crate::types::{Bind, Param};
@@ -82,24 +82,41 @@ impl<'q> Query<'q> {
         &self.sql
     }
 
-    /// Runs the statement, returning the number of rows it affected.
-    pub async fn execute(self, db: &Db) -> Result<u64, Error> {
-        db.run_execute(&self.sql, &self.params).await
+    /// Runs the statement on `exec` (a [`Db`](crate::Db), or a [`Tx`](crate::Tx)),
+    /// returning the number of rows it affected.
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use txova_db::{Db, query};
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE fares (cents INTEGER NOT NULL)").await?;
+    /// let inserted = db
+    ///     .transaction(|tx| async move {
+    ///         query("INSERT INTO fares VALUES (?)").bind(1200_i64).execute(&tx).await
+    ///     })
+    ///     .await?;
+    /// assert_eq!(inserted, 1);
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn execute(self, exec: &impl Executor) -> Result<u64, Error> {
+        exec.execute_statement(&self.sql, &self.params).await
     }
 
     /// Runs the statement and returns every row.
-    pub async fn fetch_all(self, db: &Db) -> Result<Vec<Row>, Error> {
-        db.run_fetch_all(&self.sql, &self.params).await
+    pub async fn fetch_all(self, exec: &impl Executor) -> Result<Vec<Row>, Error> {
+        exec.fetch_all_statement(&self.sql, &self.params).await
     }
 
     /// Runs the statement and returns its first row, or `None`.
-    pub async fn fetch_optional(self, db: &Db) -> Result<Option<Row>, Error> {
-        db.run_fetch_optional(&self.sql, &self.params).await
+    pub async fn fetch_optional(self, exec: &impl Executor) -> Result<Option<Row>, Error> {
+        exec.fetch_optional_statement(&self.sql, &self.params).await
     }
 
     /// Runs the statement and returns its first row, or [`Error::NotFound`].
-    pub async fn fetch_one(self, db: &Db) -> Result<Row, Error> {
-        self.fetch_optional(db).await?.ok_or(Error::NotFound)
+    pub async fn fetch_one(self, exec: &impl Executor) -> Result<Row, Error> {
+        self.fetch_optional(exec).await?.ok_or(Error::NotFound)
     }
 
     /// Runs the statement and decodes every row into a [`Table`] type, as the rows
@@ -134,7 +151,10 @@ impl<'q> Query<'q> {
     /// # Ok(()) }
     /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
     /// ```
-    pub async fn fetch_all_as<T: Table + Send>(self, db: &Db) -> Result<Vec<T>, Error> {
+    pub async fn fetch_all_as<T: Table + Send>(
+        self,
+        exec: &impl Executor,
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         let mut decode: Option<Decoder<T>> = None;
         let mut sink = |row: Row| {
@@ -142,15 +162,18 @@ impl<'q> Query<'q> {
             out.push(decode(&row)?);
             Ok(())
         };
-        db.run_fetch_each(&self.sql, &self.params, &mut sink)
+        exec.fetch_each_statement(&self.sql, &self.params, &mut sink)
             .await?;
         Ok(out)
     }
 
     /// Runs the statement and decodes its first row into a [`Table`] type, or returns
     /// `None`; columns are matched as by [`fetch_all_as`](Self::fetch_all_as).
-    pub async fn fetch_optional_as<T: Table>(self, db: &Db) -> Result<Option<T>, Error> {
-        match self.fetch_optional(db).await? {
+    pub async fn fetch_optional_as<T: Table>(
+        self,
+        exec: &impl Executor,
+    ) -> Result<Option<T>, Error> {
+        match self.fetch_optional(exec).await? {
             Some(row) => decoder_for::<T>(&row)(&row).map(Some),
             None => Ok(None),
         }
@@ -158,8 +181,8 @@ impl<'q> Query<'q> {
 
     /// Like [`fetch_optional_as`](Self::fetch_optional_as), with no row an
     /// [`Error::NotFound`].
-    pub async fn fetch_one_as<T: Table>(self, db: &Db) -> Result<T, Error> {
-        self.fetch_optional_as(db).await?.ok_or(Error::NotFound)
+    pub async fn fetch_one_as<T: Table>(self, exec: &impl Executor) -> Result<T, Error> {
+        self.fetch_optional_as(exec).await?.ok_or(Error::NotFound)
     }
 }
 

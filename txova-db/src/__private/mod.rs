@@ -2,7 +2,7 @@
 //! nothing here follows semver.
 
 pub mod array;
-pub mod backend;
+pub use crate::types::backend;
 
 pub use array::{ArrayParamFallback, ArrayParamViaPostgres, ArrayProbe};
 

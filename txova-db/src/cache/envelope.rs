@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::CacheError;
 
 /// The envelope version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = crate::error::ENVELOPE_VERSION;
 
 const VALUE_PREFIX: &[u8] = br#"{"v":1,"d":"#;
 const NONE: &[u8] = br#"{"v":1}"#;

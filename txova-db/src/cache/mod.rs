@@ -24,43 +24,12 @@ use serde::de::DeserializeOwned;
 
 pub use key::CacheKey;
 
+pub use crate::error::CacheError;
+
 use crate::error::Error;
 use crate::store::Store;
 use envelope::Stored;
 use flight::{Flights, Landed, Role};
-
-/// What went wrong with one cache entry (inside [`Error::Cache`]).
-///
-/// ```
-/// # async fn demo() -> txova_db::Result<()> {
-/// use txova_db::cache::Cache;
-/// use txova_db::store::Store;
-/// use txova_db::ErrorKind;
-///
-/// let cache = Cache::new(Store::embedded());
-/// cache.set("user:42", &"not a number").await?;
-/// // A value that no longer decodes (the type changed between deploys) is an error...
-/// let err = cache.get::<u64>("user:42").await.unwrap_err();
-/// assert_eq!(err.kind(), ErrorKind::Cache);
-/// # Ok(()) }
-/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CacheError {
-    /// The value could not be serialized to JSON.
-    #[error("could not encode the value as JSON: {0}")]
-    Encode(#[source] serde_json::Error),
-    /// The stored JSON does not fit the requested type (the type changed shape).
-    #[error("could not decode the stored value: {0}")]
-    Decode(#[source] serde_json::Error),
-    /// The entry was written in another envelope version.
-    #[error("the entry has envelope version {0}; this build reads version {version}", version = envelope::VERSION)]
-    Version(u32),
-    /// The key is empty.
-    #[error("cache keys cannot be empty")]
-    EmptyKey,
-}
 
 /// The three outcomes of a cache read.
 ///

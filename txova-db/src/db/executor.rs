@@ -19,7 +19,7 @@ impl Executor for Db {
     fn execute_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
         self.run_execute(sql, params)
     }
@@ -27,7 +27,7 @@ impl Executor for Db {
     fn fetch_all_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send + 'a {
         self.run_fetch_all(sql, params)
     }
@@ -35,7 +35,7 @@ impl Executor for Db {
     fn fetch_optional_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a {
         self.run_fetch_optional(sql, params)
     }
@@ -43,7 +43,7 @@ impl Executor for Db {
     fn fetch_each_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn Param>],
+        params: &'a [Arc<dyn Param + 'a>],
         sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         self.run_fetch_each(sql, params, sink)
@@ -66,7 +66,7 @@ macro_rules! executor_for_pool {
             async fn execute_statement<'a>(
                 &'a self,
                 sql: &'a str,
-                params: &'a [Arc<dyn Param>],
+                params: &'a [Arc<dyn Param + 'a>],
             ) -> Result<u64, Error> {
                 Db::from(self.clone()).run_execute(sql, params).await
             }
@@ -74,7 +74,7 @@ macro_rules! executor_for_pool {
             async fn fetch_all_statement<'a>(
                 &'a self,
                 sql: &'a str,
-                params: &'a [Arc<dyn Param>],
+                params: &'a [Arc<dyn Param + 'a>],
             ) -> Result<Vec<Row>, Error> {
                 Db::from(self.clone()).run_fetch_all(sql, params).await
             }
@@ -82,7 +82,7 @@ macro_rules! executor_for_pool {
             async fn fetch_optional_statement<'a>(
                 &'a self,
                 sql: &'a str,
-                params: &'a [Arc<dyn Param>],
+                params: &'a [Arc<dyn Param + 'a>],
             ) -> Result<Option<Row>, Error> {
                 Db::from(self.clone()).run_fetch_optional(sql, params).await
             }
@@ -90,7 +90,7 @@ macro_rules! executor_for_pool {
             async fn fetch_each_statement<'a>(
                 &'a self,
                 sql: &'a str,
-                params: &'a [Arc<dyn Param>],
+                params: &'a [Arc<dyn Param + 'a>],
                 sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
             ) -> Result<(), Error> {
                 Db::from(self.clone())

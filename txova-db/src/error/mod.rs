@@ -20,11 +20,16 @@
 //! ```
 
 mod codes;
+mod payload;
 
 use std::fmt;
 use std::time::Duration;
 
 pub use codes::{kind_for_mysql_code, kind_for_sqlite_code, kind_for_sqlstate};
+// Where it always was for users; it lives on the ground floor beside the errors.
+pub use crate::backend::Backend;
+pub(crate) use payload::ENVELOPE_VERSION;
+pub use payload::{BreakerState, CacheError, MigrateError};
 
 /// The error type of every fallible txova-db operation.
 ///
@@ -112,7 +117,7 @@ pub enum Error {
 
     /// Migrating failed, or the migration files or history are inconsistent.
     #[error(transparent)]
-    Migration(Box<crate::migrate::MigrateError>),
+    Migration(Box<MigrateError>),
 
     /// The connection was lost while COMMIT was in flight: the transaction may or may
     /// not have been committed. Never retried automatically; check before repeating.
@@ -185,7 +190,7 @@ pub enum Error {
         key: String,
         /// What went wrong.
         #[source]
-        source: crate::cache::CacheError,
+        source: CacheError,
     },
 
     /// A distributed lock stayed held by someone else until the wait's deadline.
@@ -229,7 +234,7 @@ pub enum Error {
         /// The breaker's name.
         name: String,
         /// Its state when it refused.
-        state: crate::resilience::BreakerState,
+        state: BreakerState,
     },
 
     /// A rate limit rejected the call.
@@ -337,39 +342,6 @@ impl ErrorKind {
     /// start: serialization failures, deadlocks and lock contention.
     pub const fn is_retryable(self) -> bool {
         matches!(self, Self::Serialization | Self::Deadlock | Self::Busy)
-    }
-}
-
-/// Which engine reported a [`DatabaseError`], and so how to read its code.
-///
-/// ```
-/// # async fn demo() -> txova_db::Result<()> {
-/// use txova_db::{Backend, Db};
-///
-/// let db = Db::connect("sqlite::memory:").await?;
-/// assert_eq!(db.backend(), Backend::Sqlite);
-/// assert_eq!(Backend::Postgres.to_string(), "postgres");
-/// # Ok(()) }
-/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Backend {
-    /// PostgreSQL (and wire-compatible servers such as CockroachDB): codes are SQLSTATEs.
-    Postgres,
-    /// SQLite: codes are extended result codes.
-    Sqlite,
-    /// MySQL / MariaDB: codes are server error numbers.
-    MySql,
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Postgres => "postgres",
-            Self::Sqlite => "sqlite",
-            Self::MySql => "mysql",
-        })
     }
 }
 

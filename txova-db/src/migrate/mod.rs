@@ -35,121 +35,12 @@ use std::time::{Duration, Instant};
 
 pub use source::Migration;
 
+pub use crate::error::MigrateError;
+
 use crate::db::Db;
 use crate::error::{Backend, Error};
 use crate::transaction::{RetryPolicy, TxOptions};
 use crate::types::Param;
-
-/// Why migrating failed or refused to start.
-///
-/// ```
-/// # async fn demo() -> txova_db::Result<()> {
-/// use txova_db::{ErrorKind, Migrator};
-///
-/// // Two files with one version: refused before anything runs.
-/// let err = Migrator::from_files([
-///     ("0001_users.up.sql", "CREATE TABLE users (id INTEGER)"),
-///     ("0001_riders.up.sql", "CREATE TABLE riders (id INTEGER)"),
-/// ])
-/// .unwrap_err();
-/// assert_eq!(err.kind(), ErrorKind::Migration);
-/// # Ok(()) }
-/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MigrateError {
-    /// A file name is not `NNNN_description.up.sql` / `.down.sql`.
-    #[error(
-        "`{file}` is not a migration file name (expected NNNN_description.up.sql or .down.sql)"
-    )]
-    BadFileName {
-        /// The file.
-        file: String,
-    },
-    /// Two files claim the same version.
-    #[error("version {version} is given more than once ({files})")]
-    DuplicateVersion {
-        /// The version.
-        version: i64,
-        /// The files involved.
-        files: String,
-    },
-    /// A `.down.sql` has no `.up.sql`.
-    #[error("version {version} has a .down.sql file but no .up.sql")]
-    DownWithoutUp {
-        /// The version.
-        version: i64,
-    },
-    /// Versions must follow each other.
-    #[error("versions jump from {after} to {next}: a file is missing")]
-    Gap {
-        /// The last version before the gap.
-        after: i64,
-        /// The next version found.
-        next: i64,
-    },
-    /// A file or directory could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The path.
-        path: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An applied migration's file changed since it ran.
-    #[error(
-        "migration {version} was edited after it was applied (checksum {applied} in the database, {file} on disk); revert the edit, or run `repair` if it is deliberate"
-    )]
-    ChecksumMismatch {
-        /// The version.
-        version: i64,
-        /// The checksum recorded when it ran.
-        applied: String,
-        /// The file's checksum now.
-        file: String,
-    },
-    /// The database records a version no file describes.
-    #[error("version {version} is applied but its file is missing")]
-    MissingFile {
-        /// The version.
-        version: i64,
-    },
-    /// A previous migration failed part-way.
-    #[error(
-        "the database is dirty at version {version}: a migration failed; fix it, then `force` the last good version"
-    )]
-    Dirty {
-        /// The version that failed.
-        version: i64,
-    },
-    /// Going down needs a `.down.sql` file.
-    #[error("migration {version} has no .down.sql file")]
-    NoDown {
-        /// The version.
-        version: i64,
-    },
-    /// Another migrator holds the lock.
-    #[error("could not take the migration lock within {after:?}{}", holder.as_deref().map(|h| format!(" (held by {h})")).unwrap_or_default())]
-    LockTimeout {
-        /// How long we waited.
-        after: Duration,
-        /// Who holds it, where the database says.
-        holder: Option<String>,
-    },
-    /// A migration's SQL failed.
-    #[error("migration {version} ({description}) failed: {source}")]
-    Failed {
-        /// The version.
-        version: i64,
-        /// Its description.
-        description: String,
-        /// The database error.
-        #[source]
-        source: Box<Error>,
-    },
-}
 
 impl From<MigrateError> for Error {
     fn from(err: MigrateError) -> Self {

@@ -9,50 +9,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use crate::error::BreakerState;
 use crate::error::{Error, ErrorKind};
-
-/// The state of a [`CircuitBreaker`].
-///
-/// ```
-/// # async fn demo() -> txova_db::Result<()> {
-/// use txova_db::resilience::{BreakerState, CircuitBreaker};
-///
-/// let breaker = CircuitBreaker::builder("payments")
-///     .ready_to_trip(|counts| counts.consecutive_failures >= 2)
-///     .build();
-/// assert_eq!(breaker.state(), BreakerState::Closed);
-/// // A pool that is gone counts as a failure (a missing row would not).
-/// for _ in 0..2 {
-///     let _ = breaker.call(|| async { Err::<(), _>(txova_db::Error::PoolClosed) }).await;
-/// }
-/// assert_eq!(breaker.state(), BreakerState::Open);
-/// // Open: calls fail at once, without running.
-/// let err = breaker.call(|| async { Ok::<_, txova_db::Error>(()) }).await.unwrap_err();
-/// assert_eq!(err.kind(), txova_db::ErrorKind::CircuitOpen);
-/// # Ok(()) }
-/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakerState {
-    /// Calls go through; failures are counted.
-    Closed,
-    /// Calls fail at once with [`Error::CircuitOpen`] until the open timeout passes.
-    Open,
-    /// A few trial calls (`max_requests`) go through; their outcome closes or reopens
-    /// the breaker.
-    HalfOpen,
-}
-
-impl fmt::Display for BreakerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Closed => "closed",
-            Self::Open => "open",
-            Self::HalfOpen => "half-open",
-        })
-    }
-}
 
 /// Request and outcome counts of the current generation (cleared on every state change,
 /// and every `interval` while closed).

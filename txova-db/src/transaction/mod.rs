@@ -548,7 +548,7 @@ impl crate::executor::Executor for Tx {
     async fn execute_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn crate::types::Param>],
+        params: &'a [Arc<dyn crate::types::Param + 'a>],
     ) -> Result<u64, Error> {
         ambient::scope(
             Arc::clone(&self.inner),
@@ -560,7 +560,7 @@ impl crate::executor::Executor for Tx {
     async fn fetch_all_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn crate::types::Param>],
+        params: &'a [Arc<dyn crate::types::Param + 'a>],
     ) -> Result<Vec<crate::row::Row>, Error> {
         ambient::scope(
             Arc::clone(&self.inner),
@@ -572,7 +572,7 @@ impl crate::executor::Executor for Tx {
     async fn fetch_optional_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn crate::types::Param>],
+        params: &'a [Arc<dyn crate::types::Param + 'a>],
     ) -> Result<Option<crate::row::Row>, Error> {
         ambient::scope(
             Arc::clone(&self.inner),
@@ -584,7 +584,7 @@ impl crate::executor::Executor for Tx {
     async fn fetch_each_statement<'a>(
         &'a self,
         sql: &'a str,
-        params: &'a [Arc<dyn crate::types::Param>],
+        params: &'a [Arc<dyn crate::types::Param + 'a>],
         sink: &'a mut (dyn FnMut(crate::row::Row) -> Result<(), Error> + Send),
     ) -> Result<(), Error> {
         ambient::scope(

@@ -19,9 +19,14 @@
 //! takes_decode::<Option<i32>>();
 //! ```
 
+/// The per-backend halves of [`Bind`] and [`Decode`]: bounds the public traits take,
+/// named by macro expansions through `__private`.
+#[doc(hidden)]
+pub mod backend;
+
 use std::fmt;
 
-use crate::__private::backend::{
+use backend::{
     DecodeMySql, DecodePostgres, DecodeSqlite, EncodeMySql, EncodePostgres, EncodeSqlite,
 };
 
