@@ -34,5 +34,6 @@ mod secrets;
 #[cfg(feature = "redis")]
 mod sessions;
 mod soak;
+mod surface;
 mod telemetry;
 mod transactions;
