@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// Which engine reported a [`DatabaseError`], and so how to read its code.
+/// Which engine reported a [`DatabaseError`](crate::DatabaseError), and so how to read its code.
 ///
 /// ```
 /// # async fn demo() -> txova_db::Result<()> {

@@ -6,8 +6,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::error::{Backend, Error};
-use crate::expr::{ColRef, Expr, Node};
+use crate::error::Error;
+use crate::expr::Expr;
+use crate::sql::ast::{ColRef, Node};
 use crate::table::{ColumnInfo, Table};
 use crate::types::{Bind, Param};
 
@@ -658,85 +659,6 @@ impl<T> fmt::Debug for Order<T> {
             self.column.name,
             self.direction.sql()
         )
-    }
-}
-
-/// Converts a SQL `LIKE` pattern (with `\` escapes) into the equivalent SQLite `GLOB`.
-pub(crate) fn like_to_glob(pattern: &str) -> String {
-    let mut glob = String::with_capacity(pattern.len() + 4);
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(escaped) => push_glob_literal(&mut glob, escaped),
-                None => push_glob_literal(&mut glob, '\\'),
-            },
-            '%' => glob.push('*'),
-            '_' => glob.push('?'),
-            other => push_glob_literal(&mut glob, other),
-        }
-    }
-    glob
-}
-
-fn push_glob_literal(glob: &mut String, c: char) {
-    match c {
-        '*' | '?' | '[' => {
-            glob.push('[');
-            glob.push(c);
-            glob.push(']');
-        }
-        other => glob.push(other),
-    }
-}
-
-pub(crate) fn write_like(
-    w: &mut crate::sql::SqlWriter,
-    column: ColRef,
-    pattern: &str,
-    insensitive: bool,
-) {
-    match (w.backend(), insensitive) {
-        (Backend::Postgres, false) | (Backend::MySql, false) => {
-            w.qualified(column.table, column.name);
-            w.push(" LIKE ");
-            w.bind(Arc::new(pattern.to_owned()));
-        }
-        (Backend::Postgres, true) => {
-            w.qualified(column.table, column.name);
-            w.push(" ILIKE ");
-            w.bind(Arc::new(pattern.to_owned()));
-        }
-        (Backend::Sqlite, false) => {
-            w.qualified(column.table, column.name);
-            w.push(" GLOB ");
-            w.bind(Arc::new(like_to_glob(pattern)));
-        }
-        (Backend::Sqlite, true) | (Backend::MySql, true) => {
-            w.push("lower(");
-            w.qualified(column.table, column.name);
-            w.push(") LIKE lower(");
-            w.bind(Arc::new(pattern.to_owned()));
-            w.push(if w.backend() == Backend::Sqlite {
-                ") ESCAPE '\\'"
-            } else {
-                ")"
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_to_glob;
-
-    #[test]
-    fn like_patterns_become_globs() {
-        assert_eq!(like_to_glob("Ana%"), "Ana*");
-        assert_eq!(like_to_glob("_b%"), "?b*");
-        assert_eq!(like_to_glob(r"100\%"), "100%");
-        assert_eq!(like_to_glob(r"a\_b"), "a_b");
-        assert_eq!(like_to_glob("what?*[x]"), "what[?][*][[]x]");
     }
 }
 

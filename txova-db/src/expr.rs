@@ -4,18 +4,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::column::write_like;
-use crate::error::Error;
 use crate::sql::SqlWriter;
+use crate::sql::ast::Node;
 use crate::table::Table;
 use crate::types::{Bind, Param};
-
-/// A table and column name, as the SQL will name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ColRef {
-    pub(crate) table: &'static str,
-    pub(crate) name: &'static str,
-}
 
 /// A condition over the columns of `S` (a table, or the tables of a join).
 ///
@@ -36,58 +28,6 @@ pub(crate) struct ColRef {
 pub struct Expr<S> {
     pub(crate) node: Node,
     _source: PhantomData<fn() -> S>,
-}
-
-pub(crate) enum Node {
-    Compare {
-        column: ColRef,
-        op: &'static str,
-        value: Arc<dyn Param>,
-    },
-    ColumnCompare {
-        left: ColRef,
-        op: &'static str,
-        right: ColRef,
-    },
-    Between {
-        column: ColRef,
-        low: Arc<dyn Param>,
-        high: Arc<dyn Param>,
-    },
-    In {
-        column: ColRef,
-        values: Vec<Arc<dyn Param>>,
-        negated: bool,
-    },
-    Like {
-        column: ColRef,
-        pattern: String,
-        insensitive: bool,
-    },
-    Null {
-        column: ColRef,
-        negated: bool,
-    },
-    /// An aggregate compared with a value, for `HAVING`.
-    Aggregate {
-        aggregate: crate::select::AggregateRef,
-        op: &'static str,
-        value: Arc<dyn Param>,
-    },
-    /// Row-value comparison `(a, b) > ($1, $2)`, for keyset pagination.
-    RowCompare {
-        columns: Vec<ColRef>,
-        op: &'static str,
-        values: Vec<Arc<dyn Param>>,
-    },
-    And(Vec<Node>),
-    Or(Vec<Node>),
-    Not(Box<Node>),
-    Const(bool),
-    Raw {
-        sql: &'static str,
-        params: Vec<Arc<dyn Param>>,
-    },
 }
 
 impl<S> Expr<S> {
@@ -219,126 +159,6 @@ impl<S> fmt::Debug for Expr<S> {
             Err(e) => write!(f, "Expr(<{e}>)"),
         }
     }
-}
-
-impl Node {
-    pub(crate) fn write(&self, w: &mut SqlWriter) -> Result<(), Error> {
-        match self {
-            Self::Compare { column, op, value } => {
-                w.qualified(column.table, column.name);
-                w.push(" ");
-                w.push(op);
-                w.push(" ");
-                w.bind(clone_param(value));
-            }
-            Self::ColumnCompare { left, op, right } => {
-                w.qualified(left.table, left.name);
-                w.push(" ");
-                w.push(op);
-                w.push(" ");
-                w.qualified(right.table, right.name);
-            }
-            Self::Between { column, low, high } => {
-                w.qualified(column.table, column.name);
-                w.push(" BETWEEN ");
-                w.bind(clone_param(low));
-                w.push(" AND ");
-                w.bind(clone_param(high));
-            }
-            Self::In {
-                column,
-                values,
-                negated,
-            } => {
-                w.qualified(column.table, column.name);
-                w.push(if *negated { " NOT IN (" } else { " IN (" });
-                for (i, value) in values.iter().enumerate() {
-                    if i > 0 {
-                        w.push(", ");
-                    }
-                    w.bind(clone_param(value));
-                }
-                w.push(")");
-            }
-            Self::Like {
-                column,
-                pattern,
-                insensitive,
-            } => write_like(w, *column, pattern, *insensitive),
-            Self::Null { column, negated } => {
-                w.qualified(column.table, column.name);
-                w.push(if *negated { " IS NOT NULL" } else { " IS NULL" });
-            }
-            Self::Aggregate {
-                aggregate,
-                op,
-                value,
-            } => {
-                aggregate.write(w);
-                w.push(" ");
-                w.push(op);
-                w.push(" ");
-                w.bind(clone_param(value));
-            }
-            Self::RowCompare {
-                columns,
-                op,
-                values,
-            } => {
-                w.push("(");
-                for (i, column) in columns.iter().enumerate() {
-                    if i > 0 {
-                        w.push(", ");
-                    }
-                    w.qualified(column.table, column.name);
-                }
-                w.push(") ");
-                w.push(op);
-                w.push(" (");
-                for (i, value) in values.iter().enumerate() {
-                    if i > 0 {
-                        w.push(", ");
-                    }
-                    w.bind(clone_param(value));
-                }
-                w.push(")");
-            }
-            Self::And(nodes) | Self::Or(nodes) => {
-                let joiner = if matches!(self, Self::And(_)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
-                w.push("(");
-                for (i, node) in nodes.iter().enumerate() {
-                    if i > 0 {
-                        w.push(joiner);
-                    }
-                    node.write(w)?;
-                }
-                w.push(")");
-            }
-            Self::Not(inner) => {
-                w.push("NOT (");
-                inner.write(w)?;
-                w.push(")");
-            }
-            Self::Const(true) => w.push("1 = 1"),
-            Self::Const(false) => w.push("1 = 0"),
-            Self::Raw { sql, params } => {
-                w.push("(");
-                w.raw(sql, params.iter().map(clone_param).collect())?;
-                w.push(")");
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Builders keep their values so that `to_sql()` and execution can both render them;
-/// rendering shares each value.
-pub(crate) fn clone_param(param: &Arc<dyn Param>) -> Arc<dyn Param> {
-    Arc::clone(param)
 }
 
 /// Marks the tables a query reads from. `Contains<X, I>` holds when table `X` is one

@@ -84,7 +84,13 @@ fn nothing_below_imports_anything_above() {
             unplaced.insert(module);
             continue;
         };
-        let text = std::fs::read_to_string(file).expect("a source file");
+        let source = std::fs::read_to_string(file).expect("a source file");
+        // Comments (doc links among them) name items without depending on them.
+        let text: String = source
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for piece in text.split("crate::").skip(1) {
             let target: String = piece
                 .chars()

@@ -155,7 +155,7 @@ pub enum MigrateError {
     },
 }
 
-/// The state of a [`CircuitBreaker`].
+/// The state of a [`CircuitBreaker`](crate::resilience::CircuitBreaker).
 ///
 /// ```
 /// # async fn demo() -> txova_db::Result<()> {

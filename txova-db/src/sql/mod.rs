@@ -1,5 +1,6 @@
 //! Writing SQL text for one backend: identifier quoting, placeholders, bound values.
 
+pub(crate) mod ast;
 pub(crate) mod cache;
 pub(crate) mod lex;
 pub(crate) mod summary;
