@@ -668,24 +668,9 @@ impl<T> fmt::Debug for Order<T> {
 struct Placeholder;
 
 impl Param for Placeholder {
-    #[cfg(feature = "postgres")]
-    fn add_to_postgres(
+    fn add_to(
         &self,
-        _: &mut sqlx::postgres::PgArguments,
-    ) -> Result<(), sqlx::error::BoxDynError> {
-        Err("a cached statement's placeholder was bound".into())
-    }
-    #[cfg(feature = "sqlite")]
-    fn add_to_sqlite(
-        &self,
-        _: &mut sqlx::sqlite::SqliteArguments,
-    ) -> Result<(), sqlx::error::BoxDynError> {
-        Err("a cached statement's placeholder was bound".into())
-    }
-    #[cfg(feature = "mysql")]
-    fn add_to_mysql(
-        &self,
-        _: &mut sqlx::mysql::MySqlArguments,
+        _: crate::types::backend::Arguments<'_>,
     ) -> Result<(), sqlx::error::BoxDynError> {
         Err("a cached statement's placeholder was bound".into())
     }

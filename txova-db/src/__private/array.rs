@@ -73,25 +73,15 @@ where
         + Sync
         + 'static,
 {
-    fn add_to_postgres(
+    fn add_to(
         &self,
-        args: &mut sqlx::postgres::PgArguments,
+        args: crate::types::backend::Arguments<'_>,
     ) -> Result<(), sqlx::error::BoxDynError> {
-        sqlx::Arguments::add(args, &self.0)
-    }
-    #[cfg(feature = "sqlite")]
-    fn add_to_sqlite(
-        &self,
-        _: &mut sqlx::sqlite::SqliteArguments,
-    ) -> Result<(), sqlx::error::BoxDynError> {
-        Err("column arrays are bound on Postgres only".into())
-    }
-    #[cfg(feature = "mysql")]
-    fn add_to_mysql(
-        &self,
-        _: &mut sqlx::mysql::MySqlArguments,
-    ) -> Result<(), sqlx::error::BoxDynError> {
-        Err("column arrays are bound on Postgres only".into())
+        match args {
+            crate::types::backend::Arguments::Postgres(args) => sqlx::Arguments::add(args, &self.0),
+            // Column arrays are made only for a Postgres statement.
+            _ => Err("column arrays are bound on Postgres only".into()),
+        }
     }
 }
 

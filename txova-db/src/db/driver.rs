@@ -13,6 +13,7 @@ use super::pool::Options;
 use crate::error::Backend;
 use crate::row::{Row, RowInner};
 use crate::types::Param;
+use crate::types::backend::Arguments;
 
 /// What txova-db needs to know about one sqlx driver.
 pub(crate) trait Driver: sqlx::Database {
@@ -178,7 +179,7 @@ impl Driver for sqlx::Postgres {
     fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
         let mut args = Self::Arguments::default();
         for param in params {
-            param.add_to_postgres(&mut args)?;
+            param.add_to(Arguments::Postgres(&mut args))?;
         }
         Ok(args)
     }
@@ -259,7 +260,7 @@ impl Driver for sqlx::Sqlite {
     fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
         let mut args = Self::Arguments::default();
         for param in params {
-            param.add_to_sqlite(&mut args)?;
+            param.add_to(Arguments::Sqlite(&mut args))?;
         }
         Ok(args)
     }
@@ -339,7 +340,7 @@ impl Driver for sqlx::MySql {
     fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError> {
         let mut args = Self::Arguments::default();
         for param in params {
-            param.add_to_mysql(&mut args)?;
+            param.add_to(Arguments::MySql(&mut args))?;
         }
         Ok(args)
     }

@@ -1,4 +1,5 @@
-//! Per-backend halves of [`Bind`](crate::types::Bind) and [`Decode`](crate::types::Decode).
+//! Per-backend halves of [`Bind`](crate::types::Bind) and [`Decode`](crate::types::Decode),
+//! and the one place a parameter meets a backend's argument buffer ([`Arguments`](crate::types::backend::Arguments)).
 //!
 //! Each trait asks for the sqlx encode/decode impls of one backend when its feature is
 //! on, and is implemented for every type when it is off, so the public traits require
@@ -73,3 +74,38 @@ mod mysql {
 pub use mysql::{DecodeMySql, EncodeMySql};
 pub use postgres::{DecodePostgres, EncodePostgres};
 pub use sqlite::{DecodeSqlite, EncodeSqlite};
+
+/// One backend's argument buffer, which a [`Param`](crate::types::Param) adds itself to:
+/// the only per-backend choice a parameter makes, so a new backend is a new variant.
+#[non_exhaustive]
+pub enum Arguments<'a> {
+    /// Postgres' buffer.
+    #[cfg(feature = "postgres")]
+    Postgres(&'a mut sqlx::postgres::PgArguments),
+    /// SQLite's buffer.
+    #[cfg(feature = "sqlite")]
+    Sqlite(&'a mut sqlx::sqlite::SqliteArguments),
+    /// MySQL's buffer.
+    #[cfg(feature = "mysql")]
+    MySql(&'a mut sqlx::mysql::MySqlArguments),
+    #[doc(hidden)]
+    _Lifetime(
+        std::marker::PhantomData<&'a mut ()>,
+        std::convert::Infallible,
+    ),
+}
+
+impl Arguments<'_> {
+    /// Adds `value` with the driver of this buffer's backend.
+    pub fn push<T: crate::types::Bind>(self, value: &T) -> Result<(), sqlx::error::BoxDynError> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres(args) => sqlx::Arguments::add(args, value),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(args) => sqlx::Arguments::add(args, value),
+            #[cfg(feature = "mysql")]
+            Self::MySql(args) => sqlx::Arguments::add(args, value),
+            Self::_Lifetime(_, never) => match never {},
+        }
+    }
+}

@@ -99,44 +99,13 @@ impl<T> Decode for T where T: DecodePostgres + DecodeSqlite + DecodeMySql + Size
 /// ```
 #[doc(hidden)]
 pub trait Param: fmt::Debug + Send + Sync {
-    #[cfg(feature = "postgres")]
-    fn add_to_postgres(
-        &self,
-        args: &mut sqlx::postgres::PgArguments,
-    ) -> Result<(), sqlx::error::BoxDynError>;
-    #[cfg(feature = "sqlite")]
-    fn add_to_sqlite(
-        &self,
-        args: &mut sqlx::sqlite::SqliteArguments,
-    ) -> Result<(), sqlx::error::BoxDynError>;
-    #[cfg(feature = "mysql")]
-    fn add_to_mysql(
-        &self,
-        args: &mut sqlx::mysql::MySqlArguments,
-    ) -> Result<(), sqlx::error::BoxDynError>;
+    /// Adds this value to the statement's argument buffer, whichever backend's it is.
+    fn add_to(&self, args: backend::Arguments<'_>) -> Result<(), sqlx::error::BoxDynError>;
 }
 
 impl<T: Bind> Param for T {
-    #[cfg(feature = "postgres")]
-    fn add_to_postgres(
-        &self,
-        args: &mut sqlx::postgres::PgArguments,
-    ) -> Result<(), sqlx::error::BoxDynError> {
-        sqlx::Arguments::add(args, self)
-    }
-    #[cfg(feature = "sqlite")]
-    fn add_to_sqlite(
-        &self,
-        args: &mut sqlx::sqlite::SqliteArguments,
-    ) -> Result<(), sqlx::error::BoxDynError> {
-        sqlx::Arguments::add(args, self)
-    }
-    #[cfg(feature = "mysql")]
-    fn add_to_mysql(
-        &self,
-        args: &mut sqlx::mysql::MySqlArguments,
-    ) -> Result<(), sqlx::error::BoxDynError> {
-        sqlx::Arguments::add(args, self)
+    fn add_to(&self, args: backend::Arguments<'_>) -> Result<(), sqlx::error::BoxDynError> {
+        args.push(self)
     }
 }
 
