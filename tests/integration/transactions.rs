@@ -504,6 +504,9 @@ impl From<Error> for RideError {
 struct Rides {
     db: Db,
     attempts: AtomicU64,
+    /// The first two attempts (the two concurrent transfers) meet here after reading,
+    /// so both read before either writes: a conflict every run, however loaded.
+    both_read: tokio::sync::Barrier,
 }
 
 impl txova_db::UsesDb for Rides {
@@ -527,10 +530,11 @@ impl Rides {
 
     #[txova_db::transactional(isolation = "serializable", retries = 20)]
     async fn move_money(&self, from: i64, to: i64, amount: i64) -> Result<(), RideError> {
-        self.attempts.fetch_add(1, Ordering::Relaxed);
+        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed);
         let have = Account::get(&self.db, from).await?.balance;
-        // Both concurrent transfers read before either writes: a conflict on every run.
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        if attempt < 2 {
+            self.both_read.wait().await;
+        }
         if have < amount {
             return Err(RideError::NoDriver);
         }
@@ -558,6 +562,7 @@ async fn transactional_methods_join_retry_and_keep_their_error_type() {
     let rides = Arc::new(Rides {
         db: pg.db.clone(),
         attempts: AtomicU64::new(0),
+        both_read: tokio::sync::Barrier::new(2),
     });
     let (outer, inner, marker) = rides.txids(&"generic").await.expect("txids");
     assert_eq!(
