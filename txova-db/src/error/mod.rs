@@ -289,7 +289,9 @@ pub enum ErrorKind {
     /// A statement or an acquire ran out of time (57014 statement timeout or
     /// cancellation, pool acquire timeout, MySQL 3024).
     Timeout,
-    /// The connection failed or broke (class 08, 57P01–57P03, 53300, I/O, connect timeout).
+    /// The connection failed or broke (class 08, 57P01–57P03, 53300, I/O, TLS, a
+    /// protocol error that leaves the session in an unknown state, connect timeout).
+    /// A statement that failed this way is not run again.
     Connection,
     /// The pool has been closed.
     PoolClosed,
