@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::backend::{per_engine, with_engine};
 use crate::error::Error;
 use crate::types::Decode;
 
@@ -64,26 +65,18 @@ impl fmt::Display for ColumnRef<'_> {
 /// ```
 pub struct Row(pub(crate) RowInner);
 
-pub(crate) enum RowInner {
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::postgres::PgRow),
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::sqlite::SqliteRow),
-    #[cfg(feature = "mysql")]
-    MySql(sqlx::mysql::MySqlRow),
+/// A sqlx row of engine `E`.
+type RowOf<E> = <E as sqlx::Database>::Row;
+
+per_engine! {
+    /// The driver's row, per engine.
+    pub(crate) enum RowInner = RowOf;
 }
 
 /// Runs `$body` with `$row` bound to the backend row, whatever the backend.
 macro_rules! with_row {
     ($self:expr, |$row:ident| $body:expr) => {
-        match &$self.0 {
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres($row) => $body,
-            #[cfg(feature = "sqlite")]
-            RowInner::Sqlite($row) => $body,
-            #[cfg(feature = "mysql")]
-            RowInner::MySql($row) => $body,
-        }
+        with_engine!(&$self.0, RowInner, |$row, _E| $body)
     };
 }
 

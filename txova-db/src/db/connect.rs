@@ -9,36 +9,41 @@
 //! span and slow-query warning replace it, with literals redacted.
 
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::Arc;
-#[cfg(feature = "postgres")]
-use std::time::Duration;
 
-use sqlx::{ConnectOptions, Connection};
+use sqlx::ConnectOptions as _;
 
+use super::driver::{Driver, Endpoint};
 use super::pool::{ConnPool, Live, Settings};
 use super::stats::PoolCounters;
 use super::{Db, Inner, Peer, Pool};
+use crate::backend::{Wrap, for_backend};
 use crate::config::DbConfig;
-use crate::error::{Backend, ConfigError, Error};
+use crate::error::{ConfigError, Error};
 
 pub(super) async fn connect(config: DbConfig) -> Result<Db, Error> {
     validate(&config)?;
     let backend = config.url.backend()?;
-    match backend {
-        #[cfg(feature = "postgres")]
-        Backend::Postgres => postgres(config).await,
-        #[cfg(feature = "sqlite")]
-        Backend::Sqlite => sqlite(config).await,
-        #[cfg(feature = "mysql")]
-        Backend::MySql => mysql(config).await,
-        #[allow(unreachable_patterns)]
-        other => Err(ConfigError::UnsupportedScheme {
-            scheme: other.to_string(),
-            expected: "a backend enabled by a cargo feature of txova-db",
-        }
-        .into()),
+    for_backend!(backend, |E| open::<E>(config).await, else Err(ConfigError::UnsupportedScheme {
+        scheme: backend.to_string(),
+        expected: "a backend enabled by a cargo feature of txova-db",
     }
+    .into()))
+}
+
+/// Opens the pool of engine `D`: its first connection under the connect timeout, so
+/// that connecting fails here with the reason, then the pool around it.
+async fn open<D>(mut config: DbConfig) -> Result<Db, Error>
+where
+    D: Driver + Wrap<Pool, ConnPool<D>>,
+{
+    let Endpoint {
+        options,
+        target,
+        peer,
+    } = D::endpoint(&mut config)?;
+    let first = probe::<D>(&config, &target, options.connect()).await?;
+    Ok(finish(config, target, peer, options, first))
 }
 
 fn validate(config: &DbConfig) -> Result<(), ConfigError> {
@@ -61,14 +66,16 @@ fn validate(config: &DbConfig) -> Result<(), ConfigError> {
 }
 
 /// Builds the pool, starting with the connection `probe` opened, and the `Db` around it.
-fn finish<D: super::driver::Driver>(
+fn finish<D>(
     config: DbConfig,
     target: String,
     peer: Peer,
-    options: <D::Connection as Connection>::Options,
+    options: super::pool::Options<D>,
     first: Live<D>,
-    wrap: fn(ConnPool<D>) -> Pool,
-) -> Db {
+) -> Db
+where
+    D: Driver + Wrap<Pool, ConnPool<D>>,
+{
     let counters = Arc::new(PoolCounters::default());
     let settings = Settings {
         max_connections: config.max_connections,
@@ -80,11 +87,11 @@ fn finish<D: super::driver::Driver>(
         test_after_idle: config.test_before_acquire.then_some(config.test_after_idle),
     };
     let pool = ConnPool::new(options, settings, Arc::clone(&counters), Some(first));
-    Db::from_parts(Inner::new(wrap(pool), config, target, peer, counters))
+    Db::from_parts(Inner::new(D::wrap(pool), config, target, peer, counters))
 }
 
 /// A driver's rejection of the URL text, with any password scrubbed from its message.
-fn malformed(config: &DbConfig, err: &sqlx::Error) -> Error {
+pub(super) fn malformed(config: &DbConfig, err: &sqlx::Error) -> Error {
     let reason = match err {
         sqlx::Error::Configuration(cause) => cause.to_string(),
         other => other.to_string(),
@@ -97,7 +104,7 @@ fn malformed(config: &DbConfig, err: &sqlx::Error) -> Error {
 
 /// Opens the first connection under the connect timeout, to report exactly why it
 /// fails; it becomes the pool's first idle connection.
-async fn probe<D: super::driver::Driver>(
+async fn probe<D: Driver>(
     config: &DbConfig,
     target: &str,
     connecting: impl Future<Output = Result<D::Connection, sqlx::Error>>,
@@ -111,99 +118,4 @@ async fn probe<D: super::driver::Driver>(
         Ok(Err(err)) => Err(Error::from_sqlx(err, target, config.acquire_timeout)),
         Ok(Ok(conn)) => Ok(conn),
     }
-}
-
-#[cfg(feature = "postgres")]
-fn millis(duration: Duration) -> String {
-    duration.as_millis().max(1).to_string()
-}
-
-#[cfg(feature = "postgres")]
-async fn postgres(config: DbConfig) -> Result<Db, Error> {
-    let mut options = sqlx::postgres::PgConnectOptions::from_str(config.url.expose())
-        .map_err(|e| malformed(&config, &e))?
-        .disable_statement_logging();
-    if let Some(name) = &config.application_name {
-        options = options.application_name(name);
-    }
-    if let Some(timeout) = config.statement_timeout {
-        options = options.options([("statement_timeout", millis(timeout))]);
-    }
-    if let Some(timeout) = config.lock_timeout {
-        options = options.options([("lock_timeout", millis(timeout))]);
-    }
-    let target = format!("{}:{}", options.get_host(), options.get_port());
-    let peer = Peer {
-        address: Some(options.get_host().to_owned()),
-        port: Some(options.get_port()),
-        namespace: options.get_database().map(str::to_owned),
-    };
-    let first = probe::<sqlx::Postgres>(&config, &target, options.connect()).await?;
-    Ok(finish(config, target, peer, options, first, Pool::Postgres))
-}
-
-#[cfg(feature = "sqlite")]
-async fn sqlite(mut config: DbConfig) -> Result<Db, Error> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-
-    let url = config.url.expose();
-    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    if path.is_empty() || path.starts_with('?') {
-        return Err(ConfigError::MalformedUrl {
-            reason:
-                "the sqlite URL names no file (write sqlite::memory: for an in-memory database)"
-                    .into(),
-        }
-        .into());
-    }
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    let mut options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| malformed(&config, &e))?
-        .create_if_missing(true)
-        .disable_statement_logging();
-    if in_memory {
-        // An in-memory database lives only while one of its connections is open.
-        config.min_connections = config.min_connections.max(1);
-        config.idle_timeout = None;
-        config.max_lifetime = None;
-    } else {
-        options = options.journal_mode(SqliteJournalMode::Wal);
-    }
-    if let Some(timeout) = config.lock_timeout {
-        options = options.busy_timeout(timeout);
-    }
-    if config.statement_timeout.is_some() {
-        tracing::warn!("statement_timeout is not supported by SQLite and is ignored");
-    }
-    let target = options.get_filename().display().to_string();
-    let peer = Peer {
-        namespace: Some(target.clone()),
-        ..Peer::default()
-    };
-    let first = probe::<sqlx::Sqlite>(&config, &target, options.connect()).await?;
-    Ok(finish(config, target, peer, options, first, Pool::Sqlite))
-}
-
-#[cfg(feature = "mysql")]
-async fn mysql(config: DbConfig) -> Result<Db, Error> {
-    let url = config.url.expose();
-    // sqlx knows only the mysql:// scheme; MariaDB speaks the same protocol.
-    let url = match url.strip_prefix("mariadb:") {
-        Some(rest) => format!("mysql:{rest}"),
-        None => url.to_owned(),
-    };
-    let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)
-        .map_err(|e| malformed(&config, &e))?
-        .disable_statement_logging();
-    if config.statement_timeout.is_some() || config.lock_timeout.is_some() {
-        tracing::warn!("statement_timeout and lock_timeout are not applied on MySQL yet");
-    }
-    let target = format!("{}:{}", options.get_host(), options.get_port());
-    let peer = Peer {
-        address: Some(options.get_host().to_owned()),
-        port: Some(options.get_port()),
-        namespace: options.get_database().map(str::to_owned),
-    };
-    let first = probe::<sqlx::MySql>(&config, &target, options.connect()).await?;
-    Ok(finish(config, target, peer, options, first, Pool::MySql))
 }

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
 
+use crate::backend::per_engine;
 use crate::config::DbConfig;
 use crate::error::{Backend, Error};
 use crate::row::Row;
@@ -78,13 +79,12 @@ impl Inner {
     }
 }
 
-pub(crate) enum Pool {
-    #[cfg(feature = "postgres")]
-    Postgres(pool::ConnPool<sqlx::Postgres>),
-    #[cfg(feature = "sqlite")]
-    Sqlite(pool::ConnPool<sqlx::Sqlite>),
-    #[cfg(feature = "mysql")]
-    MySql(pool::ConnPool<sqlx::MySql>),
+/// A pool of engine `D`.
+type PoolOf<D> = pool::ConnPool<D>;
+
+per_engine! {
+    /// The pool, per engine.
+    pub(crate) enum Pool = PoolOf;
 }
 
 /// Runs `$body` with `$pool` bound to the backend's sqlx pool and `$backend` naming
@@ -94,26 +94,7 @@ macro_rules! with_pool_impl {
         $crate::db::with_pool!($db, |$pool, _Backend| $body)
     };
     ($db:expr, |$pool:ident, $backend:ident| $body:expr) => {
-        match &$db.inner.pool {
-            #[cfg(feature = "postgres")]
-            $crate::db::Pool::Postgres($pool) => {
-                #[allow(dead_code)]
-                type $backend = sqlx::Postgres;
-                $body
-            }
-            #[cfg(feature = "sqlite")]
-            $crate::db::Pool::Sqlite($pool) => {
-                #[allow(dead_code)]
-                type $backend = sqlx::Sqlite;
-                $body
-            }
-            #[cfg(feature = "mysql")]
-            $crate::db::Pool::MySql($pool) => {
-                #[allow(dead_code)]
-                type $backend = sqlx::MySql;
-                $body
-            }
-        }
+        $crate::backend::with_engine!(&$db.inner.pool, $crate::db::Pool, |$pool, $backend| $body)
     };
 }
 

@@ -90,68 +90,24 @@ pub fn kind_for_mysql_code(number: u16) -> ErrorKind {
 
 /// The kind and driver code of a database error, by backend, without taking it.
 pub(super) fn kind_and_code(db: &dyn sqlx::error::DatabaseError) -> (ErrorKind, String) {
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        return (kind_for_sqlstate(pg.code()), pg.code().to_owned());
+    match crate::backend::read_error(db) {
+        Some(read) => (read.kind, read.code),
+        None => (
+            ErrorKind::Database,
+            db.code().map(|c| c.into_owned()).unwrap_or_default(),
+        ),
     }
-    #[cfg(feature = "mysql")]
-    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        return (kind_for_mysql_code(my.number()), my.number().to_string());
-    }
-    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-    #[cfg(feature = "sqlite")]
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        let kind = code
-            .parse::<i32>()
-            .map_or(ErrorKind::Database, kind_for_sqlite_code);
-        return (kind, code);
-    }
-    (ErrorKind::Database, code)
 }
 
 /// Reads a driver's database error into our [`DatabaseError`], by backend.
 pub(super) fn classify(db: Box<dyn sqlx::error::DatabaseError>) -> DatabaseError {
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        let kind = kind_for_sqlstate(pg.code());
-        let code = pg.code().to_owned();
-        let constraint = pg.constraint().map(str::to_owned);
-        let table = pg.table().map(str::to_owned);
+    if let Some(read) = crate::backend::read_error(&*db) {
         return DatabaseError::new(
-            kind,
-            Backend::Postgres,
-            code,
-            constraint,
-            table,
-            sqlx::Error::Database(db),
-        );
-    }
-    #[cfg(feature = "mysql")]
-    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        let number = my.number();
-        let constraint = mysql_constraint(number, my.message());
-        return DatabaseError::new(
-            kind_for_mysql_code(number),
-            Backend::MySql,
-            number.to_string(),
-            constraint,
-            None,
-            sqlx::Error::Database(db),
-        );
-    }
-    #[cfg(feature = "sqlite")]
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-        let kind = code
-            .parse::<i32>()
-            .map_or(ErrorKind::Database, kind_for_sqlite_code);
-        let (constraint, table) = sqlite_constraint(db.message());
-        return DatabaseError::new(
-            kind,
-            Backend::Sqlite,
-            code,
-            constraint,
-            table,
+            read.kind,
+            read.backend,
+            read.code,
+            read.constraint,
+            read.table,
             sqlx::Error::Database(db),
         );
     }
@@ -176,41 +132,6 @@ pub(super) fn classify(db: Box<dyn sqlx::error::DatabaseError>) -> DatabaseError
         table,
         sqlx::Error::Database(db),
     )
-}
-
-/// SQLite names no constraint, only the columns: `UNIQUE constraint failed: users.email`
-/// gives constraint `users.email` and table `users`. A named CHECK gives its name:
-/// `CHECK constraint failed: positive_amount`.
-#[cfg(feature = "sqlite")]
-fn sqlite_constraint(message: &str) -> (Option<String>, Option<String>) {
-    let Some((_, detail)) = message.split_once("constraint failed: ") else {
-        return (None, None);
-    };
-    let detail = detail.trim();
-    let table = detail
-        .split_once('.')
-        .map(|(table, _)| table.to_owned())
-        .filter(|t| !t.contains(' '));
-    (Some(detail.to_owned()), table)
-}
-
-/// MySQL puts the key name in the message: `Duplicate entry 'a' for key 'users.email'`,
-/// `... CONSTRAINT `fk_x` FOREIGN KEY ...`, `Check constraint 'positive' is violated`.
-#[cfg(feature = "mysql")]
-fn mysql_constraint(number: u16, message: &str) -> Option<String> {
-    let quoted_after = |marker: &str, quote: char| {
-        let rest = &message[message.find(marker)? + marker.len()..];
-        let rest = rest.strip_prefix(quote)?;
-        rest.split(quote).next().map(str::to_owned)
-    };
-    match number {
-        1062 | 1586 => quoted_after("for key ", '\''),
-        1451 | 1452 | 1216 | 1217 => quoted_after("CONSTRAINT ", '`'),
-        3819 | 4025 => {
-            quoted_after("CONSTRAINT ", '`').or_else(|| quoted_after("constraint ", '\''))
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -254,43 +175,5 @@ mod tests {
         assert_eq!(kind_for_mysql_code(1205), ErrorKind::Busy);
         assert_eq!(kind_for_mysql_code(3024), ErrorKind::Timeout);
         assert_eq!(kind_for_mysql_code(1064), ErrorKind::Database);
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[test]
-    fn sqlite_constraint_from_message() {
-        assert_eq!(
-            sqlite_constraint("UNIQUE constraint failed: users.email"),
-            (Some("users.email".into()), Some("users".into()))
-        );
-        assert_eq!(
-            sqlite_constraint("CHECK constraint failed: positive amount"),
-            (Some("positive amount".into()), None)
-        );
-        assert_eq!(sqlite_constraint("database is locked"), (None, None));
-    }
-
-    #[cfg(feature = "mysql")]
-    #[test]
-    fn mysql_constraint_from_message() {
-        assert_eq!(
-            mysql_constraint(1062, "Duplicate entry 'a@b' for key 'users.email'"),
-            Some("users.email".into())
-        );
-        assert_eq!(
-            mysql_constraint(
-                1452,
-                "Cannot add or update a child row: a foreign key constraint fails (`test`.`rides`, CONSTRAINT `rides_user_fk` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`))"
-            ),
-            Some("rides_user_fk".into())
-        );
-        assert_eq!(
-            mysql_constraint(4025, "CONSTRAINT `positive` failed for `test`.`t`"),
-            Some("positive".into())
-        );
-        assert_eq!(
-            mysql_constraint(3819, "Check constraint 'positive' is violated."),
-            Some("positive".into())
-        );
     }
 }

@@ -120,26 +120,9 @@ pub(crate) fn is_option(type_name: &str) -> bool {
 #[doc(hidden)]
 pub fn sql_type_of<T: Decode>(backend: crate::Backend) -> Option<String> {
     use sqlx::TypeInfo as _;
-    match backend {
-        #[cfg(feature = "postgres")]
-        crate::Backend::Postgres => Some(
-            <T as sqlx::Type<sqlx::Postgres>>::type_info()
-                .name()
-                .to_owned(),
-        ),
-        #[cfg(feature = "sqlite")]
-        crate::Backend::Sqlite => Some(
-            <T as sqlx::Type<sqlx::Sqlite>>::type_info()
-                .name()
-                .to_owned(),
-        ),
-        #[cfg(feature = "mysql")]
-        crate::Backend::MySql => Some(
-            <T as sqlx::Type<sqlx::MySql>>::type_info()
-                .name()
-                .to_owned(),
-        ),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
+    crate::backend::for_backend!(
+        backend,
+        |E| Some(<T as sqlx::Type<E>>::type_info().name().to_owned()),
+        else None
+    )
 }

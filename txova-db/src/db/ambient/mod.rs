@@ -25,6 +25,7 @@ pub(crate) use connection::{CommitFailed, TxConnection};
 
 use super::Db;
 use super::driver::Driver as _;
+use crate::backend::{Wrap, per_engine, with_engine};
 use crate::error::{Error, ErrorKind};
 use crate::n_plus_one::Detector;
 
@@ -74,70 +75,27 @@ pub(crate) struct AmbientTx {
     statements: Detector,
 }
 
-/// The transaction's connection, per backend.
-pub(crate) enum TxConn {
-    #[cfg(feature = "postgres")]
-    Postgres(TxConnection<sqlx::Postgres>),
-    #[cfg(feature = "sqlite")]
-    Sqlite(TxConnection<sqlx::Sqlite>),
-    #[cfg(feature = "mysql")]
-    MySql(TxConnection<sqlx::MySql>),
+/// A transaction's connection on engine `D`.
+type TxConnOf<D> = TxConnection<D>;
+
+per_engine! {
+    /// The transaction's connection, per engine.
+    pub(crate) enum TxConn = TxConnOf;
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection (a
 /// `&mut TxConnection<$backend>`) and `$backend` naming the sqlx database type.
 macro_rules! with_tx_conn_impl {
     ($guard:expr, |$conn:ident, $backend:ident| $body:expr) => {
-        match &mut *$guard {
-            #[cfg(feature = "postgres")]
-            $crate::db::ambient::TxConn::Postgres($conn) => {
-                #[allow(dead_code)]
-                type $backend = sqlx::Postgres;
-                $body
-            }
-            #[cfg(feature = "sqlite")]
-            $crate::db::ambient::TxConn::Sqlite($conn) => {
-                #[allow(dead_code)]
-                type $backend = sqlx::Sqlite;
-                $body
-            }
-            #[cfg(feature = "mysql")]
-            $crate::db::ambient::TxConn::MySql($conn) => {
-                #[allow(dead_code)]
-                type $backend = sqlx::MySql;
-                $body
-            }
-        }
+        $crate::backend::with_engine!(
+            &mut *$guard,
+            $crate::db::ambient::TxConn,
+            |$conn, $backend| $body
+        )
     };
 }
 
 pub(crate) use with_tx_conn_impl as with_tx_conn;
-
-/// Wraps a backend's transaction connection.
-pub(crate) trait WrapTx: super::driver::Driver {
-    fn wrap(tx: TxConnection<Self>) -> TxConn;
-}
-
-#[cfg(feature = "postgres")]
-impl WrapTx for sqlx::Postgres {
-    fn wrap(tx: TxConnection<Self>) -> TxConn {
-        TxConn::Postgres(tx)
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl WrapTx for sqlx::Sqlite {
-    fn wrap(tx: TxConnection<Self>) -> TxConn {
-        TxConn::Sqlite(tx)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl WrapTx for sqlx::MySql {
-    fn wrap(tx: TxConnection<Self>) -> TxConn {
-        TxConn::MySql(tx)
-    }
-}
 
 /// The connection of a live transaction, locked for one statement. If the transaction
 /// was abandoned meanwhile, the connection is let go when this guard drops.
@@ -223,7 +181,7 @@ impl AmbientTx {
                     }
                 });
                 match begun.await? {
-                    Some(tx) => break <B as WrapTx>::wrap(tx),
+                    Some(tx) => break <B as Wrap<TxConn, _>>::wrap(tx),
                     None => retried = true,
                 }
             }
@@ -348,14 +306,7 @@ impl AmbientTx {
     pub(crate) async fn commit(&self) -> Result<(), Error> {
         let conn = self.take_connection().await?;
         let committed = self.db.observed("COMMIT", async move {
-            let outcome = match conn {
-                #[cfg(feature = "postgres")]
-                TxConn::Postgres(tx) => tx.commit().await,
-                #[cfg(feature = "sqlite")]
-                TxConn::Sqlite(tx) => tx.commit().await,
-                #[cfg(feature = "mysql")]
-                TxConn::MySql(tx) => tx.commit().await,
-            };
+            let outcome = with_engine!(conn, TxConn, |tx, _E| tx.commit().await);
             match outcome {
                 Ok(()) => Ok(Ok(())),
                 Err(CommitFailed::RolledBack(cause)) => Ok(Err(cause)),
@@ -384,14 +335,7 @@ impl AmbientTx {
             return;
         };
         let rolled_back = self.db.observed("ROLLBACK", async move {
-            match conn {
-                #[cfg(feature = "postgres")]
-                TxConn::Postgres(tx) => tx.rollback().await,
-                #[cfg(feature = "sqlite")]
-                TxConn::Sqlite(tx) => tx.rollback().await,
-                #[cfg(feature = "mysql")]
-                TxConn::MySql(tx) => tx.rollback().await,
-            }
+            with_engine!(conn, TxConn, |tx, _E| tx.rollback().await)
         });
         if let Err(err) = rolled_back.await {
             tracing::debug!(error = %err, "rollback failed; the connection is discarded");
