@@ -531,16 +531,14 @@ impl RowsChosen for Filtered {}
 #[must_use = "an update does nothing until it is executed"]
 pub struct Update<T, F = Unfiltered> {
     set: Vec<(&'static str, Arc<dyn Param>)>,
-    filter: Expr<T>,
-    _state: PhantomData<fn() -> F>,
+    rows: Rows<T, F>,
 }
 
 impl<T: Table> Update<T, Unfiltered> {
     pub(crate) fn new() -> Self {
         Self {
             set: Vec::new(),
-            filter: Expr::always(),
-            _state: PhantomData,
+            rows: Rows::any(),
         }
     }
 
@@ -554,8 +552,7 @@ impl<T: Table> Update<T, Unfiltered> {
             .map(|c| c.name);
         Self {
             set: names.zip(values).collect(),
-            filter: Expr::always(),
-            _state: PhantomData,
+            rows: Rows::any(),
         }
     }
 
@@ -563,8 +560,7 @@ impl<T: Table> Update<T, Unfiltered> {
     pub fn all_rows(self) -> Update<T, Filtered> {
         Update {
             set: self.set,
-            filter: self.filter,
-            _state: PhantomData,
+            rows: self.rows.all(),
         }
     }
 }
@@ -584,8 +580,7 @@ impl<T: Table, F> Update<T, F> {
     pub fn filter(self, condition: Expr<T>) -> Update<T, Filtered> {
         Update {
             set: self.set,
-            filter: self.filter.and(condition),
-            _state: PhantomData,
+            rows: self.rows.and(condition),
         }
     }
 
@@ -595,29 +590,20 @@ impl<T: Table, F> Update<T, F> {
                 reason: format!("UPDATE of `{}` sets no column", T::NAME),
             });
         }
-        if returning && backend == Backend::MySql {
-            return Err(Error::Unsupported {
-                feature: "UPDATE … RETURNING",
-                backend,
-            });
-        }
-        let mut w = SqlWriter::new(backend);
-        w.push("UPDATE ");
-        w.ident(T::NAME);
-        w.push(" SET ");
-        for (i, (name, value)) in self.set.iter().enumerate() {
-            if i > 0 {
-                w.push(", ");
-            }
-            w.ident(name);
-            w.push(" = ");
-            w.bind(Arc::clone(value));
-        }
-        write_where(&mut w, &self.filter.node)?;
-        if returning {
-            write_returning::<T>(&mut w);
-        }
-        Ok(w.finish())
+        self.rows
+            .build(backend, "UPDATE … RETURNING", returning, |w| {
+                w.push("UPDATE ");
+                w.ident(T::NAME);
+                w.push(" SET ");
+                for (i, (name, value)) in self.set.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.ident(name);
+                    w.push(" = ");
+                    w.bind(Arc::clone(value));
+                }
+            })
     }
 
     /// The statement as it would run on Postgres.
@@ -647,6 +633,62 @@ impl<T: Table, F> Update<T, F> {
     }
 }
 
+/// Which rows an UPDATE or DELETE touches, and whether it has said so: the half the
+/// two statements share.
+struct Rows<T, F> {
+    filter: Expr<T>,
+    _state: PhantomData<fn() -> F>,
+}
+
+impl<T: Table> Rows<T, Unfiltered> {
+    fn any() -> Self {
+        Self {
+            filter: Expr::always(),
+            _state: PhantomData,
+        }
+    }
+
+    fn all(self) -> Rows<T, Filtered> {
+        Rows {
+            filter: self.filter,
+            _state: PhantomData,
+        }
+    }
+}
+
+impl<T: Table, F> Rows<T, F> {
+    fn and(self, condition: Expr<T>) -> Rows<T, Filtered> {
+        Rows {
+            filter: self.filter.and(condition),
+            _state: PhantomData,
+        }
+    }
+
+    /// The statement: `head` (the verb, the table, what it sets), then the filter, then
+    /// the RETURNING list if asked for (refused as `feature` where the backend lacks it).
+    fn build(
+        &self,
+        backend: Backend,
+        feature: &'static str,
+        returning: bool,
+        head: impl FnOnce(&mut SqlWriter),
+    ) -> Result<Statement, Error> {
+        if returning && backend == Backend::MySql {
+            return Err(Error::Unsupported { feature, backend });
+        }
+        let mut w = SqlWriter::new(backend);
+        head(&mut w);
+        if !matches!(self.filter.node, Node::Const(true)) {
+            w.push(" WHERE ");
+            self.filter.node.write(&mut w)?;
+        }
+        if returning {
+            write_returning::<T>(&mut w);
+        }
+        Ok(w.finish())
+    }
+}
+
 /// Builds for the executor's backend and runs, for UPDATE and DELETE.
 async fn execute_built<E: Executor>(
     exec: &E,
@@ -664,14 +706,6 @@ async fn returning_built<T: Table, E: Executor>(
 ) -> Result<Vec<T>, Error> {
     let statement = build(exec.backend())?;
     fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
-}
-
-fn write_where(w: &mut SqlWriter, node: &Node) -> Result<(), Error> {
-    if !matches!(node, Node::Const(true)) {
-        w.push(" WHERE ");
-        node.write(w)?;
-    }
-    Ok(())
 }
 
 /// A `DELETE` from `T`; see [`Table::delete`].
@@ -697,23 +731,18 @@ fn write_where(w: &mut SqlWriter, node: &Node) -> Result<(), Error> {
 /// ```
 #[must_use = "a delete does nothing until it is executed"]
 pub struct Delete<T, F = Unfiltered> {
-    filter: Expr<T>,
-    _state: PhantomData<fn() -> F>,
+    rows: Rows<T, F>,
 }
 
 impl<T: Table> Delete<T, Unfiltered> {
     pub(crate) fn new() -> Self {
-        Self {
-            filter: Expr::always(),
-            _state: PhantomData,
-        }
+        Self { rows: Rows::any() }
     }
 
     /// Deletes every row of the table, deliberately.
     pub fn all_rows(self) -> Delete<T, Filtered> {
         Delete {
-            filter: self.filter,
-            _state: PhantomData,
+            rows: self.rows.all(),
         }
     }
 }
@@ -722,26 +751,16 @@ impl<T: Table, F> Delete<T, F> {
     /// Restricts the rows deleted (ANDed with earlier filters).
     pub fn filter(self, condition: Expr<T>) -> Delete<T, Filtered> {
         Delete {
-            filter: self.filter.and(condition),
-            _state: PhantomData,
+            rows: self.rows.and(condition),
         }
     }
 
     fn build(&self, backend: Backend, returning: bool) -> Result<Statement, Error> {
-        if returning && backend == Backend::MySql {
-            return Err(Error::Unsupported {
-                feature: "DELETE … RETURNING",
-                backend,
-            });
-        }
-        let mut w = SqlWriter::new(backend);
-        w.push("DELETE FROM ");
-        w.ident(T::NAME);
-        write_where(&mut w, &self.filter.node)?;
-        if returning {
-            write_returning::<T>(&mut w);
-        }
-        Ok(w.finish())
+        self.rows
+            .build(backend, "DELETE … RETURNING", returning, |w| {
+                w.push("DELETE FROM ");
+                w.ident(T::NAME);
+            })
     }
 
     /// The statement as it would run on Postgres.
