@@ -1,12 +1,14 @@
 //! `embed_migrations!("migrations")`: the directory's `.sql` files compiled into the
-//! binary, checked for well-formed names at compile time.
+//! binary, their names checked at compile time.
+//!
+//! The name rule is the runtime's (`migrate::source::parse_file_name`, a `const fn`):
+//! the expansion asks it about each file in a constant, so a name it refuses fails the
+//! build, and the rule is written once.
 
 use std::path::PathBuf;
 
 use proc_macro2::TokenStream;
-use quote::quote;
-
-use crate::ctxt::Ctxt;
+use quote::{quote, quote_spanned};
 
 pub(crate) fn embed_migrations(input: TokenStream) -> TokenStream {
     let lit: syn::LitStr = match syn::parse2(input) {
@@ -40,43 +42,27 @@ pub(crate) fn embed_migrations(input: TokenStream) -> TokenStream {
         .filter_map(|p| Some((p.file_name()?.to_str()?.to_owned(), p)))
         .collect();
     files.sort();
-    let cx = Ctxt::new();
-    for (name, _) in &files {
-        if !well_formed(name) {
-            cx.syn_error(syn::Error::new(
-                lit.span(),
-                format!("`{name}` is not a migration file name (expected NNNN_description.up.sql or .down.sql, NNNN a number up to {})", i64::MAX),
-            ));
+    let span = lit.span();
+    let checks = files.iter().map(|(name, _)| {
+        let refused = format!(
+            "`{name}` is not a migration file name (expected NNNN_description.up.sql or .down.sql, NNNN a number up to {})",
+            i64::MAX
+        );
+        quote_spanned! {span=>
+            const _: () = ::core::assert!(
+                ::txova_db::__private::is_migration_file_name(#name),
+                #refused
+            );
         }
-    }
-    if let Err(err) = cx.check() {
-        return err.into_compile_error();
-    }
+    });
     let pairs = files.iter().map(|(name, path)| {
         let path = path.to_string_lossy();
         quote!((#name, ::core::include_str!(#path)))
     });
     quote! {
-        ::txova_db::Migrator::from_files([#(#pairs),*])
-    }
-}
-
-fn well_formed(name: &str) -> bool {
-    let Some(stem) = name
-        .strip_suffix(".up.sql")
-        .or_else(|| name.strip_suffix(".down.sql"))
-    else {
-        return false;
-    };
-    match stem.split_once('_') {
-        // The same rule as the runtime's `migrate::source` (versions are i64 there), so
-        // a name accepted here is accepted when the migrator reads it.
-        Some((number, description)) => {
-            !number.is_empty()
-                && number.bytes().all(|b| b.is_ascii_digit())
-                && number.parse::<i64>().is_ok()
-                && !description.is_empty()
+        {
+            #(#checks)*
+            ::txova_db::Migrator::from_files([#(#pairs),*])
         }
-        None => false,
     }
 }

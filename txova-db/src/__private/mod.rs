@@ -20,6 +20,12 @@ pub use serde;
 
 pub use std::sync::Arc;
 
+/// Whether `name` is a migration file name the migrator accepts: what
+/// `embed_migrations!` checks at compile time, by the migrator's own rule.
+pub const fn is_migration_file_name(name: &str) -> bool {
+    crate::migrate::source::parse_file_name(name).is_some()
+}
+
 /// The field's type name, for `ColumnInfo` (nullability, schema checks).
 pub fn type_name_of<V>() -> &'static str {
     std::any::type_name::<V>()

@@ -77,25 +77,85 @@ pub fn checksum(sql: &str) -> String {
 
 /// Which half of a migration a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
+pub(crate) enum Direction {
     Up,
     Down,
 }
 
-/// Parses `0001_create_users.up.sql` into `(1, "create_users", Up)`.
-fn parse_name(name: &str) -> Option<(i64, String, Direction)> {
-    let (stem, direction) = if let Some(stem) = name.strip_suffix(".up.sql") {
-        (stem, Direction::Up)
-    } else if let Some(stem) = name.strip_suffix(".down.sql") {
-        (stem, Direction::Down)
+/// A migration file name read: `0001_create_users.up.sql` is version 1, description
+/// `create_users` (at `description` in the name), direction up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileName {
+    pub(crate) version: i64,
+    pub(crate) description: std::ops::Range<usize>,
+    pub(crate) direction: Direction,
+}
+
+/// Reads a migration file name: `NNNN_description.up.sql` or `.down.sql`, where NNNN is
+/// ASCII digits making a number that fits `i64` and the description is not empty.
+///
+/// The one statement of the rule: `const` so that `embed_migrations!` checks each
+/// embedded name with it at compile time (through `__private`), and the migrator reads
+/// the same names with it at run time.
+pub(crate) const fn parse_file_name(name: &str) -> Option<FileName> {
+    let bytes = name.as_bytes();
+    let (stem, direction) = if ends_with(bytes, b".up.sql") {
+        (bytes.len() - b".up.sql".len(), Direction::Up)
+    } else if ends_with(bytes, b".down.sql") {
+        (bytes.len() - b".down.sql".len(), Direction::Down)
     } else {
         return None;
     };
-    let (number, description) = stem.split_once('_')?;
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || description.is_empty() {
+    let mut version: i64 = 0;
+    let mut i = 0;
+    while i < stem && bytes[i] != b'_' {
+        if !bytes[i].is_ascii_digit() {
+            return None;
+        }
+        let digit = (bytes[i] - b'0') as i64;
+        version = match version.checked_mul(10) {
+            Some(shifted) => match shifted.checked_add(digit) {
+                Some(next) => next,
+                None => return None,
+            },
+            None => return None,
+        };
+        i += 1;
+    }
+    // No digits, no `_`, or nothing after it.
+    if i == 0 || i + 1 >= stem {
         return None;
     }
-    Some((number.parse().ok()?, description.to_owned(), direction))
+    Some(FileName {
+        version,
+        description: i + 1..stem,
+        direction,
+    })
+}
+
+const fn ends_with(bytes: &[u8], suffix: &[u8]) -> bool {
+    if bytes.len() < suffix.len() {
+        return false;
+    }
+    let start = bytes.len() - suffix.len();
+    let mut i = 0;
+    while i < suffix.len() {
+        if bytes[start + i] != suffix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Parses `0001_create_users.up.sql` into `(1, "create_users", Up)`.
+fn parse_name(name: &str) -> Option<(i64, String, Direction)> {
+    let read = parse_file_name(name)?;
+    Some((
+        read.version,
+        name[read.description].to_owned(),
+        read.direction,
+    ))
 }
 
 /// Builds the ordered, validated migration list from `(file name, text)` pairs.
@@ -200,12 +260,21 @@ mod tests {
             parse_name("0012_a_b.down.sql"),
             Some((12, "a_b".into(), Direction::Down))
         );
+        assert_eq!(
+            parse_name("9223372036854775807_last.up.sql"),
+            Some((i64::MAX, "last".into(), Direction::Up))
+        );
         for bad in [
             "create.up.sql",
             "01.up.sql",
             "x1_a.up.sql",
             "0001_a.sql",
             "_a.up.sql",
+            "0001_.up.sql",
+            "0001.up.sql",
+            "1_a.UP.sql",
+            "99999999999999999999_huge.up.sql",
+            "\u{661}_arabic_indic_digit.up.sql",
         ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
