@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use txova_db::health::HealthMonitor;
 use txova_db::migrate::Migrator;
 use txova_db::transaction::TxOptions;
-use txova_db::{Db, DbConfig, Error, ErrorKind, PageRequest, Table, UsesDb, query, transactional};
+use txova_db::{
+    Db, DbConfig, Error, ErrorKind, Executor, PageRequest, Table, UsesDb, query, transactional,
+};
 
 use crate::support;
 
@@ -359,13 +361,13 @@ impl Rows {
     }
 }
 
-async fn insert_tagged(db: &Db, tag: &str) -> Result<u64, Error> {
+async fn insert_tagged(exec: &impl Executor, tag: &str) -> Result<u64, Error> {
     SweepRow::insert(&SweepRow {
         id: 0,
         tag: tag.to_owned(),
         n: 1,
     })
-    .execute(db)
+    .execute(exec)
     .await
 }
 
@@ -478,6 +480,36 @@ async fn sweep_transactions(fx: &Fixture) {
             let ok = matches!(outcome, Some(Ok(())));
             let body_done = done[polls].load(Ordering::SeqCst);
             assert_atomic(fx, &format!("tx-{polls}"), body_done, ok, "Db::transaction").await;
+        },
+    )
+    .await;
+
+    // The same through the transaction handle: statements given `&tx` explicitly, a
+    // raw query among them, rather than joining the ambient transaction.
+    let done_tx: Vec<Arc<AtomicBool>> = (0..RUNS).map(|_| Arc::default()).collect();
+    sweep(
+        fx,
+        "statements on &tx",
+        |polls| {
+            let (db, done) = (db.clone(), Arc::clone(&done_tx[polls]));
+            async move {
+                let tag = format!("on-tx-{polls}");
+                let (tag, done) = (&tag, &done);
+                db.transaction(|tx| async move {
+                    insert_tagged(&tx, tag).await?;
+                    query(fx.slow_sql()).fetch_all(&tx).await?;
+                    insert_tagged(&tx, tag).await?;
+                    done.store(true, Ordering::SeqCst);
+                    Ok::<_, Error>(())
+                })
+                .await
+            }
+        },
+        async |polls, outcome: Option<&Result<(), Error>>| {
+            let ok = matches!(outcome, Some(Ok(())));
+            let body_done = done_tx[polls].load(Ordering::SeqCst);
+            let what = "statements on &tx";
+            assert_atomic(fx, &format!("on-tx-{polls}"), body_done, ok, what).await;
         },
     )
     .await;
