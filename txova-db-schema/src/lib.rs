@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
-pub use model::{Column, Dialect, Family, Filled, Origin, Schema, SqlType, Table};
+pub use model::{Column, Dialect, Family, Filled, Gone, Origin, Schema, SqlType, Table};
 pub use problem::Problem;
 pub use split::SKIP_MARKER;
 
@@ -79,7 +79,14 @@ pub fn replay<'a>(
                         replayer.apply(statement, &at);
                     }
                 }
-                Err(error) => replayer.problems.push(Problem::Parse { at, error }),
+                Err(error) => {
+                    let at = Origin {
+                        line: at.line
+                            + problem::parse_error_line(&error).map_or(0, |l| l.saturating_sub(1)),
+                        ..at
+                    };
+                    replayer.problems.push(Problem::Parse { at, error });
+                }
             }
         }
     }

@@ -69,6 +69,17 @@ pub struct Schema {
     pub tables: BTreeMap<String, Table>,
     /// Enum types (`CREATE TYPE … AS ENUM`) by name, with their labels.
     pub enums: BTreeMap<String, Vec<String>>,
+    /// Tables a migration dropped or renamed, by their old name (the last such change).
+    pub gone: BTreeMap<String, Gone>,
+}
+
+/// What became of a table or column that is no longer there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gone {
+    /// Its new name, if it was renamed rather than dropped.
+    pub renamed_to: Option<String>,
+    /// The statement that did it.
+    pub origin: Origin,
 }
 
 impl Schema {
@@ -87,6 +98,12 @@ impl Schema {
                 .map(|(_, t)| t)
         })
     }
+
+    /// What became of table `name`, if a migration dropped or renamed it.
+    pub fn gone_table(&self, name: &str) -> Option<&Gone> {
+        let key = name.to_ascii_lowercase();
+        self.gone.get(key.strip_prefix("public.").unwrap_or(&key))
+    }
 }
 
 /// One table.
@@ -100,6 +117,8 @@ pub struct Table {
     pub primary_key: Vec<String>,
     /// The statement that created it.
     pub origin: Origin,
+    /// Columns a migration dropped or renamed, by their old name.
+    pub gone: BTreeMap<String, Gone>,
 }
 
 impl Table {

@@ -18,10 +18,11 @@ pub enum Problem {
     },
     /// The parser refused the statement.
     #[error(
-        "{at}: the statement does not parse ({error}); fix it, or put `-- txova:schema-skip` on the line before it"
+        "{at}: the statement does not parse ({reason}); fix it, or put `-- txova:schema-skip` on the line before it",
+        reason = parse_reason(error)
     )]
     Parse {
-        /// Where.
+        /// Where: the line the parser stopped at.
         at: Origin,
         /// The parser's reason.
         error: sqlparser::parser::ParserError,
@@ -72,4 +73,22 @@ pub enum Problem {
         /// The column.
         column: String,
     },
+}
+
+/// The parser's reason without its position, which counts from the statement's start
+/// (the problem's [`Origin`] gives the file's line instead).
+fn parse_reason(error: &sqlparser::parser::ParserError) -> String {
+    let text = error.to_string();
+    let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+    match text.rfind(" at Line: ") {
+        Some(at) => text[..at].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// The 1-based line, counted from the statement's start, that a parser error names.
+pub(crate) fn parse_error_line(error: &sqlparser::parser::ParserError) -> Option<usize> {
+    let text = error.to_string();
+    let rest = &text[text.rfind(" at Line: ")? + " at Line: ".len()..];
+    rest.split(',').next()?.trim().parse().ok()
 }

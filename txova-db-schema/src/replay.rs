@@ -6,7 +6,7 @@ use sqlparser::ast::{
     UserDefinedTypeRepresentation,
 };
 
-use crate::model::{Column, Dialect, Filled, Origin, Schema, SqlType, Table};
+use crate::model::{Column, Dialect, Filled, Gone, Origin, Schema, SqlType, Table};
 use crate::problem::Problem;
 
 /// Applies statements to a schema, collecting what it cannot replay.
@@ -14,6 +14,20 @@ pub(crate) struct Replayer {
     pub(crate) dialect: Dialect,
     pub(crate) schema: Schema,
     pub(crate) problems: Vec<Problem>,
+}
+
+/// Where `ident` is: the statement's line moved down to the identifier's own (sqlparser
+/// counts lines from the statement's start).
+fn at_ident(at: &Origin, ident: &Ident) -> Origin {
+    let line = ident.span.start.line as usize;
+    Origin {
+        file: at.file.clone(),
+        line: if line > 0 {
+            at.line + line - 1
+        } else {
+            at.line
+        },
+    }
 }
 
 /// A name as the database stores it: unquoted names fold to lower case.
@@ -83,6 +97,7 @@ impl Replayer {
                     columns: Vec::new(),
                     primary_key: Vec::new(),
                     origin: at.clone(),
+                    gone: Default::default(),
                 };
                 for def in &create.columns {
                     let column = self.column(def, at, &mut table.primary_key);
@@ -92,6 +107,7 @@ impl Replayer {
                     apply_constraint(&mut table, constraint);
                 }
                 self.settle(&mut table);
+                self.schema.gone.remove(&key);
                 self.schema.tables.insert(key, table);
             }
             Statement::AlterTable(alter) => {
@@ -113,7 +129,15 @@ impl Replayer {
                 ObjectType::Table => {
                     for name in names {
                         let key = self.key(name);
-                        if self.schema.tables.remove(&key).is_none() && !if_exists {
+                        if self.schema.tables.remove(&key).is_some() {
+                            self.schema.gone.insert(
+                                key,
+                                Gone {
+                                    renamed_to: None,
+                                    origin: at.clone(),
+                                },
+                            );
+                        } else if !if_exists {
                             self.problems.push(Problem::NoSuchTable {
                                 at: at.clone(),
                                 table: key,
@@ -225,7 +249,7 @@ impl Replayer {
             nullable: filled.is_none(),
             default: None,
             filled,
-            origin: at.clone(),
+            origin: at_ident(at, &def.name),
         };
         for option in &def.options {
             match &option.option {
@@ -345,7 +369,16 @@ impl Replayer {
                     table
                         .primary_key
                         .retain(|c| !c.eq_ignore_ascii_case(&column));
-                    if table.columns.len() == before && !if_exists {
+                    if table.columns.len() < before {
+                        let origin = at_ident(at, ident);
+                        table.gone.insert(
+                            column,
+                            Gone {
+                                renamed_to: None,
+                                origin,
+                            },
+                        );
+                    } else if !if_exists {
                         missing.push((table.name.clone(), column));
                     }
                 }
@@ -362,9 +395,18 @@ impl Replayer {
                 new_column_name,
             } => {
                 let (old, new) = (fold(old_column_name), fold(new_column_name));
+                let origin = at_ident(at, new_column_name);
                 self.with_column(name, &old, at, |table, column| {
                     column.name = new.clone();
-                    column.origin = at.clone();
+                    column.origin = origin.clone();
+                    table.gone.remove(&new);
+                    table.gone.insert(
+                        old.clone(),
+                        Gone {
+                            renamed_to: Some(new.clone()),
+                            origin,
+                        },
+                    );
                     for key in &mut table.primary_key {
                         if key.eq_ignore_ascii_case(&old) {
                             key.clone_from(&new);
@@ -380,8 +422,9 @@ impl Replayer {
             }
             AlterTableOperation::AlterColumn { column_name, op } => {
                 let enums = self.schema.enums.clone();
+                let origin = at_ident(at, column_name);
                 self.with_column(name, &fold(column_name), at, |_, column| {
-                    column.origin = at.clone();
+                    column.origin = origin;
                     match op {
                         AlterColumnOperation::SetNotNull => column.nullable = false,
                         AlterColumnOperation::DropNotNull => column.nullable = true,
@@ -463,7 +506,21 @@ impl Replayer {
         };
         let mut primary_key = Vec::new();
         let column = self.column(&def, at, &mut primary_key);
-        self.with_column(table, &fold(old), at, |_, slot| *slot = column.clone());
+        let old = fold(old);
+        let renamed = (!old.eq_ignore_ascii_case(&column.name)).then(|| Gone {
+            renamed_to: Some(column.name.clone()),
+            origin: column.origin.clone(),
+        });
+        self.with_column(table, &old, at, |table, slot| {
+            *slot = column.clone();
+            if !primary_key.is_empty() {
+                table.primary_key.clone_from(&primary_key);
+            }
+            if let Some(renamed) = renamed {
+                table.gone.remove(&column.name);
+                table.gone.insert(old.clone(), renamed);
+            }
+        });
     }
 
     fn with_column(
@@ -507,6 +564,14 @@ impl Replayer {
         match self.schema.tables.remove(&old_key) {
             Some(mut table) => {
                 table.name.clone_from(&new_key);
+                self.schema.gone.remove(&new_key);
+                self.schema.gone.insert(
+                    old_key,
+                    Gone {
+                        renamed_to: Some(new_key.clone()),
+                        origin: at.clone(),
+                    },
+                );
                 self.schema.tables.insert(new_key, table);
             }
             None => self.problems.push(Problem::NoSuchTable {
@@ -599,6 +664,20 @@ mod tests {
         assert_eq!(age.default, None);
         assert_eq!(members.primary_key, ["id"]);
         assert_eq!(out.schema.enums["mood"], ["ok", "sad"]);
+        let nick = &members.gone["nick"];
+        assert_eq!(
+            (nick.renamed_to.as_deref(), nick.origin.line),
+            (Some("nickname"), 1)
+        );
+        assert_eq!(members.gone["m"].renamed_to, None);
+        assert_eq!(
+            out.schema
+                .gone_table("app.users")
+                .unwrap()
+                .renamed_to
+                .as_deref(),
+            Some("app.members")
+        );
     }
 
     #[test]
@@ -675,9 +754,10 @@ mod tests {
             matches!(&out.problems[3], Problem::NoSuchColumn { at, column, .. } if at.line == 7 && column == "ghost")
         );
         assert!(
-            found[2].starts_with("1.up.sql:4: the statement does not parse"),
+            found[2].starts_with("1.up.sql:4: the statement does not parse (Expected: "),
             "{}",
             found[2]
         );
+        assert!(!found[2].contains("Line:"), "{}", found[2]);
     }
 }

@@ -11,7 +11,22 @@ pub(crate) struct Container<'a> {
     pub(crate) ident: &'a syn::Ident,
     pub(crate) vis: &'a syn::Visibility,
     pub(crate) table_name: String,
+    /// Where the table's name was written (`name = "…"`), else the struct's name.
+    pub(crate) table_span: Span,
     pub(crate) fields: Vec<Field<'a>>,
+    /// `#[table(migrations = "…")]`: the directory to check against, overriding the
+    /// crate's `[package.metadata.txova-db]`.
+    pub(crate) migrations: Option<syn::LitStr>,
+    /// `#[table(unchecked)]`: no check against the migrations.
+    pub(crate) unchecked: Option<Span>,
+}
+
+/// The `table` attribute's keys.
+#[derive(Default)]
+struct TableAttrs {
+    name: Option<syn::LitStr>,
+    migrations: Option<syn::LitStr>,
+    unchecked: Option<Span>,
 }
 
 pub(crate) struct Field<'a> {
@@ -34,13 +49,13 @@ impl Field<'_> {
     }
 }
 
-const TABLE_KEYS: &str = "`name`";
+const TABLE_KEYS: &str = "`name`, `migrations`, `unchecked`";
 const COLUMN_KEYS: &str = "`primary_key`, `generated`, `name`, `sortable`, `skip`";
 
 impl<'a> Container<'a> {
     /// `None` when the input is not a struct with named fields (already reported).
     pub(crate) fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Self> {
-        let table_name = parse_table_attrs(cx, input);
+        let attrs = parse_table_attrs(cx, input);
         let named = match &input.data {
             syn::Data::Struct(data) => match &data.fields {
                 syn::Fields::Named(named) => named,
@@ -82,42 +97,71 @@ impl<'a> Container<'a> {
         Some(Self {
             ident: &input.ident,
             vis: &input.vis,
-            table_name: table_name.unwrap_or_else(|| snake_case(&input.ident.unraw().to_string())),
+            table_name: attrs.name.as_ref().map_or_else(
+                || snake_case(&input.ident.unraw().to_string()),
+                syn::LitStr::value,
+            ),
+            table_span: attrs
+                .name
+                .as_ref()
+                .map_or(input.ident.span(), syn::LitStr::span),
             fields,
+            migrations: attrs.migrations,
+            unchecked: attrs.unchecked,
         })
     }
 }
 
-fn parse_table_attrs(cx: &Ctxt, input: &syn::DeriveInput) -> Option<String> {
-    let mut name: Option<String> = None;
+fn parse_table_attrs(cx: &Ctxt, input: &syn::DeriveInput) -> TableAttrs {
+    let mut attrs = TableAttrs::default();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("table")) {
         let parsed = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("name") {
-                let lit = string_value(cx, &meta)?;
-                if let Some(value) = lit {
-                    if name.is_some() {
+            let key = path_text(&meta.path);
+            match key.as_str() {
+                "name" | "migrations" => {
+                    let Some(value) = string_value(cx, &meta)? else {
+                        return Ok(());
+                    };
+                    let slot = if key == "name" {
+                        &mut attrs.name
+                    } else {
+                        &mut attrs.migrations
+                    };
+                    if slot.is_some() {
                         cx.error_spanned_by(
                             &meta.path,
-                            "duplicate `table` key `name`: give the table one name",
+                            if key == "name" {
+                                "duplicate `table` key `name`: give the table one name"
+                            } else {
+                                "duplicate `table` key `migrations`: check the table against one directory"
+                            },
                         );
                     } else if value.value().trim().is_empty() {
                         cx.error_spanned_by(
                             &value,
-                            "the table name is empty; write `#[table(name = \"users\")]`",
+                            if key == "name" {
+                                "the table name is empty; write `#[table(name = \"users\")]`"
+                            } else {
+                                "the migrations directory is empty; write `#[table(migrations = \"migrations/postgres\")]`"
+                            },
                         );
                     } else {
-                        name = Some(value.value());
+                        *slot = Some(value);
                     }
                 }
-            } else {
-                skip_value(&meta)?;
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown `table` key `{}`; the valid key is {TABLE_KEYS}",
-                        path_text(&meta.path)
-                    ),
-                );
+                "unchecked" => {
+                    if attrs.unchecked.is_some() {
+                        cx.error_spanned_by(&meta.path, "duplicate `table` key `unchecked`: write it once");
+                    }
+                    attrs.unchecked = Some(table_flag(cx, &meta)?);
+                }
+                _ => {
+                    skip_value(&meta)?;
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!("unknown `table` key `{key}`; valid keys are {TABLE_KEYS}"),
+                    );
+                }
             }
             Ok(())
         });
@@ -125,7 +169,29 @@ fn parse_table_attrs(cx: &Ctxt, input: &syn::DeriveInput) -> Option<String> {
             cx.syn_error(err);
         }
     }
-    name
+    if let (Some(unchecked), Some(migrations)) = (attrs.unchecked, &attrs.migrations) {
+        cx.syn_error(syn::Error::new(
+            unchecked,
+            format!(
+                "`unchecked` turns off the check against `{}`: keep one of `unchecked` and `migrations`",
+                migrations.value()
+            ),
+        ));
+    }
+    attrs
+}
+
+/// `#[table(unchecked)]`: a flag, no value.
+fn table_flag(cx: &Ctxt, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Span> {
+    if meta.input.peek(syn::Token![=]) {
+        let value: syn::Expr = meta.value()?.parse()?;
+        let key = path_text(&meta.path);
+        cx.error_spanned_by(
+            &value,
+            format!("`{key}` is a flag and takes no value: write `#[table({key})]`"),
+        );
+    }
+    Ok(meta.path.span())
 }
 
 fn parse_field<'a>(cx: &Ctxt, field: &'a syn::Field) -> Option<Field<'a>> {

@@ -2,6 +2,9 @@
 
 mod ast;
 mod expand;
+mod rust_type;
+mod schema_check;
+mod sources;
 mod valid;
 
 use proc_macro2::TokenStream;
@@ -18,12 +21,24 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     valid::reject_generics(&cx, &input);
     let container =
         ast::Container::from_ast(&cx, &input).filter(|_| input.generics.params.is_empty());
+    let mut tracked = Vec::new();
     if let Some(container) = &container {
         valid::check(&cx, container);
+        for source in sources::sources(&cx, container) {
+            schema_check::check(&cx, container, &source);
+            tracked.extend(source.files);
+        }
     }
     // With a usable struct, the expansion is emitted even beside errors: the user then
     // sees the attribute mistakes only, not every use of `User::select()` failing too.
-    let expanded = container.as_ref().map(expand::expand).unwrap_or_default();
+    let mut expanded = container.as_ref().map(expand::expand).unwrap_or_default();
+    // Editing a migration the struct was checked against rebuilds the crate.
+    for file in tracked {
+        let file = file.to_string_lossy();
+        expanded.extend(quote::quote! {
+            const _: &[u8] = ::core::include_bytes!(#file);
+        });
+    }
     match cx.check() {
         Ok(()) => expanded,
         Err(err) => {

@@ -1,0 +1,14 @@
+use txova_db::Table;
+
+#[derive(Table)]
+#[table(name = "notes", migrations = "../../../../ui-tests/tests/ui/schema/fixtures/sqlite")]
+struct Note {
+    #[column(primary_key, generated)]
+    id: i64,
+    body: String,
+    pinned: String,
+    weight: Option<f64>,
+    at: String,
+}
+
+fn main() {}
