@@ -842,3 +842,74 @@ async fn verify_schema_finds_drift() {
     })
     .await;
 }
+
+/// `Db::verify_tables` checks several structs in one call on each backend, reporting
+/// only the tables that drifted.
+#[tokio::test]
+async fn verify_tables_reports_each_drifted_table_on_every_backend() {
+    #[derive(Table)]
+    #[table(name = "vt_accounts")]
+    struct Account {
+        #[column(primary_key)]
+        id: i64,
+        owner: String,
+        balance: i64,
+    }
+    #[derive(Table)]
+    #[table(name = "vt_moves")]
+    struct Move {
+        #[column(primary_key)]
+        id: i64,
+        account_id: i64,
+        note: Option<String>,
+    }
+    async fn scenario(db: &Db, ddl: &str, what: &str) {
+        db.execute_script(ddl).await.expect("tables");
+        let report = db.verify_tables::<(Account, Move)>().await.expect("verify");
+        assert_eq!(report.tables.len(), 2, "{what}");
+        assert!(report.tables[0].is_ok(), "{what}: {report}");
+        let failures: Vec<_> = report.failures().collect();
+        assert_eq!(failures.len(), 1, "{what}: {report}");
+        assert_eq!(failures[0].table, "vt_moves", "{what}");
+        use txova_db::SchemaProblem as P;
+        assert_eq!(
+            failures[0].problems,
+            [
+                P::NullableColumnForRequiredField {
+                    column: "account_id".into()
+                },
+                P::ColumnMissing {
+                    column: "note".into()
+                }
+            ],
+            "{what}: {report}"
+        );
+        let only_accounts = db.verify_tables::<Account>().await.expect("verify");
+        assert!(only_accounts.is_ok(), "{what}: {only_accounts}");
+    }
+    let ddl = |int: &str, text: &str| {
+        format!(
+            "CREATE TABLE vt_accounts (id {int} PRIMARY KEY, owner {text} NOT NULL, balance {int} NOT NULL);
+             CREATE TABLE vt_moves (id {int} PRIMARY KEY, account_id {int})"
+        )
+    };
+    let sqlite = Db::connect("sqlite::memory:").await.expect("sqlite");
+    scenario(&sqlite, &ddl("INTEGER", "TEXT"), "sqlite").await;
+    if let Some(pg) = support::postgres("verify_tables_every_backend").await {
+        scenario(&pg.db, &ddl("BIGINT", "TEXT"), "postgres").await;
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(url) = support::server_url(
+        support::Service::MySql,
+        "verify_tables_reports_each_drifted_table_on_every_backend",
+    ) {
+        let my = Db::connect(&url).await.expect("mariadb");
+        my.execute("DROP TABLE IF EXISTS vt_moves, vt_accounts")
+            .await
+            .expect("clean");
+        scenario(&my, &ddl("BIGINT", "VARCHAR(100)"), "mariadb").await;
+        my.execute("DROP TABLE IF EXISTS vt_moves, vt_accounts")
+            .await
+            .expect("clean");
+    }
+}

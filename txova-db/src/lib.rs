@@ -47,7 +47,7 @@ pub use migrate::Migrator;
 pub use page::{KeysetPage, KeysetRequest, Page, PageRequest};
 pub use query::{Query, query};
 pub use row::{ColumnRef, Row};
-pub use schema::{SchemaProblem, SchemaReport, verify_schema};
+pub use schema::{SchemaProblem, SchemaReport, TablesReport, verify_schema, verify_tables};
 pub use select::{Select, avg, count, count_of, max, min, sum};
 pub use table::{PrimaryKey, Table};
 pub use transaction::{Isolation, RetryPolicy, Tx, TxOptions, UsesDb};

@@ -2,6 +2,7 @@
 //! drift between code and database shows up in a test rather than in production.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::error::{Backend, Error};
@@ -128,6 +129,124 @@ impl fmt::Display for SchemaReport {
         }
         Ok(())
     }
+}
+
+/// A set of `#[derive(Table)]` types checked together by [`verify_tables`]: one type,
+/// or a tuple of up to 16.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "users")] struct User { #[column(primary_key)] id: i64 }
+/// # #[derive(Table)] #[table(name = "rides")] struct Ride { #[column(primary_key)] id: i64 }
+/// fn checked<T: txova_db::schema::Tables>() {}
+/// checked::<User>();
+/// checked::<(User, Ride)>();
+/// ```
+pub trait Tables {
+    /// Checks each type against its table, in order.
+    #[doc(hidden)]
+    fn verify<E: Executor>(
+        exec: &E,
+    ) -> impl Future<Output = Result<Vec<SchemaReport>, Error>> + Send;
+}
+
+impl<T: Table> Tables for T {
+    async fn verify<E: Executor>(exec: &E) -> Result<Vec<SchemaReport>, Error> {
+        Ok(vec![verify_schema::<T, E>(exec).await?])
+    }
+}
+
+macro_rules! tables_tuple {
+    ($($t:ident),+) => {
+        impl<$($t: Table),+> Tables for ($($t,)+) {
+            async fn verify<E: Executor>(exec: &E) -> Result<Vec<SchemaReport>, Error> {
+                Ok(vec![$(verify_schema::<$t, E>(exec).await?),+])
+            }
+        }
+    };
+}
+
+tables_tuple!(A);
+tables_tuple!(A, B);
+tables_tuple!(A, B, C);
+tables_tuple!(A, B, C, D);
+tables_tuple!(A, B, C, D, E2);
+tables_tuple!(A, B, C, D, E2, F);
+tables_tuple!(A, B, C, D, E2, F, G);
+tables_tuple!(A, B, C, D, E2, F, G, H);
+tables_tuple!(A, B, C, D, E2, F, G, H, I);
+tables_tuple!(A, B, C, D, E2, F, G, H, I, J);
+tables_tuple!(A, B, C, D, E2, F, G, H, I, J, K);
+tables_tuple!(A, B, C, D, E2, F, G, H, I, J, K, L);
+tables_tuple!(A, B, C, D, E2, F, G, H, I, J, K, L, M);
+tables_tuple!(A, B, C, D, E2, F, G, H, I, J, K, L, M, N);
+tables_tuple!(A, B, C, D, E2, F, G, H, I, J, K, L, M, N, O);
+tables_tuple!(A, B, C, D, E2, F, G, H, I, J, K, L, M, N, O, P);
+
+/// What [`verify_tables`] found: one [`SchemaReport`] per table, in the order given.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, Table};
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, email: String }
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, user_id: i64 }
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute_script(
+///     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);
+///      CREATE TABLE rides (id INTEGER PRIMARY KEY, user_id INTEGER)",
+/// ).await?;
+/// let report = db.verify_tables::<(User, Ride)>().await?;
+/// assert!(!report.is_ok());
+/// assert_eq!(report.to_string(), "table `rides`:\n  - column `user_id` allows NULL but its field is not an Option");
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablesReport {
+    /// One per table checked.
+    pub tables: Vec<SchemaReport>,
+}
+
+impl TablesReport {
+    /// Whether every struct agrees with its table.
+    pub fn is_ok(&self) -> bool {
+        self.tables.iter().all(SchemaReport::is_ok)
+    }
+
+    /// The reports of the tables that disagree.
+    pub fn failures(&self) -> impl Iterator<Item = &SchemaReport> {
+        self.tables.iter().filter(|t| !t.is_ok())
+    }
+}
+
+impl fmt::Display for TablesReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_ok() {
+            return write!(f, "{} tables match their structs", self.tables.len());
+        }
+        for (i, report) in self.failures().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{report}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks every type of `T` (a `Table`, or a tuple of them) against the live catalog,
+/// on any backend: what a service runs at start-up, beside the compile-time check
+/// against its migrations, to catch a database that drifted from them.
+pub async fn verify_tables<T: Tables, E: Executor>(exec: &E) -> Result<TablesReport, Error> {
+    Ok(TablesReport {
+        tables: T::verify(exec).await?,
+    })
 }
 
 struct CatalogColumn {
@@ -272,7 +391,37 @@ fn types_agree(backend: Backend, expected: &str, found: &str) -> bool {
             // NUMERIC (booleans, dates) and BLOB-typed columns take any storage class.
             a == b || a == "NUMERIC" || b == "NUMERIC" || b == "BLOB"
         }
-        Backend::MySql => true,
+        Backend::MySql => {
+            // sqlx names `BIGINT`, `VARCHAR`, `BOOLEAN` (for tinyint(1)), …; the catalog's
+            // `data_type` names `bigint`, `varchar`, `tinyint`, ….
+            let family = |name: &str| -> Option<&'static str> {
+                let name = name.to_ascii_lowercase();
+                let name = name.trim_end_matches(" unsigned");
+                Some(match name {
+                    "tinyint" | "boolean" | "bool" => "tiny",
+                    "smallint" => "short",
+                    "mediumint" | "int" | "integer" => "int",
+                    "bigint" => "bigint",
+                    "float" => "float",
+                    "double" | "real" => "double",
+                    "char" | "varchar" | "text" | "tinytext" | "mediumtext" | "longtext"
+                    | "enum" | "set" => "text",
+                    "binary" | "varbinary" | "blob" | "tinyblob" | "mediumblob" | "longblob" => {
+                        "bytes"
+                    }
+                    "datetime" | "timestamp" => "datetime",
+                    "date" => "date",
+                    "time" => "time",
+                    "json" => "json",
+                    "decimal" | "numeric" => "decimal",
+                    _ => return None,
+                })
+            };
+            match (family(expected), family(found)) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+        }
     }
 }
 
@@ -287,6 +436,15 @@ mod tests {
         assert!(!types_agree(Backend::Postgres, "INT8", "int4"));
         assert!(!types_agree(Backend::Postgres, "TEXT", "int4"));
         assert!(types_agree(Backend::Postgres, "user_status", "user_status"));
+    }
+
+    #[test]
+    fn mysql_type_families() {
+        assert!(types_agree(Backend::MySql, "BIGINT", "bigint"));
+        assert!(types_agree(Backend::MySql, "VARCHAR", "text"));
+        assert!(types_agree(Backend::MySql, "BOOLEAN", "tinyint"));
+        assert!(!types_agree(Backend::MySql, "BIGINT", "varchar"));
+        assert!(!types_agree(Backend::MySql, "INT", "bigint"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use txova_db::session::Sessions;
 use txova_db::store::Store;
 use txova_db::{Backend, Db, DbConfig};
 
+use crate::model::{Driver, Ride, User};
 use crate::repo::{Drivers, Rides, Users};
 
 /// Latency buckets (seconds) for every `*_seconds` histogram: query, pool wait,
@@ -39,6 +40,8 @@ pub(crate) enum StartError {
     Metrics(#[from] BuildError),
     #[error("the admin account: {0}")]
     Admin(String),
+    #[error("the database does not match the models: {0}")]
+    Schema(txova_db::TablesReport),
 }
 
 /// Everything a request handler can reach; cheap to clone (handles all the way down).
@@ -127,6 +130,12 @@ pub(crate) async fn start(metrics: PrometheusHandle) -> Result<AppState, StartEr
     };
     for step in migrator.up(&db).await? {
         tracing::info!(version = step.version, description = %step.description, "migrated");
+    }
+    // The models were checked against the migrations when this binary was built; this
+    // checks the database they ran on (a hand edit, a change applied out of band).
+    let report = db.verify_tables::<(User, Driver, Ride)>().await?;
+    if !report.is_ok() {
+        return Err(StartError::Schema(report));
     }
 
     let store = Store::from_env().await?;

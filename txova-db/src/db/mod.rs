@@ -284,6 +284,27 @@ impl Db {
         stats
     }
 
+    /// Checks the `#[derive(Table)]` type `T`, or each type of a tuple `T`, against the
+    /// live catalog, and returns one report: what a service runs at start-up to refuse
+    /// a database that drifted from its structs. See [`verify_tables`](crate::verify_tables).
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// # use txova_db::Table;
+    /// # #[derive(Table)] #[table(name = "users")] struct User { #[column(primary_key)] id: i64 }
+    /// let db = txova_db::Db::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)").await?;
+    /// let report = db.verify_tables::<User>().await?;
+    /// assert!(report.is_ok(), "{report}");
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn verify_tables<T: crate::schema::Tables>(
+        &self,
+    ) -> Result<crate::schema::TablesReport, Error> {
+        crate::schema::verify_tables::<T, Self>(self).await
+    }
+
     /// Runs one statement with no parameters; returns the rows affected.
     ///
     /// For parameters use [`query`](crate::query()); for several statements at once,
