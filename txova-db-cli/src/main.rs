@@ -7,10 +7,17 @@
 //! txova-db migrate steps -1
 //! txova-db migrate force 7                 # after fixing a failed migration by hand
 //! txova-db migrate create add_rides_index  # writes NNNN_add_rides_index.{up,down}.sql
+//! txova-db schema --dir migrations/postgres show [--json]  # the schema they create
+//! txova-db schema --dir migrations/postgres diff           # its drift from DATABASE_URL
 //! ```
 //!
 //! The database comes from `--database-url` or `DATABASE_URL`. Every applied or
 //! reverted file prints one line; any failure exits with status 1 and the reason.
+//! `schema show` needs no database: it replays the `.up.sql` files as
+//! `#[derive(Table)]` does; `schema diff` lists every difference between that replay
+//! and the live catalog and exits with status 1 when there is one.
+
+mod schema;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +38,40 @@ struct Cli {
 enum Command {
     /// Run and manage schema migrations.
     Migrate(Migrate),
+    /// Show the schema a migrations directory creates, or its drift from a database.
+    Schema(SchemaCommand),
+}
+
+#[derive(Parser)]
+struct SchemaCommand {
+    /// The migrations directory.
+    #[arg(long, default_value = "migrations", global = true)]
+    dir: PathBuf,
+    /// Its SQL dialect (postgres, sqlite, mysql); by default named by the directory's
+    /// path (`migrations/postgres`), else by the database URL.
+    #[arg(long, global = true)]
+    dialect: Option<String>,
+    #[command(subcommand)]
+    action: SchemaAction,
+}
+
+#[derive(Subcommand)]
+enum SchemaAction {
+    /// Print the schema the migrations create (no database needed).
+    Show {
+        /// As JSON rather than SQL.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare it with a live database; exit 1 if they differ.
+    Diff {
+        /// The database (postgres://…, sqlite:…); the password is never printed.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// The history table, left out of the comparison.
+        #[arg(long, default_value = "_txova_migrations")]
+        table: String,
+    },
 }
 
 #[derive(Parser)]
@@ -90,14 +131,74 @@ enum Action {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let Command::Migrate(migrate) = Cli::parse().command;
-    match run(migrate).await {
+    let outcome = match Cli::parse().command {
+        Command::Migrate(migrate) => run(migrate).await,
+        Command::Schema(command) => run_schema(command).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn run_schema(args: SchemaCommand) -> Result<(), String> {
+    let url = match &args.action {
+        SchemaAction::Show { .. } => None,
+        SchemaAction::Diff { database_url, .. } => Some(
+            database_url
+                .as_deref()
+                .ok_or("no database: pass --database-url or set DATABASE_URL")?,
+        ),
+    };
+    let dialect = match &args.dialect {
+        Some(name) => txova_db_schema::Dialect::from_name(name)
+            .ok_or_else(|| format!("`{name}` is not a dialect: write postgres, sqlite or mysql"))?,
+        None => txova_db_schema::Dialect::of_path(&args.dir)
+            .or_else(|| {
+                url.and_then(|url| txova_db_schema::Dialect::from_name(url.split(':').next()?))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "cannot tell the SQL dialect of {}: pass --dialect postgres|sqlite|mysql",
+                    args.dir.display()
+                )
+            })?,
+    };
+    let replayed = schema::replay(&args.dir, dialect)?;
+    match &args.action {
+        SchemaAction::Show { json: true } => println!(
+            "{}",
+            serde_json::to_string_pretty(&schema::to_json(&replayed.schema))
+                .map_err(|e| e.to_string())?
+        ),
+        SchemaAction::Show { json: false } => print!("{}", replayed.schema),
+        SchemaAction::Diff { table, .. } => {
+            let db = Db::connect(url.unwrap_or_default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let drift = schema::diff(&db, &replayed.schema, dialect, table).await;
+            db.close().await;
+            let drift = drift?;
+            if !drift.is_empty() {
+                for line in &drift {
+                    println!("{line}");
+                }
+                return Err(format!(
+                    "the database differs from the migrations in {} ({} differences)",
+                    args.dir.display(),
+                    drift.len()
+                ));
+            }
+            println!(
+                "the database matches the migrations in {}",
+                args.dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn run(args: Migrate) -> Result<(), String> {

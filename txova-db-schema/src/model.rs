@@ -396,6 +396,63 @@ fn sqlite_affinity(text: &str) -> Family {
     }
 }
 
+/// The schema as SQL: the enum types, then each table with its columns as the replay
+/// knows them (type as written, nullability, default, how the database fills it) and
+/// its primary key.
+///
+/// ```
+/// use txova_db_schema::{Dialect, replay};
+///
+/// let sql = "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL DEFAULT '');";
+/// let replayed = replay(Dialect::Postgres, [("0001.up.sql".into(), sql)]);
+/// assert_eq!(
+///     replayed.schema.to_string(),
+///     "CREATE TABLE users (\n    id bigint NOT NULL,\n    name text NOT NULL DEFAULT '',\n    PRIMARY KEY (id)\n);\n"
+/// );
+/// ```
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, labels) in &self.enums {
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|l| format!("'{}'", l.replace('\'', "''")))
+                .collect();
+            writeln!(f, "CREATE TYPE {name} AS ENUM ({});", labels.join(", "))?;
+        }
+        for table in self.tables.values() {
+            writeln!(f, "CREATE TABLE {} (", table.name)?;
+            let mut lines: Vec<String> = table
+                .columns
+                .iter()
+                .map(|c| {
+                    let mut line = format!("    {} {}", c.name, c.sql_type.text);
+                    line.push_str(if c.nullable { "" } else { " NOT NULL" });
+                    if let Some(default) = &c.default {
+                        line.push_str(&format!(" DEFAULT {default}"));
+                    }
+                    match c.filled {
+                        Some(filled @ (Filled::Identity { .. } | Filled::AutoIncrement)) => {
+                            line.push_str(&format!(" {filled}"));
+                        }
+                        Some(Filled::Computed) => line.push_str(" /* computed */"),
+                        // The type (`bigserial`) or the key (`INTEGER PRIMARY KEY`) says it.
+                        Some(Filled::Serial | Filled::RowId) | None => {}
+                    }
+                    line
+                })
+                .collect();
+            if !table.primary_key.is_empty() {
+                lines.push(format!(
+                    "    PRIMARY KEY ({})",
+                    table.primary_key.join(", ")
+                ));
+            }
+            writeln!(f, "{}\n);", lines.join(",\n"))?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
