@@ -26,7 +26,7 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         valid::check(&cx, container);
         for source in sources::sources(&cx, container) {
             schema_check::check(&cx, container, &source);
-            tracked.extend(source.files);
+            tracked.extend(sources::not_yet_tracked(source.files));
         }
     }
     // With a usable struct, the expansion is emitted even beside errors: the user then

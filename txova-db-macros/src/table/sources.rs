@@ -33,15 +33,20 @@ pub(crate) struct Source {
 /// The sources `container` is checked against; errors in saying where they are go to
 /// `cx`.
 pub(crate) fn sources(cx: &Ctxt, container: &Container<'_>) -> Vec<Source> {
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => sources_in(cx, container, Path::new(&dir)),
+        None => Vec::new(),
+    }
+}
+
+/// [`sources`] for the crate whose manifest is in `manifest_dir`.
+fn sources_in(cx: &Ctxt, container: &Container<'_>, manifest_dir: &Path) -> Vec<Source> {
     if container.unchecked.is_some() {
         return Vec::new();
     }
-    let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
-        return Vec::new();
-    };
     let (dirs, dialect, span) = match &container.migrations {
         Some(lit) => (vec![lit.value()], None, lit.span()),
-        None => match metadata(&manifest_dir) {
+        None => match metadata(manifest_dir) {
             Ok(Some(metadata)) => (metadata.dirs, metadata.dialect, container.ident.span()),
             Ok(None) => return Vec::new(),
             Err(reason) => {
@@ -66,23 +71,56 @@ pub(crate) fn sources(cx: &Ctxt, container: &Container<'_>) -> Vec<Source> {
                 ));
                 return None;
             };
-            load(cx, span, &manifest_dir, shown, dialect)
+            load(cx, span, manifest_dir, shown, dialect)
         })
+        .collect()
+}
+
+/// Of `files`, those no earlier derive of this compilation has included: rustc tracks
+/// an included file for the whole crate, so one `include_bytes!` of each is enough to
+/// rebuild it when the file changes (a thousand copies of the same bytes made a
+/// 100-table crate build noticeably slower).
+pub(crate) fn not_yet_tracked(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    static TRACKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let mut tracked = TRACKED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    files
+        .into_iter()
+        .filter(|f| tracked.insert(f.clone()))
         .collect()
 }
 
 /// `[package.metadata.txova-db]`: `migrations` (a directory or a list of them) and an
 /// optional `dialect`.
+#[derive(Clone)]
 struct Metadata {
     dirs: Vec<String>,
     dialect: Option<Dialect>,
 }
 
+/// The metadata of a manifest, read once per compilation (per text of the manifest).
 fn metadata(manifest_dir: &Path) -> Result<Option<Metadata>, String> {
+    type Read = Result<Option<Metadata>, String>;
+    static READ: OnceLock<Mutex<HashMap<(PathBuf, u64), Read>>> = OnceLock::new();
     let path = manifest_dir.join("Cargo.toml");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    let key = (path, hasher.finish());
+    let mut read = READ
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    read.entry(key)
+        .or_insert_with(|| parse_metadata(&text))
+        .clone()
+}
+
+fn parse_metadata(text: &str) -> Result<Option<Metadata>, String> {
     let manifest: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
     let Some(section) = manifest
         .get("package")
@@ -228,6 +266,79 @@ mod tests {
         let read = metadata(&several).expect("valid").expect("present");
         assert_eq!(read.dirs, ["db/a", "db/b"]);
         assert_eq!(read.dialect, Some(Dialect::Sqlite));
+    }
+
+    #[test]
+    fn a_directory_is_replayed_once_until_a_file_changes() {
+        let root = manifest("cache", "[package]\nname = \"x\"\n");
+        let dir = root.join("migrations/postgres");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("0001_t.up.sql");
+        std::fs::write(&file, "CREATE TABLE t (id BIGINT PRIMARY KEY);").expect("file");
+        let cx = Ctxt::new();
+        let span = Span::call_site();
+        let load_it = || {
+            load(
+                &cx,
+                span,
+                &root,
+                "migrations/postgres".into(),
+                Dialect::Postgres,
+            )
+            .expect("loads")
+        };
+        let (first, second) = (load_it(), load_it());
+        assert!(
+            Arc::ptr_eq(&first.replayed, &second.replayed),
+            "replayed twice"
+        );
+        assert_eq!(first.files, std::slice::from_ref(&file));
+        std::fs::write(&file, "CREATE TABLE t (id BIGINT PRIMARY KEY, n TEXT);").expect("edit");
+        let edited = load_it();
+        assert!(
+            !Arc::ptr_eq(&first.replayed, &edited.replayed),
+            "an edit is replayed"
+        );
+        assert!(
+            edited
+                .replayed
+                .schema
+                .table("t")
+                .expect("t")
+                .column("n")
+                .is_some()
+        );
+        cx.check().expect("no errors");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn the_crate_metadata_applies_to_every_table_but_an_unchecked_one() {
+        let root = manifest(
+            "optout",
+            "[package]\nname = \"x\"\n[package.metadata.txova-db]\nmigrations = \"db/sqlite\"\n",
+        );
+        std::fs::create_dir_all(root.join("db/sqlite")).expect("dir");
+        std::fs::write(
+            root.join("db/sqlite/0001_t.up.sql"),
+            "CREATE TABLE t (id INTEGER);",
+        )
+        .expect("file");
+        let found = |input: syn::DeriveInput| {
+            let cx = Ctxt::new();
+            let container = Container::from_ast(&cx, &input).expect("a struct");
+            let found: Vec<(String, Dialect)> = sources_in(&cx, &container, &root)
+                .into_iter()
+                .map(|s| (s.shown, s.dialect))
+                .collect();
+            cx.check().expect("no errors");
+            found
+        };
+        let checked = found(syn::parse_quote! { struct T { id: i64 } });
+        assert_eq!(checked, [("db/sqlite".to_owned(), Dialect::Sqlite)]);
+        let unchecked = found(syn::parse_quote! { #[table(unchecked)] struct T { id: i64 } });
+        assert!(unchecked.is_empty());
+        let _ = std::fs::remove_dir_all(root);
     }
 
     #[test]
