@@ -478,7 +478,8 @@ impl Replayer {
             | AlterTableOperation::EnableRowLevelSecurity
             | AlterTableOperation::DisableRowLevelSecurity
             | AlterTableOperation::OwnerTo { .. }
-            | AlterTableOperation::ValidateConstraint { .. } => {}
+            | AlterTableOperation::ValidateConstraint { .. }
+            | AlterTableOperation::ReplicaIdentity { .. } => {}
             other => self.unsupported(at, &format!("ALTER TABLE … {other}")),
         }
     }
@@ -759,5 +760,104 @@ mod tests {
             found[2]
         );
         assert!(!found[2].contains("Line:"), "{}", found[2]);
+    }
+
+    #[test]
+    fn keys_types_and_renames_added_later() {
+        let out = run(
+            Dialect::Postgres,
+            &[(
+                "1.up.sql",
+                "CREATE TYPE mood AS ENUM ('ok');
+                 ALTER TYPE mood ADD VALUE 'sad';
+                 CREATE TYPE gone AS ENUM ('x');
+                 DROP TYPE gone;
+                 CREATE TABLE t (a INT NOT NULL, b TEXT);
+                 ALTER TABLE t ADD CONSTRAINT t_pk PRIMARY KEY (a);
+                 ALTER TABLE IF EXISTS nowhere ADD COLUMN c INT;
+                 ALTER TABLE t ADD COLUMN IF NOT EXISTS b TEXT;
+                 ALTER TABLE t ADD COLUMN b TEXT;
+                 ALTER TABLE t ALTER COLUMN b SET DEFAULT 'x';
+                 ALTER TABLE t ALTER COLUMN b DROP NOT NULL;
+                 ALTER TABLE t ALTER COLUMN a ADD GENERATED ALWAYS AS IDENTITY;
+                 ALTER TABLE t DROP CONSTRAINT t_pk;
+                 ALTER TABLE t DROP COLUMN IF EXISTS ghost;
+                 DROP TABLE IF EXISTS nothing;
+                 CREATE TABLE IF NOT EXISTS t (z INT);
+                 ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+                 CREATE TABLE d (id INT);
+                 DROP TABLE d;",
+            )],
+        );
+        assert_eq!(out.schema.enums["mood"], ["ok", "sad"]);
+        assert!(!out.schema.enums.contains_key("gone"));
+        let t = out.schema.table("t").unwrap();
+        assert_eq!(t.primary_key, ["a"]);
+        assert_eq!(
+            t.column("a").unwrap().filled,
+            Some(Filled::Identity { always: true })
+        );
+        let b = t.column("b").unwrap();
+        assert_eq!((b.default.as_deref(), b.nullable), (Some("'x'"), true));
+        assert!(
+            t.column("z").is_none(),
+            "IF NOT EXISTS leaves the table as it was"
+        );
+        assert_eq!(out.schema.gone_table("d").unwrap().renamed_to, None);
+        assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+        assert!(
+            matches!(&out.problems[0], Problem::ColumnExists { at, column, .. } if at.line == 9 && column == "b")
+        );
+
+        let my = run(
+            Dialect::MySql,
+            &[(
+                "1.up.sql",
+                "CREATE TABLE a (id INT PRIMARY KEY, n INT);
+                 RENAME TABLE a TO b;
+                 ALTER TABLE b DROP PRIMARY KEY;
+                 ALTER TABLE b MODIFY COLUMN n BIGINT UNSIGNED NOT NULL PRIMARY KEY;
+                 RENAME TABLE missing TO other;",
+            )],
+        );
+        let b = my.schema.table("b").unwrap();
+        assert_eq!(b.primary_key, ["n"]);
+        assert_eq!(
+            b.column("n").unwrap().sql_type.family,
+            Family::Int {
+                bytes: 8,
+                unsigned: true
+            }
+        );
+        assert_eq!(
+            my.schema.gone_table("a").unwrap().renamed_to.as_deref(),
+            Some("b")
+        );
+        assert!(
+            matches!(&my.problems[..], [Problem::NoSuchTable { table, .. }] if table == "missing")
+        );
+    }
+
+    #[test]
+    fn statements_it_does_not_know_are_named() {
+        let out = run(
+            Dialect::Postgres,
+            &[(
+                "1.up.sql",
+                "CREATE TABLE t (id INT);\nALTER TABLE t SET TBLPROPERTIES ('a' = 'b');\nCREATE TABLE u AS SELECT 1;\nTRUNCATE t;",
+            )],
+        );
+        let found: Vec<String> = out.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].starts_with("1.up.sql:2: `ALTER TABLE … "),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].starts_with("1.up.sql:3: `CREATE TABLE … AS"),
+            "{}",
+            found[1]
+        );
     }
 }
