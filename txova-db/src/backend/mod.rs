@@ -89,7 +89,7 @@ pub(crate) trait Wrap<PerEngine, Value> {
 /// `$of<engine>` (a type alias, so it may name a type whose parameter needs more than
 /// [`Engine`]), and a [`Wrap`] into it for each.
 ///
-/// ```ignore
+/// ```text
 /// type PoolOf<D> = ConnPool<D>;
 /// per_engine! {
 ///     /// The pool, per engine.
