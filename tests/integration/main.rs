@@ -37,3 +37,5 @@ mod soak;
 mod surface;
 mod telemetry;
 mod transactions;
+#[cfg(feature = "mysql")]
+mod transactions_mysql;

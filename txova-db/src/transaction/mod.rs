@@ -123,7 +123,10 @@ impl TxOptions {
         Self::default()
     }
 
-    /// The isolation level (ignored by SQLite, whose transactions are serializable).
+    /// The isolation level: `BEGIN ISOLATION LEVEL …` on Postgres, `SET TRANSACTION
+    /// ISOLATION LEVEL …` before `START TRANSACTION` on MySQL and MariaDB (for that
+    /// transaction only, in the same round trip); ignored by SQLite, whose transactions
+    /// are serializable.
     pub fn isolation(mut self, isolation: Isolation) -> Self {
         self.isolation = Some(isolation);
         self
@@ -164,18 +167,28 @@ impl TxOptions {
             // upgrading from a read lock (they wait, or get SQLITE_BUSY, retried).
             Backend::Sqlite if self.read_only => "BEGIN DEFERRED".to_owned(),
             Backend::Sqlite => "BEGIN IMMEDIATE".to_owned(),
-            Backend::Postgres | Backend::MySql => {
-                let mut sql = String::from(if backend == Backend::MySql {
-                    "START TRANSACTION"
-                } else {
-                    "BEGIN"
-                });
-                if let Some(isolation) = self.isolation
-                    && backend == Backend::Postgres
-                {
+            Backend::Postgres => {
+                let mut sql = String::from("BEGIN");
+                if let Some(isolation) = self.isolation {
                     sql.push_str(" ISOLATION LEVEL ");
                     sql.push_str(isolation.sql());
                 }
+                if self.read_only {
+                    sql.push_str(" READ ONLY");
+                }
+                sql
+            }
+            // START TRANSACTION takes no isolation level on MySQL and MariaDB; `SET
+            // TRANSACTION` (no SESSION) sets it for the next transaction only, and goes
+            // in the same round trip.
+            Backend::MySql => {
+                let mut sql = String::new();
+                if let Some(isolation) = self.isolation {
+                    sql.push_str("SET TRANSACTION ISOLATION LEVEL ");
+                    sql.push_str(isolation.sql());
+                    sql.push_str("; ");
+                }
+                sql.push_str("START TRANSACTION");
                 if self.read_only {
                     sql.push_str(" READ ONLY");
                 }

@@ -59,6 +59,12 @@ impl<D: Driver> TxConnection<D> {
             Err(error) => {
                 // A BEGIN the server refused opened nothing.
                 conn.set_tx_phase(TxPhase::None);
+                // A BEGIN of two statements (MySQL's `SET TRANSACTION …; START
+                // TRANSACTION`) may have run its first, which sets the characteristics of
+                // the session's next transaction: the session is not reused.
+                if begin.contains(';') {
+                    conn.mark_broken();
+                }
                 Err(BeginFailed {
                     retry_elsewhere: super::super::found_dead::<D>(&conn, &error),
                     error,
