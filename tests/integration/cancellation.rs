@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use txova_db::health::HealthMonitor;
 use txova_db::migrate::Migrator;
-use txova_db::transaction::TxOptions;
+use txova_db::transaction::{Isolation, TxOptions};
 use txova_db::{
     Db, DbConfig, Error, ErrorKind, Executor, PageRequest, Table, UsesDb, query, transactional,
 };
@@ -480,6 +480,35 @@ async fn sweep_transactions(fx: &Fixture) {
             let ok = matches!(outcome, Some(Ok(())));
             let body_done = done[polls].load(Ordering::SeqCst);
             assert_atomic(fx, &format!("tx-{polls}"), body_done, ok, "Db::transaction").await;
+        },
+    )
+    .await;
+
+    // With an isolation level: Postgres' `BEGIN ISOLATION LEVEL …`, MariaDB's
+    // `SET TRANSACTION …; START TRANSACTION` (two statements in one round trip).
+    let done_iso: Vec<Arc<AtomicBool>> = (0..RUNS).map(|_| Arc::default()).collect();
+    sweep(
+        fx,
+        "transaction with an isolation level",
+        |polls| {
+            let (db, done) = (db.clone(), Arc::clone(&done_iso[polls]));
+            async move {
+                let tag = format!("iso-{polls}");
+                let options = TxOptions::new().isolation(Isolation::ReadCommitted);
+                db.transaction_with(options, |_| async {
+                    insert_tagged(&db, &tag).await?;
+                    insert_tagged(&db, &tag).await?;
+                    done.store(true, Ordering::SeqCst);
+                    Ok::<_, Error>(())
+                })
+                .await
+            }
+        },
+        async |polls, outcome: Option<&Result<(), Error>>| {
+            let ok = matches!(outcome, Some(Ok(())));
+            let body_done = done_iso[polls].load(Ordering::SeqCst);
+            let what = "transaction with an isolation level";
+            assert_atomic(fx, &format!("iso-{polls}"), body_done, ok, what).await;
         },
     )
     .await;

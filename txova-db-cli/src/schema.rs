@@ -174,7 +174,7 @@ fn same_type(ours: &SqlType, theirs: &SqlType) -> bool {
 /// name (Postgres); of the main database (SQLite). Tables of the current schema are
 /// named unqualified, as the replay names them.
 async fn catalog(db: &Db, schema: &Schema) -> txova_db::Result<Vec<LiveColumn>> {
-    match db.backend() {
+    let rows = match db.backend() {
         Backend::Postgres => {
             let mut schemas: Vec<String> = schema
                 .tables
@@ -183,7 +183,7 @@ async fn catalog(db: &Db, schema: &Schema) -> txova_db::Result<Vec<LiveColumn>> 
                 .collect();
             schemas.sort();
             schemas.dedup();
-            let rows = query(
+            query(
                 "SELECT (CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END
                          || c.relname)::text,
                         a.attname::text,
@@ -201,39 +201,29 @@ async fn catalog(db: &Db, schema: &Schema) -> txova_db::Result<Vec<LiveColumn>> 
             )
             .bind(schemas.join(","))
             .fetch_all(db)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(LiveColumn {
-                        table: row.try_get(0)?,
-                        name: row.try_get(1)?,
-                        sql_type: row.try_get(2)?,
-                        nullable: row.try_get(3)?,
-                        default: row.try_get(4)?,
-                    })
-                })
-                .collect()
+            .await?
         }
         _ => {
-            let rows = query(
+            query(
                 "SELECT m.name, p.name, p.type, p.\"notnull\" = 0 AND p.pk = 0, p.dflt_value IS NOT NULL
                  FROM sqlite_master m JOIN pragma_table_info(m.name) p
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
                  ORDER BY m.name, p.cid",
             )
             .fetch_all(db)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(LiveColumn {
-                        table: row.try_get(0)?,
-                        name: row.try_get(1)?,
-                        sql_type: row.try_get(2)?,
-                        nullable: row.try_get(3)?,
-                        default: row.try_get(4)?,
-                    })
-                })
-                .collect()
+            .await?
         }
-    }
+    };
+    // Both queries answer: table, column, type, nullable, has a default.
+    rows.iter()
+        .map(|row| {
+            Ok(LiveColumn {
+                table: row.try_get(0)?,
+                name: row.try_get(1)?,
+                sql_type: row.try_get(2)?,
+                nullable: row.try_get(3)?,
+                default: row.try_get(4)?,
+            })
+        })
+        .collect()
 }
