@@ -64,13 +64,18 @@ pub struct DbConfig {
     /// checks on every acquire.
     #[serde(with = "humantime_serde")]
     pub test_after_idle: Duration,
-    /// Server-side limit per statement (Postgres `statement_timeout`); `None` for none.
+    /// Server-side limit per statement, failing it with
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout): Postgres `statement_timeout`,
+    /// MariaDB `max_statement_time`, MySQL `max_execution_time` (which MySQL applies to
+    /// read-only `SELECT`s only). Not available on SQLite (a warning says so). `None`
+    /// for none.
     #[serde(with = "humantime_serde")]
     pub statement_timeout: Option<Duration>,
     /// How long a statement waits for a row or table lock before failing with
     /// [`ErrorKind::Busy`](crate::ErrorKind::Busy): Postgres `lock_timeout`, SQLite
-    /// `busy_timeout`. `None` keeps the backend's default (Postgres waits forever,
-    /// SQLite 5 s).
+    /// `busy_timeout`, MySQL/MariaDB `innodb_lock_wait_timeout` (whole seconds, rounded
+    /// up). `None` keeps the backend's default (Postgres waits forever, SQLite 5 s,
+    /// InnoDB 50 s).
     #[serde(with = "humantime_serde")]
     pub lock_timeout: Option<Duration>,
     /// Statements slower than this are logged at WARN with their SQL (never their

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sqlx::ConnectOptions as _;
 
-use super::driver::{Driver, Endpoint};
+use super::driver::{Driver, Endpoint, SessionLimits};
 use super::pool::{ConnPool, Live, Settings};
 use super::stats::PoolCounters;
 use super::{Db, Inner, Peer, Pool};
@@ -85,6 +85,7 @@ where
         acquire_timeout: config.acquire_timeout,
         connect_timeout: config.connect_timeout,
         test_after_idle: config.test_before_acquire.then_some(config.test_after_idle),
+        session: SessionLimits::of(&config),
     };
     let pool = ConnPool::new(options, settings, Arc::clone(&counters), Some(first));
     Db::from_parts(Inner::new(D::wrap(pool), config, target, peer, counters))
@@ -109,7 +110,8 @@ async fn probe<D: Driver>(
     target: &str,
     connecting: impl Future<Output = Result<D::Connection, sqlx::Error>>,
 ) -> Result<Live<D>, Error> {
-    let opening = async { Live::identify(connecting.await?).await };
+    let limits = SessionLimits::of(config);
+    let opening = async { Live::identify(connecting.await?, &limits).await };
     match tokio::time::timeout(config.connect_timeout, opening).await {
         Err(_) => Err(Error::ConnectTimeout {
             target: target.to_owned(),

@@ -16,11 +16,28 @@ use crate::error::AbortCause;
 pub(crate) struct TxConnection<D: Driver> {
     conn: PooledConn<D>,
     /// The failure that left the transaction unable to commit (Postgres: any error in
-    /// it; MySQL: a deadlock), unless a later `ROLLBACK TO SAVEPOINT` undid it.
-    aborted: Option<AbortCause>,
+    /// it; MySQL: a deadlock or a lock wait timeout), unless a later `ROLLBACK TO
+    /// SAVEPOINT` undid it.
+    aborted: Option<Aborted>,
+    /// Statements sent so far: orders failures against savepoints.
+    sent: u64,
+    /// The savepoints open, innermost last, each with the statement count when it was
+    /// taken.
+    savepoints: Vec<(u32, u64)>,
     /// A statement of this transaction was dropped midway: its reply is read before
     /// the next statement is sent.
     abandoned: bool,
+}
+
+/// A failure that dooms the transaction, and when it happened.
+struct Aborted {
+    cause: AbortCause,
+    /// The number of the statement that failed (see [`TxConnection::sent`]).
+    at: u64,
+    /// Whether rolling back to a savepoint taken before it undoes it: the failure
+    /// undid only its statement (a lock wait timeout on MySQL, any error on Postgres),
+    /// not the whole transaction (a deadlock).
+    undone_by_savepoint: bool,
 }
 
 /// Why [`TxConnection::begin`] failed.
@@ -54,6 +71,8 @@ impl<D: Driver> TxConnection<D> {
             Ok(_) => Ok(Self {
                 conn,
                 aborted: None,
+                sent: 0,
+                savepoints: Vec::new(),
                 abandoned: false,
             }),
             Err(error) => {
@@ -103,6 +122,7 @@ impl<D: Driver> TxConnection<D> {
     /// Call before sending a statement of the transaction.
     pub(crate) fn statement_started(&mut self) {
         self.abandoned = true;
+        self.sent += 1;
         self.conn.statement_started();
     }
 
@@ -113,10 +133,44 @@ impl<D: Driver> TxConnection<D> {
         self.note(error);
     }
 
+    /// Savepoint `n` was taken by the statement just finished.
+    pub(crate) fn savepoint_taken(&mut self, n: u32) {
+        self.savepoints.push((n, self.sent));
+    }
+
+    /// Savepoint `n` was released: it and those taken after it are gone.
+    pub(crate) fn savepoint_released(&mut self, n: u32) {
+        if let Some(at) = self.savepoints.iter().position(|&(open, _)| open == n) {
+            self.savepoints.truncate(at);
+        }
+    }
+
+    /// The transaction rolled back to savepoint `n`: those taken after it are gone, and
+    /// a failure after it that undid only its statement is undone with the rest.
+    pub(crate) fn rolled_back_to_savepoint(&mut self, n: u32) {
+        let Some(at) = self.savepoints.iter().position(|&(open, _)| open == n) else {
+            return;
+        };
+        let taken = self.savepoints[at].1;
+        self.savepoints.truncate(at + 1);
+        if self
+            .aborted
+            .as_ref()
+            .is_some_and(|aborted| aborted.undone_by_savepoint && aborted.at > taken)
+        {
+            self.aborted = None;
+        }
+    }
+
     fn note(&mut self, error: Option<&sqlx::Error>) {
         match error {
             Some(error) if D::aborts_transaction(error) => {
-                self.aborted.get_or_insert_with(|| AbortCause::of(error));
+                let (at, undone_by_savepoint) = (self.sent, !D::ends_transaction(error));
+                self.aborted.get_or_insert_with(|| Aborted {
+                    cause: AbortCause::of(error),
+                    at,
+                    undone_by_savepoint,
+                });
             }
             Some(_) => {}
             None if D::SUCCESS_RESTORES_TRANSACTION => self.aborted = None,
@@ -127,7 +181,7 @@ impl<D: Driver> TxConnection<D> {
     /// Commits; a transaction that had failed is rolled back instead and reported so.
     pub(crate) async fn commit(mut self) -> Result<(), CommitFailed> {
         self.settle().await.map_err(CommitFailed::Error)?;
-        if let Some(cause) = self.aborted.take() {
+        if let Some(Aborted { cause, .. }) = self.aborted.take() {
             // Nothing to gain from sending COMMIT (Postgres would answer ROLLBACK
             // without an error): roll back and say so.
             self.rollback().await.map_err(CommitFailed::Error)?;

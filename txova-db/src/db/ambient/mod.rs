@@ -248,6 +248,9 @@ impl AmbientTx {
                 c.statement_started();
                 let result = B::simple(&mut **c, &sql).await;
                 c.statement_finished(result.as_ref().err());
+                if result.is_ok() {
+                    c.rolled_back_to_savepoint(outermost);
+                }
                 result
             });
             rolled_back.map_err(|e| self.db.error(e))?;
@@ -373,6 +376,12 @@ impl AmbientTx {
                 c.statement_started();
                 let result = B::simple(&mut **c, &sql).await;
                 c.statement_finished(result.as_ref().err());
+                match verb {
+                    SavepointVerb::Open if result.is_ok() => c.savepoint_taken(n),
+                    SavepointVerb::Release => c.savepoint_released(n),
+                    SavepointVerb::RollbackTo if result.is_ok() => c.rolled_back_to_savepoint(n),
+                    _ => {}
+                }
                 let closed = match verb {
                     SavepointVerb::Open => result.is_err(),
                     SavepointVerb::Release => false,

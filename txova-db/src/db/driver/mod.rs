@@ -55,10 +55,12 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
         sql: &'c str,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
 
-    /// Learns a new connection's [`CancelKey`](Self::CancelKey).
-    fn identify(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Self::CancelKey, sqlx::Error>> + Send + '_;
+    /// Learns a new connection's [`CancelKey`](Self::CancelKey), and applies the
+    /// session limits its connect options could not carry (MySQL's timeouts).
+    fn identify<'c>(
+        conn: &'c mut Self::Connection,
+        limits: &'c SessionLimits,
+    ) -> impl Future<Output = Result<Self::CancelKey, sqlx::Error>> + Send + 'c;
 
     /// Whether a connection left with a statement in flight can be read back to a known
     /// state by [`drain`](Self::drain). Where it cannot (MySQL: sqlx does not track
@@ -120,6 +122,12 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
     /// transaction unable to commit: the server will roll it back (or has).
     fn aborts_transaction(error: &sqlx::Error) -> bool;
 
+    /// Whether a statement failing with `error` has rolled back the whole transaction
+    /// (so no savepoint of it is left to roll back to), not only itself.
+    fn ends_transaction(_error: &sqlx::Error) -> bool {
+        false
+    }
+
     /// Whether a statement that succeeds inside an aborted transaction brings it back:
     /// true where only `ROLLBACK TO SAVEPOINT` can succeed there (Postgres).
     const SUCCESS_RESTORES_TRANSACTION: bool = false;
@@ -133,6 +141,24 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
     /// back (it rolled the transaction back by itself).
     fn no_transaction(_error: &sqlx::Error) -> bool {
         false
+    }
+}
+
+/// The per-session limits of [`DbConfig`]: applied through the connect options where
+/// the engine takes them there (Postgres startup parameters, SQLite's busy timeout),
+/// else by [`Driver::identify`] on each new connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SessionLimits {
+    pub(crate) statement_timeout: Option<std::time::Duration>,
+    pub(crate) lock_timeout: Option<std::time::Duration>,
+}
+
+impl SessionLimits {
+    pub(crate) fn of(config: &DbConfig) -> Self {
+        Self {
+            statement_timeout: config.statement_timeout,
+            lock_timeout: config.lock_timeout,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use sqlx::ConnectOptions as _;
 use sqlx::error::BoxDynError;
 use sqlx::mysql::MySqlConnectOptions;
 
-use super::{AfterCancel, Driver, Endpoint, execute_script, in_own_session};
+use super::{AfterCancel, Driver, Endpoint, SessionLimits, execute_script, in_own_session};
 use crate::config::DbConfig;
 use crate::db::Peer;
 use crate::db::connect::malformed;
@@ -37,9 +37,6 @@ impl Driver for sqlx::MySql {
         let options = MySqlConnectOptions::from_str(&url)
             .map_err(|e| malformed(config, &e))?
             .disable_statement_logging();
-        if config.statement_timeout.is_some() || config.lock_timeout.is_some() {
-            tracing::warn!("statement_timeout and lock_timeout are not applied on MySQL yet");
-        }
         Ok(Endpoint {
             target: format!("{}:{}", options.get_host(), options.get_port()),
             peer: Peer {
@@ -70,12 +67,21 @@ impl Driver for sqlx::MySql {
         execute_script::<Self>(conn, sql)
     }
 
-    fn identify(
+    /// Also applies the session limits, which MySQL takes only as session variables:
+    /// one round trip more when any is set.
+    async fn identify(
         conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + '_ {
-        sqlx::query_scalar::<Self, u64>("SELECT CONNECTION_ID()")
-            .persistent(false)
-            .fetch_one(conn)
+        limits: &SessionLimits,
+    ) -> Result<u64, sqlx::Error> {
+        let (id, version) =
+            sqlx::query_as::<Self, (u64, String)>("SELECT CONNECTION_ID(), VERSION()")
+                .persistent(false)
+                .fetch_one(&mut *conn)
+                .await?;
+        if let Some(set) = session_limits_sql(limits, version.contains("MariaDB")) {
+            execute_script::<Self>(conn, &set).await?;
+        }
+        Ok(id)
     }
 
     /// `KILL CONNECTION` from a session of its own: the server ends the session with its
@@ -87,12 +93,88 @@ impl Driver for sqlx::MySql {
     }
 
     /// A deadlock (1213) rolls the whole transaction back; later statements would run
-    /// outside it. (A lock wait timeout, 1205, rolls back only its statement, unless the
-    /// server runs with `innodb_rollback_on_timeout`.)
+    /// outside it. A lock wait timeout (1205) rolls back only its statement (unless the
+    /// server runs with `innodb_rollback_on_timeout`), leaving the transaction open
+    /// with part of its work undone: committing it would commit the rest without that
+    /// statement, so it fails the transaction too, as on Postgres, unless a savepoint
+    /// scope around the statement rolled back. Either way the transaction is retried.
     fn aborts_transaction(error: &sqlx::Error) -> bool {
-        error
-            .as_database_error()
-            .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-            .is_some_and(|my| my.number() == 1213)
+        matches!(mysql_error_number(error), Some(1213 | 1205))
+    }
+
+    fn ends_transaction(error: &sqlx::Error) -> bool {
+        mysql_error_number(error) == Some(1213)
+    }
+}
+
+/// The server's error number, for a database error.
+fn mysql_error_number(error: &sqlx::Error) -> Option<u16> {
+    error
+        .as_database_error()
+        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(sqlx::mysql::MySqlDatabaseError::number)
+}
+
+/// The `SET SESSION` statement that applies `limits`, if any is set: the statement
+/// timeout as MariaDB's `max_statement_time` (seconds, any statement) or MySQL's
+/// `max_execution_time` (milliseconds, read-only `SELECT`s only: MySQL has no limit
+/// for writes), and the lock timeout as `innodb_lock_wait_timeout` (whole seconds,
+/// rounded up, at least 1).
+fn session_limits_sql(limits: &SessionLimits, mariadb: bool) -> Option<String> {
+    let mut set = Vec::new();
+    if let Some(timeout) = limits.statement_timeout {
+        // 0 would switch the limit off: at least the smallest unit each server counts.
+        set.push(if mariadb {
+            format!(
+                "max_statement_time = {:.6}",
+                timeout.as_secs_f64().max(1e-6)
+            )
+        } else {
+            format!(
+                "max_execution_time = {}",
+                timeout.as_millis().clamp(1, u128::from(u32::MAX))
+            )
+        });
+    }
+    if let Some(timeout) = limits.lock_timeout {
+        let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+        set.push(format!(
+            "innodb_lock_wait_timeout = {}",
+            seconds.clamp(1, 1_073_741_824)
+        ));
+    }
+    (!set.is_empty()).then(|| format!("SET SESSION {}", set.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn session_limits_are_one_set_statement_per_server() {
+        let none = SessionLimits::default();
+        assert_eq!(session_limits_sql(&none, true), None);
+        let limits = SessionLimits {
+            statement_timeout: Some(Duration::from_millis(1500)),
+            lock_timeout: Some(Duration::from_millis(200)),
+        };
+        assert_eq!(
+            session_limits_sql(&limits, true).as_deref(),
+            Some("SET SESSION max_statement_time = 1.500000, innodb_lock_wait_timeout = 1")
+        );
+        assert_eq!(
+            session_limits_sql(&limits, false).as_deref(),
+            Some("SET SESSION max_execution_time = 1500, innodb_lock_wait_timeout = 1")
+        );
+        let tiny = SessionLimits {
+            statement_timeout: Some(Duration::from_nanos(1)),
+            lock_timeout: Some(Duration::from_secs(3)),
+        };
+        assert_eq!(
+            session_limits_sql(&tiny, false).as_deref(),
+            Some("SET SESSION max_execution_time = 1, innodb_lock_wait_timeout = 3")
+        );
     }
 }

@@ -10,7 +10,7 @@ use sqlx::ConnectOptions as _;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::PgConnectOptions;
 
-use super::{AfterCancel, Driver, Endpoint, execute_script, in_own_session};
+use super::{AfterCancel, Driver, Endpoint, SessionLimits, execute_script, in_own_session};
 use crate::config::DbConfig;
 use crate::db::Peer;
 use crate::db::connect::malformed;
@@ -90,9 +90,11 @@ impl Driver for sqlx::Postgres {
         execute_script::<Self>(conn, sql)
     }
 
-    fn identify(
-        conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<i32, sqlx::Error>> + Send + '_ {
+    /// The limits went with the startup parameters.
+    fn identify<'c>(
+        conn: &'c mut Self::Connection,
+        _limits: &'c SessionLimits,
+    ) -> impl Future<Output = Result<i32, sqlx::Error>> + Send + 'c {
         sqlx::query_scalar::<Self, i32>("SELECT pg_backend_pid()")
             .persistent(false)
             .fetch_one(conn)

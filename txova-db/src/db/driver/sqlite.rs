@@ -9,7 +9,7 @@ use sqlx::ConnectOptions as _;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 
-use super::{AfterCancel, Driver, Endpoint, execute_script};
+use super::{AfterCancel, Driver, Endpoint, SessionLimits, execute_script};
 use crate::config::DbConfig;
 use crate::db::Peer;
 use crate::db::connect::malformed;
@@ -85,7 +85,11 @@ impl Driver for sqlx::Sqlite {
 
     /// Installs a progress handler that interrupts the running statement while the
     /// returned flag is set (checked every [`SQLITE_PROGRESS_OPS`] VM instructions).
-    async fn identify(conn: &mut Self::Connection) -> Result<Self::CancelKey, sqlx::Error> {
+    /// (The lock timeout went with the connect options as `busy_timeout`.)
+    async fn identify(
+        conn: &mut Self::Connection,
+        _limits: &SessionLimits,
+    ) -> Result<Self::CancelKey, sqlx::Error> {
         let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = Arc::clone(&interrupt);
         conn.lock_handle()

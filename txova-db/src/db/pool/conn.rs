@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::Shared;
-use crate::db::driver::Driver;
+use crate::db::driver::{Driver, SessionLimits};
 
 /// An open connection, when it was opened, and how to reach its session from outside
 /// (to cancel a statement it is running).
@@ -20,8 +20,11 @@ pub(crate) struct Live<D: Driver> {
 impl<D: Driver> Live<D> {
     /// Learns what is needed to cancel the connection's statements (one round trip on
     /// Postgres and MySQL, none on SQLite).
-    pub(crate) async fn identify(mut raw: D::Connection) -> Result<Self, sqlx::Error> {
-        let key = D::identify(&mut raw).await?;
+    pub(crate) async fn identify(
+        mut raw: D::Connection,
+        limits: &SessionLimits,
+    ) -> Result<Self, sqlx::Error> {
+        let key = D::identify(&mut raw, limits).await?;
         Ok(Self {
             raw,
             created: Instant::now(),

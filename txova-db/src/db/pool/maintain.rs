@@ -110,7 +110,9 @@ impl<D: Driver> Shared<D> {
             let Some(reservation) = self.reserve(min) else {
                 return;
             };
-            let opening = async { Live::identify(self.options.connect().await?).await };
+            let opening = async {
+                Live::identify(self.options.connect().await?, &self.settings.session).await
+            };
             match tokio::time::timeout(self.settings.connect_timeout, opening).await {
                 Ok(Ok(live)) => {
                     reservation.keep();

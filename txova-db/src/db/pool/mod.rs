@@ -54,7 +54,7 @@ use tokio::time::Instant;
 use conn::{Checkout, Slot, Use};
 pub(crate) use conn::{Live, PooledConn, TxPhase};
 
-use super::driver::Driver;
+use super::driver::{Driver, SessionLimits};
 use super::stats::PoolCounters;
 
 /// The connect options of driver `D`.
@@ -71,6 +71,8 @@ pub(crate) struct Settings {
     pub(crate) connect_timeout: Duration,
     /// Ping connections idle longer than this before handing them out; `None`: never.
     pub(crate) test_after_idle: Option<Duration>,
+    /// Applied to each connection it opens.
+    pub(crate) session: SessionLimits,
 }
 
 /// Why an acquire failed.
@@ -439,7 +441,8 @@ impl<D: Driver> Shared<D> {
     ) -> Result<Live<D>, AcquireError> {
         let connect_timeout = self.settings.connect_timeout;
         let limit = deadline.min(Instant::now() + connect_timeout);
-        let opening = async { Live::identify(self.options.connect().await?).await };
+        let opening =
+            async { Live::identify(self.options.connect().await?, &self.settings.session).await };
         match tokio::time::timeout_at(limit, opening).await {
             Ok(Ok(live)) => {
                 reservation.keep();
