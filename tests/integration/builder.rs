@@ -1,5 +1,5 @@
-//! Every feature of the typed builder, executed on real Postgres and SQLite with the
-//! results checked. Each scenario runs once per backend on a fresh database.
+//! Every feature of the typed builder, executed on real SQLite, Postgres and MariaDB
+//! with the results checked. Each scenario runs once per backend on a fresh database.
 
 use std::future::Future;
 
@@ -108,8 +108,21 @@ async fn seed(db: &Db) -> Vec<User> {
     inserted
 }
 
-/// Runs `scenario` on a fresh Postgres schema and a fresh SQLite database.
-async fn on_both<F, Fut>(test: &str, scenario: F)
+const MYSQL_SCHEMA: &str = "
+    CREATE TABLE users (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        name VARCHAR(100) NOT NULL, email_address VARCHAR(200) NOT NULL UNIQUE,
+        status VARCHAR(20) NOT NULL, age INT NOT NULL, score DOUBLE NOT NULL,
+        nickname VARCHAR(100)) ENGINE=InnoDB;
+    CREATE TABLE rides (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        user_id BIGINT NOT NULL, driver_id BIGINT,
+        fare_cents BIGINT NOT NULL, status VARCHAR(20) NOT NULL,
+        FOREIGN KEY (user_id) REFERENCES users(id)) ENGINE=InnoDB;";
+
+/// Runs `scenario` on a fresh SQLite database, a fresh Postgres schema and a fresh
+/// MariaDB database.
+async fn on_every_backend<F, Fut>(test: &str, scenario: F)
 where
     F: Fn(Db) -> Fut,
     Fut: Future<Output = ()>,
@@ -124,6 +137,14 @@ where
         pg.db.execute_script(PG_SCHEMA).await.expect("pg schema");
         scenario(pg.db.clone()).await;
     }
+    #[cfg(feature = "mysql")]
+    if let Some(my) = support::mysql(test).await {
+        my.db
+            .execute_script(MYSQL_SCHEMA)
+            .await
+            .expect("mysql schema");
+        scenario(my.db.clone()).await;
+    }
 }
 
 fn names(users: &[User]) -> Vec<&str> {
@@ -132,7 +153,7 @@ fn names(users: &[User]) -> Vec<&str> {
 
 #[tokio::test]
 async fn repository_helpers_round_trip() {
-    on_both("repository_helpers_round_trip", |db| async move {
+    on_every_backend("repository_helpers_round_trip", |db| async move {
         let users = seed(&db).await;
         let ana = &users[0];
         assert!(ana.id > 0, "generated id comes back from RETURNING");
@@ -174,7 +195,7 @@ async fn repository_helpers_round_trip() {
 
 #[tokio::test]
 async fn filters_select_exactly_the_matching_rows() {
-    on_both("filters_select_matching_rows", |db| async move {
+    on_every_backend("filters_select_matching_rows", |db| async move {
         seed(&db).await;
         let by = |filter: Expr<User>| {
             let db = db.clone();
@@ -241,7 +262,7 @@ async fn filters_select_exactly_the_matching_rows() {
 
 #[tokio::test]
 async fn ordering_limits_and_runtime_sort_keys() {
-    on_both("ordering_limits_and_sort_keys", |db| async move {
+    on_every_backend("ordering_limits_and_sort_keys", |db| async move {
         seed(&db).await;
         let oldest_first = User::select()
             .order_by(User::age.desc())
@@ -307,7 +328,7 @@ async fn ordering_limits_and_runtime_sort_keys() {
 
 #[tokio::test]
 async fn offset_and_keyset_pagination() {
-    on_both("offset_and_keyset_pagination", |db| async move {
+    on_every_backend("offset_and_keyset_pagination", |db| async move {
         seed(&db).await;
         let page = User::select()
             .order_by(User::name.asc())
@@ -362,7 +383,7 @@ async fn offset_and_keyset_pagination() {
 
 #[tokio::test]
 async fn joins_and_partial_selects() {
-    on_both("joins_and_partial_selects", |db| async move {
+    on_every_backend("joins_and_partial_selects", |db| async move {
         seed(&db).await;
         let fares: Vec<(String, i64)> = User::select()
             .inner_join(User::id, Ride::user_id)
@@ -414,7 +435,7 @@ async fn joins_and_partial_selects() {
 
 #[tokio::test]
 async fn aggregates_group_by_and_having() {
-    on_both("aggregates_group_by_having", |db| async move {
+    on_every_backend("aggregates_group_by_having", |db| async move {
         seed(&db).await;
         let per_status: Vec<(String, i64, Option<i64>, Option<f64>)> = User::select()
             .columns((User::status, count(), sum(User::age), avg(User::score)))
@@ -472,7 +493,7 @@ async fn aggregates_group_by_and_having() {
 
 #[tokio::test]
 async fn insert_many_is_chunked_under_the_bind_limit() {
-    on_both("insert_many_chunked", |db| async move {
+    on_every_backend("insert_many_chunked", |db| async move {
         seed(&db).await;
         // 4 columns × 20,000 rows = 80,000 values: more than one statement holds on
         // either backend (65,535 on Postgres, 32,766 on SQLite).
@@ -536,7 +557,7 @@ async fn insert_many_is_chunked_under_the_bind_limit() {
 
 #[tokio::test]
 async fn upserts_and_conflicts() {
-    on_both("upserts_and_conflicts", |db| async move {
+    on_every_backend("upserts_and_conflicts", |db| async move {
         let users = seed(&db).await;
         let mut ana = users[0].clone();
         ana.name = "Ana Maria".into();
@@ -579,15 +600,28 @@ async fn upserts_and_conflicts() {
 
 #[tokio::test]
 async fn updates_and_deletes_with_returning() {
-    on_both("updates_and_deletes", |db| async move {
+    on_every_backend("updates_and_deletes", |db| async move {
         seed(&db).await;
-        let promoted = User::update()
-            .set(User::status, "active")
-            .set(User::nickname, "new")
-            .filter(User::status.eq("pending"))
-            .returning(&db)
-            .await
-            .expect("update returning");
+        let promote = || {
+            User::update()
+                .set(User::status, "active")
+                .set(User::nickname, "new")
+                .filter(User::status.eq("pending"))
+        };
+        let promoted = match db.backend() {
+            // Neither MySQL nor MariaDB has UPDATE … RETURNING: refused, not emulated.
+            Backend::MySql => {
+                let refused = promote().returning(&db).await.unwrap_err();
+                assert_eq!(refused.kind(), ErrorKind::Unsupported, "{refused}");
+                assert_eq!(promote().execute(&db).await.expect("update"), 1);
+                User::select()
+                    .filter(User::nickname.eq("new"))
+                    .fetch_all(&db)
+                    .await
+                    .expect("promoted")
+            }
+            _ => promote().returning(&db).await.expect("update returning"),
+        };
         assert_eq!(names(&promoted), ["Dora"]);
         assert_eq!(promoted[0].nickname.as_deref(), Some("new"));
         let cleared = User::update()
@@ -625,9 +659,87 @@ async fn updates_and_deletes_with_returning() {
     .await;
 }
 
+/// The key a backend reports as generated: MySQL's `LAST_INSERT_ID()` (the first row
+/// of a multi-row insert), SQLite's `last_insert_rowid()` (the last), none on Postgres,
+/// which returns keys with `RETURNING` (MariaDB too, from 10.5).
+#[tokio::test]
+async fn generated_keys() {
+    on_every_backend("generated_keys", |db| async move {
+        let backend = db.backend();
+        let ana = user("Ana", "active", 30, 4.5, None);
+        let done = User::insert(&ana)
+            .execute_result(&db)
+            .await
+            .expect("insert");
+        assert_eq!(done.rows_affected(), 1);
+        let stored = User::select()
+            .filter(User::name.eq("Ana"))
+            .fetch_one(&db)
+            .await
+            .expect("ana");
+        match backend {
+            Backend::Postgres => assert_eq!(done.last_insert_id(), None),
+            _ => assert_eq!(done.last_insert_id(), Some(stored.id), "{backend}"),
+        }
+
+        let more = [
+            user("Bruno", "active", 17, 3.0, None),
+            user("Carla", "banned", 45, 1.5, None),
+            user("Dora", "pending", 30, 5.0, None),
+        ];
+        let done = User::insert_many(&more)
+            .execute_result(&db)
+            .await
+            .expect("insert many");
+        assert_eq!(done.rows_affected(), 3);
+        let id_of = |name: &'static str| {
+            let db = db.clone();
+            async move {
+                User::select()
+                    .columns(User::id)
+                    .filter(User::name.eq(name))
+                    .fetch_one(&db)
+                    .await
+                    .expect("id")
+            }
+        };
+        let (bruno, dora) = (id_of("Bruno").await, id_of("Dora").await);
+        match backend {
+            Backend::Postgres => assert_eq!(done.last_insert_id(), None),
+            Backend::MySql => assert_eq!(done.last_insert_id(), Some(bruno)),
+            _ => assert_eq!(done.last_insert_id(), Some(dora)),
+        }
+
+        // Not an insert: no key, though SQLite's connection still holds the last one.
+        let renamed = txova_db::query(match backend {
+            Backend::Postgres => "UPDATE users SET status = $1 WHERE id = $2",
+            _ => "UPDATE users SET status = ? WHERE id = ?",
+        })
+        .bind("gone")
+        .bind(dora)
+        .execute_result(&db)
+        .await
+        .expect("update");
+        assert_eq!(
+            (renamed.rows_affected(), renamed.last_insert_id()),
+            (1, None)
+        );
+
+        // A returned key is the one stored (MariaDB 10.5+ has INSERT … RETURNING).
+        let eva = User::insert(&user("eva", "active", 22, 4.0, None))
+            .returning()
+            .fetch_one(&db)
+            .await
+            .expect("insert returning");
+        assert_eq!(eva.id, id_of("eva").await);
+        assert!(eva.id > dora);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn locking_clauses() {
-    on_both("locking_clauses", |db| async move {
+    on_every_backend("locking_clauses", |db| async move {
         seed(&db).await;
         let locked = User::select()
             .filter(User::status.eq("active"))
@@ -671,7 +783,11 @@ async fn rows_locked_elsewhere_are_skipped_or_refused(db: &Db) {
     let holder = tokio::spawn({
         let db = db.clone();
         async move {
-            db.transaction(|_tx| {
+            // READ COMMITTED: under InnoDB's default REPEATABLE READ a locking read
+            // without an index locks every row it scans, not only those it returns.
+            let options = txova_db::TxOptions::new()
+                .isolation(txova_db::transaction::Isolation::ReadCommitted);
+            db.transaction_with(options, |_tx| {
                 let db = db.clone();
                 let signals = signals.lock().unwrap().take();
                 async move {
@@ -722,7 +838,7 @@ async fn rows_locked_elsewhere_are_skipped_or_refused(db: &Db) {
 
 #[tokio::test]
 async fn untyped_builder_lenient_and_strict() {
-    on_both("untyped_builder", |db| async move {
+    on_every_backend("untyped_builder", |db| async move {
         seed(&db).await;
         let rows = Select::from("users")
             .columns(["name", "age"])
@@ -791,7 +907,7 @@ async fn untyped_builder_lenient_and_strict() {
 
 #[tokio::test]
 async fn verify_schema_finds_drift() {
-    on_both("verify_schema_finds_drift", |db| async move {
+    on_every_backend("verify_schema_finds_drift", |db| async move {
         let report = verify_schema::<User, _>(&db).await.expect("verify");
         assert!(report.is_ok(), "{report}");
         assert!(verify_schema::<Ride, _>(&db).await.expect("verify").is_ok());

@@ -1,4 +1,4 @@
-//! The exact SQL the builders write, for Postgres and SQLite.
+//! The exact SQL the builders write, for Postgres, SQLite and MySQL/MariaDB.
 
 use txova_db::{Backend, Direction, Select, Table, count, sum};
 
@@ -9,6 +9,7 @@ fn sql(statement: txova_db::sql::Statement) -> String {
 }
 
 const USER_COLUMNS: &str = r#""users"."id", "users"."name", "users"."email_address", "users"."status", "users"."age", "users"."score", "users"."nickname""#;
+const MYSQL_USER_COLUMNS: &str = "`users`.`id`, `users`.`name`, `users`.`email_address`, `users`.`status`, `users`.`age`, `users`.`score`, `users`.`nickname`";
 
 #[test]
 fn select_with_filters_order_and_limit() {
@@ -28,6 +29,12 @@ fn select_with_filters_order_and_limit() {
         sql(query.to_sql_for(Backend::Sqlite)),
         format!(
             r#"SELECT {USER_COLUMNS} FROM "users" WHERE ("users"."status" = ? AND "users"."age" >= ? AND ("users"."nickname" IS NULL OR "users"."name" IN (?, ?))) ORDER BY "users"."age" DESC LIMIT 10 OFFSET 20"#
+        )
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        format!(
+            "SELECT {MYSQL_USER_COLUMNS} FROM `users` WHERE (`users`.`status` = ? AND `users`.`age` >= ? AND (`users`.`nickname` IS NULL OR `users`.`name` IN (?, ?))) ORDER BY `users`.`age` DESC LIMIT 10 OFFSET 20"
         )
     );
     assert_eq!(
@@ -51,6 +58,14 @@ fn like_ilike_between_and_negation_per_dialect() {
         r#"SELECT "users"."id" FROM "users" WHERE ("users"."name" GLOB ? AND lower("users"."email_address") LIKE lower(?) ESCAPE '\' AND NOT ("users"."age" BETWEEN ? AND ?))"#
     );
     assert_eq!(sqlite.params()[0], r#""A*""#);
+    // MySQL's LIKE follows the column's collation (case-insensitive by default);
+    // ILIKE is spelt with lower() on both sides.
+    let mysql = query.to_sql_for(Backend::MySql);
+    assert_eq!(
+        mysql.sql(),
+        "SELECT `users`.`id` FROM `users` WHERE (`users`.`name` LIKE ? AND lower(`users`.`email_address`) LIKE lower(?) AND NOT (`users`.`age` BETWEEN ? AND ?))"
+    );
+    assert_eq!(mysql.params()[0], r#""A%""#);
 }
 
 #[test]
@@ -84,7 +99,18 @@ fn offset_without_limit_and_locks_per_dialect() {
         sql(plain_lock.to_sql_for(Backend::Sqlite)),
         r#"SELECT "users"."id" FROM "users" LIMIT -1 OFFSET 5"#
     );
-    assert!(sql(plain_lock.nowait().to_sql()).ends_with("FOR SHARE NOWAIT"));
+    let share_nowait = plain_lock.nowait();
+    assert!(sql(share_nowait.to_sql()).ends_with("FOR SHARE NOWAIT"));
+    // MySQL has no OFFSET without LIMIT: the largest LIMIT stands in. MariaDB has no
+    // FOR SHARE: both servers take LOCK IN SHARE MODE.
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        "SELECT `users`.`id` FROM `users` LIMIT 18446744073709551615 OFFSET 5 FOR UPDATE SKIP LOCKED"
+    );
+    assert_eq!(
+        sql(share_nowait.to_sql_for(Backend::MySql)),
+        "SELECT `users`.`id` FROM `users` LIMIT 18446744073709551615 OFFSET 5 LOCK IN SHARE MODE NOWAIT"
+    );
 }
 
 #[test]
@@ -99,6 +125,10 @@ fn joins_aggregates_group_by_having() {
     assert_eq!(
         sql(query.to_sql()),
         r#"SELECT "users"."name", COUNT(*), CAST(SUM("rides"."fare_cents") AS BIGINT) FROM "users" INNER JOIN "rides" ON "users"."id" = "rides"."user_id" WHERE "rides"."status" = $1 GROUP BY "users"."name" HAVING COUNT(*) > $2 ORDER BY "users"."name" ASC"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        "SELECT `users`.`name`, COUNT(*), CAST(SUM(`rides`.`fare_cents`) AS SIGNED) FROM `users` INNER JOIN `rides` ON `users`.`id` = `rides`.`user_id` WHERE `rides`.`status` = ? GROUP BY `users`.`name` HAVING COUNT(*) > ? ORDER BY `users`.`name` ASC"
     );
     let left = User::select()
         .left_join(User::id, Ride::user_id)
@@ -151,6 +181,41 @@ fn insert_upsert_update_delete() {
     assert!(sql(upsert.to_sql()).ends_with(
         r#"ON CONFLICT ("email_address") DO UPDATE SET "name" = EXCLUDED."name", "age" = EXCLUDED."age""#
     ));
+    // MySQL: VALUES lists for many rows; the conflict target is whichever unique key
+    // the row hits; DO NOTHING is INSERT IGNORE.
+    let mysql_columns = "`name`, `email_address`, `status`, `age`, `score`, `nickname`";
+    assert_eq!(
+        many.to_sql_for(Backend::MySql)[0].sql(),
+        format!(
+            "INSERT INTO `users` ({mysql_columns}) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"
+        )
+    );
+    assert_eq!(
+        upsert.to_sql_for(Backend::MySql)[0].sql(),
+        format!(
+            "INSERT INTO `users` ({mysql_columns}) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `name` = VALUES(`name`), `age` = VALUES(`age`)"
+        )
+    );
+    assert_eq!(
+        User::insert(&ana)
+            .on_conflict_do_nothing()
+            .to_sql_for(Backend::MySql)[0]
+            .sql(),
+        format!("INSERT IGNORE INTO `users` ({mysql_columns}) VALUES (?, ?, ?, ?, ?, ?)")
+    );
+    assert_eq!(
+        sql(User::update()
+            .set(User::age, 31)
+            .filter(User::id.eq(7))
+            .to_sql_for(Backend::MySql)),
+        "UPDATE `users` SET `age` = ? WHERE `users`.`id` = ?"
+    );
+    assert_eq!(
+        sql(User::delete()
+            .filter(User::age.lt(18))
+            .to_sql_for(Backend::MySql)),
+        "DELETE FROM `users` WHERE `users`.`age` < ?"
+    );
     assert_eq!(
         sql(User::update()
             .set(User::age, 31)
@@ -180,5 +245,9 @@ fn untyped_builder_quotes_and_renumbers() {
     assert_eq!(
         sql(query.to_sql()),
         r#"SELECT "audit log"."who", "audit log"."what ""quoted""" FROM "audit log" WHERE ((at > $1 AND note <> '?') AND (kind = $2)) ORDER BY "audit log"."at" DESC"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        r#"SELECT `audit log`.`who`, `audit log`.`what "quoted"` FROM `audit log` WHERE ((at > ? AND note <> '?') AND (kind = ?)) ORDER BY `audit log`.`at` DESC"#
     );
 }

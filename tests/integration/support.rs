@@ -83,6 +83,77 @@ impl Drop for PgSchema {
     }
 }
 
+/// A MariaDB/MySQL database of the test's own (binary collation, so text compares as
+/// on Postgres and SQLite), dropped with its tables on drop.
+#[cfg(feature = "mysql")]
+pub struct MyDatabase {
+    pub db: Db,
+    pub name: String,
+    base_url: String,
+}
+
+/// Creates a [`MyDatabase`], or `None` after saying why the test skips MySQL.
+#[cfg(feature = "mysql")]
+pub async fn mysql(test: &str) -> Option<MyDatabase> {
+    let base_url = server_url(Service::MySql, test)?;
+    let name = unique_name("t");
+    let admin = Db::connect(&base_url).await.expect("connect to MariaDB");
+    admin
+        .execute(&format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .await
+        .expect("create the test's database");
+    admin.close().await;
+    let db = Db::connect(&with_database(&base_url, &name))
+        .await
+        .expect("connect to the test's database");
+    Some(MyDatabase { db, name, base_url })
+}
+
+/// `url` with its path (the database) replaced by `database`.
+#[cfg(feature = "mysql")]
+fn with_database(url: &str, database: &str) -> String {
+    let (url, query) = url
+        .split_once('?')
+        .map_or((url, None), |(u, q)| (u, Some(q)));
+    let authority_at = url.find("://").map_or(0, |i| i + 3);
+    let base = match url[authority_at..].find('/') {
+        Some(slash) => &url[..authority_at + slash],
+        None => url,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Drop for MyDatabase {
+    fn drop(&mut self) {
+        let url = self.base_url.clone();
+        // Bounded, as for Postgres: a failed test may leave a transaction open on it,
+        // and this blocks the test's thread (so its runtime cannot end that transaction).
+        let sql = format!(
+            "SET SESSION lock_wait_timeout = 5; DROP DATABASE IF EXISTS {}",
+            self.name
+        );
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for cleanup");
+            runtime.block_on(async {
+                if let Ok(admin) = Db::connect(&url).await {
+                    let _ = admin.execute_script(&sql).await;
+                    admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
 /// A SQLite database file of the test's own, deleted (with its WAL files) on drop.
 pub struct SqliteFile {
     pub path: PathBuf,

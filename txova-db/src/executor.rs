@@ -45,7 +45,7 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         &'a self,
         sql: &'a str,
         params: &'a [Arc<dyn Param + 'a>],
-    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a;
+    ) -> impl Future<Output = Result<ExecuteResult, Error>> + Send + 'a;
 
     #[doc(hidden)]
     fn fetch_all_statement<'a>(
@@ -61,6 +61,13 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a;
 
+    /// Whether the server takes `INSERT … RETURNING` and `DELETE … RETURNING`: every
+    /// backend but MySQL, where MariaDB 10.5 and later do (asked at connect).
+    #[doc(hidden)]
+    fn server_has_returning(&self) -> bool {
+        self.backend() != Backend::MySql
+    }
+
     /// Hands each row to `sink` as it arrives (typed selects decode as they stream).
     #[doc(hidden)]
     fn fetch_each_statement<'a>(
@@ -69,6 +76,81 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         params: &'a [Arc<dyn Param + 'a>],
         sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}
+
+/// What a statement run for its effect reports: the rows it affected and, where the
+/// backend tells, the key it generated. From [`Query::execute_result`] and
+/// [`Insert::execute_result`].
+///
+/// [`Query::execute_result`]: crate::Query::execute_result
+/// [`Insert::execute_result`]: crate::write::Insert::execute_result
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::{Db, query};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE riders (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").await?;
+/// let done = query("INSERT INTO riders (name) VALUES (?), (?)")
+///     .bind("Ana")
+///     .bind("Rui")
+///     .execute_result(&db)
+///     .await?;
+/// assert_eq!(done.rows_affected(), 2);
+/// assert_eq!(done.last_insert_id(), Some(2)); // SQLite: the last row's rowid
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecuteResult {
+    rows_affected: u64,
+    last_insert_id: Option<i64>,
+}
+
+impl ExecuteResult {
+    pub(crate) fn new(rows_affected: u64, last_insert_id: Option<i64>) -> Self {
+        Self {
+            rows_affected,
+            last_insert_id,
+        }
+    }
+
+    /// The rows the statement inserted, updated or deleted. On MySQL with an upsert
+    /// (`ON DUPLICATE KEY UPDATE`), each row counts 1 if inserted and 2 if updated.
+    pub fn rows_affected(&self) -> u64 {
+        self.rows_affected
+    }
+
+    /// The key the statement generated, as the backend reports it:
+    ///
+    /// - **MySQL / MariaDB**: `LAST_INSERT_ID()`, the `AUTO_INCREMENT` value of the
+    ///   *first* row the statement inserted (the others follow it consecutively when
+    ///   `innodb_autoinc_lock_mode` is 0 or 1, or for a single statement with a known
+    ///   row count in mode 2 when no other insert runs beside it); `None` when the
+    ///   statement generated none.
+    /// - **SQLite**: `last_insert_rowid()`, the rowid of the *last* row inserted, for a
+    ///   statement starting `INSERT` or `REPLACE`; `None` when it inserted nothing, and
+    ///   for any other statement (SQLite keeps the previous statement's value there).
+    /// - **Postgres**: always `None`; ask for the keys with `RETURNING`
+    ///   ([`Insert::returning`](crate::write::Insert::returning)).
+    pub fn last_insert_id(&self) -> Option<i64> {
+        self.last_insert_id
+    }
+
+    /// Adds the counts of a later statement of the same operation, keeping the
+    /// backend's rule for which key is reported.
+    pub(crate) fn then(self, later: Self, backend: Backend) -> Self {
+        let last_insert_id = match backend {
+            // The first generated key of the operation.
+            Backend::MySql => self.last_insert_id.or(later.last_insert_id),
+            // The last inserted row.
+            _ => later.last_insert_id.or(self.last_insert_id),
+        };
+        Self {
+            rows_affected: self.rows_affected + later.rows_affected,
+            last_insert_id,
+        }
+    }
 }
 
 /// Runs `sql` and decodes every row with `decode` as the rows stream in.

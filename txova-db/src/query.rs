@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::executor::Executor;
+use crate::executor::{ExecuteResult, Executor};
 use crate::row::Row;
 use crate::table::Table;
 use crate::types::{Bind, Param};
@@ -101,6 +101,15 @@ impl<'q> Query<'q> {
     /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
     /// ```
     pub async fn execute(self, exec: &impl Executor) -> Result<u64, Error> {
+        Ok(exec
+            .execute_statement(&self.sql, &self.params)
+            .await?
+            .rows_affected())
+    }
+
+    /// Runs the statement and returns what it reports: the rows it affected and the
+    /// key it generated, where the backend tells (see [`ExecuteResult`]).
+    pub async fn execute_result(self, exec: &impl Executor) -> Result<ExecuteResult, Error> {
         exec.execute_statement(&self.sql, &self.params).await
     }
 

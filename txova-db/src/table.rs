@@ -233,7 +233,7 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
                     .to_sql_for(exec.backend())
                     .sql
             });
-            Ok(exec.execute_statement(sql, &params).await? > 0)
+            Ok(exec.execute_statement(sql, &params).await?.rows_affected() > 0)
         }
     }
 

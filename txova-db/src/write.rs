@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::column::{Column, IntoValue};
 use crate::error::{Backend, Error};
-use crate::executor::{Executor, fetch_all_decoded};
+use crate::executor::{ExecuteResult, Executor, fetch_all_decoded};
 use crate::expr::Expr;
 use crate::sql::ast::Node;
 use crate::sql::{SqlWriter, Statement, bind_limit};
@@ -152,12 +152,6 @@ impl<'r, T: Table> Insert<'r, T> {
     fn build(&self, backend: Backend, returning: bool) -> Result<Vec<Statement>, Error> {
         if self.rows.is_empty() {
             return Ok(Vec::new());
-        }
-        if returning && backend == Backend::MySql {
-            return Err(Error::Unsupported {
-                feature: "INSERT … RETURNING",
-                backend,
-            });
         }
         let width = Self::insert_columns().count();
         if backend == Backend::Postgres && self.rows.len() > 1 && width > 0 {
@@ -344,13 +338,42 @@ impl<'r, T: Table> Insert<'r, T> {
 
     /// Runs the insert; returns the rows inserted.
     pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error> {
-        let mut affected = 0;
-        for statement in self.build(exec.backend(), false)? {
-            affected += exec
+        Ok(self.execute_result(exec).await?.rows_affected())
+    }
+
+    /// Runs the insert; returns the rows inserted and the key the backend reports as
+    /// generated ([`ExecuteResult::last_insert_id`]: on MySQL the first row's
+    /// `AUTO_INCREMENT` value, on SQLite the last row's rowid).
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use txova_db::{Db, Table};
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "riders")]
+    /// struct Rider { #[column(primary_key, generated)] id: i64, name: String }
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE riders (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").await?;
+    /// let ana = Rider { id: 0, name: "Ana".into() };
+    /// let done = Rider::insert(&ana).execute_result(&db).await?;
+    /// assert_eq!(done.last_insert_id(), Some(1));
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn execute_result<E: Executor>(self, exec: &E) -> Result<ExecuteResult, Error> {
+        let backend = exec.backend();
+        let mut done: Option<ExecuteResult> = None;
+        for statement in self.build(backend, false)? {
+            let this = exec
                 .execute_statement(&statement.sql, &statement.params)
                 .await?;
+            done = Some(match done {
+                Some(before) => before.then(this, backend),
+                None => this,
+            });
         }
-        Ok(affected)
+        Ok(done.unwrap_or_default())
     }
 }
 
@@ -443,6 +466,7 @@ pub struct InsertReturning<'r, T>(Insert<'r, T>);
 impl<T: Table> InsertReturning<'_, T> {
     /// The rows as written (skipped conflicts return nothing).
     pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error> {
+        refuse_returning_without_server_support(exec, INSERT_RETURNING)?;
         let mut out = Vec::with_capacity(self.0.rows.len());
         for statement in self.0.build(exec.backend(), true)? {
             out.extend(
@@ -590,20 +614,19 @@ impl<T: Table, F> Update<T, F> {
                 reason: format!("UPDATE of `{}` sets no column", T::NAME),
             });
         }
-        self.rows
-            .build(backend, "UPDATE … RETURNING", returning, |w| {
-                w.push("UPDATE ");
-                w.ident(T::NAME);
-                w.push(" SET ");
-                for (i, (name, value)) in self.set.iter().enumerate() {
-                    if i > 0 {
-                        w.push(", ");
-                    }
-                    w.ident(name);
-                    w.push(" = ");
-                    w.bind(Arc::clone(value));
+        self.rows.build(backend, UPDATE_RETURNING, returning, |w| {
+            w.push("UPDATE ");
+            w.ident(T::NAME);
+            w.push(" SET ");
+            for (i, (name, value)) in self.set.iter().enumerate() {
+                if i > 0 {
+                    w.push(", ");
                 }
-            })
+                w.ident(name);
+                w.push(" = ");
+                w.bind(Arc::clone(value));
+            }
+        })
     }
 
     /// The statement as it would run on Postgres.
@@ -629,7 +652,7 @@ impl<T: Table, F> Update<T, F> {
     where
         F: RowsChosen,
     {
-        returning_built(exec, |backend| self.build(backend, true)).await
+        returning_built(exec, UPDATE_RETURNING, |backend| self.build(backend, true)).await
     }
 }
 
@@ -673,7 +696,7 @@ impl<T: Table, F> Rows<T, F> {
         returning: bool,
         head: impl FnOnce(&mut SqlWriter),
     ) -> Result<Statement, Error> {
-        if returning && backend == Backend::MySql {
+        if returning && backend == Backend::MySql && feature == UPDATE_RETURNING {
             return Err(Error::Unsupported { feature, backend });
         }
         let mut w = SqlWriter::new(backend);
@@ -695,15 +718,39 @@ async fn execute_built<E: Executor>(
     build: impl FnOnce(Backend) -> Result<Statement, Error>,
 ) -> Result<u64, Error> {
     let statement = build(exec.backend())?;
-    exec.execute_statement(&statement.sql, &statement.params)
-        .await
+    Ok(exec
+        .execute_statement(&statement.sql, &statement.params)
+        .await?
+        .rows_affected())
+}
+
+/// What MySQL lacks and MariaDB has from 10.5.
+const INSERT_RETURNING: &str = "INSERT … RETURNING (MariaDB has it from 10.5; on MySQL, `execute_result(..)` gives `last_insert_id()`)";
+/// What MySQL lacks and MariaDB has from 10.0.
+const DELETE_RETURNING: &str = "DELETE … RETURNING (MariaDB has it)";
+/// What MySQL and MariaDB lack.
+const UPDATE_RETURNING: &str = "UPDATE … RETURNING";
+
+/// Refuses a RETURNING statement on a MySQL server without it (MySQL, MariaDB before
+/// 10.5, or a pool built with sqlx, whose server was not asked).
+fn refuse_returning_without_server_support<E: Executor>(
+    exec: &E,
+    feature: &'static str,
+) -> Result<(), Error> {
+    let backend = exec.backend();
+    if backend == Backend::MySql && !exec.server_has_returning() {
+        return Err(Error::Unsupported { feature, backend });
+    }
+    Ok(())
 }
 
 /// Builds for the executor's backend, runs, and decodes the RETURNING rows.
 async fn returning_built<T: Table, E: Executor>(
     exec: &E,
+    feature: &'static str,
     build: impl FnOnce(Backend) -> Result<Statement, Error>,
 ) -> Result<Vec<T>, Error> {
+    refuse_returning_without_server_support(exec, feature)?;
     let statement = build(exec.backend())?;
     fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
 }
@@ -756,11 +803,10 @@ impl<T: Table, F> Delete<T, F> {
     }
 
     fn build(&self, backend: Backend, returning: bool) -> Result<Statement, Error> {
-        self.rows
-            .build(backend, "DELETE … RETURNING", returning, |w| {
-                w.push("DELETE FROM ");
-                w.ident(T::NAME);
-            })
+        self.rows.build(backend, DELETE_RETURNING, returning, |w| {
+            w.push("DELETE FROM ");
+            w.ident(T::NAME);
+        })
     }
 
     /// The statement as it would run on Postgres.
@@ -786,7 +832,7 @@ impl<T: Table, F> Delete<T, F> {
     where
         F: RowsChosen,
     {
-        returning_built(exec, |backend| self.build(backend, true)).await
+        returning_built(exec, DELETE_RETURNING, |backend| self.build(backend, true)).await
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sqlx::ConnectOptions as _;
 
-use super::driver::{Driver, Endpoint, SessionLimits};
+use super::driver::{Driver, Endpoint, ServerTraits, SessionLimits};
 use super::pool::{ConnPool, Live, Settings};
 use super::stats::PoolCounters;
 use super::{Db, Inner, Peer, Pool};
@@ -42,8 +42,8 @@ where
         target,
         peer,
     } = D::endpoint(&mut config)?;
-    let first = probe::<D>(&config, &target, options.connect()).await?;
-    Ok(finish(config, target, peer, options, first))
+    let (first, server) = probe::<D>(&config, &target, options.connect()).await?;
+    Ok(finish(config, target, peer, options, first, server))
 }
 
 fn validate(config: &DbConfig) -> Result<(), ConfigError> {
@@ -72,6 +72,7 @@ fn finish<D>(
     peer: Peer,
     options: super::pool::Options<D>,
     first: Live<D>,
+    server: ServerTraits,
 ) -> Db
 where
     D: Driver + Wrap<Pool, ConnPool<D>>,
@@ -88,7 +89,9 @@ where
         session: SessionLimits::of(&config),
     };
     let pool = ConnPool::new(options, settings, Arc::clone(&counters), Some(first));
-    Db::from_parts(Inner::new(D::wrap(pool), config, target, peer, counters))
+    let mut inner = Inner::new(D::wrap(pool), config, target, peer, counters);
+    inner.server = server;
+    Db::from_parts(inner)
 }
 
 /// A driver's rejection of the URL text, with any password scrubbed from its message.
@@ -104,14 +107,19 @@ pub(super) fn malformed(config: &DbConfig, err: &sqlx::Error) -> Error {
 }
 
 /// Opens the first connection under the connect timeout, to report exactly why it
-/// fails; it becomes the pool's first idle connection.
+/// fails, and asks it what the server can do; it becomes the pool's first idle
+/// connection.
 async fn probe<D: Driver>(
     config: &DbConfig,
     target: &str,
     connecting: impl Future<Output = Result<D::Connection, sqlx::Error>>,
-) -> Result<Live<D>, Error> {
+) -> Result<(Live<D>, ServerTraits), Error> {
     let limits = SessionLimits::of(config);
-    let opening = async { Live::identify(connecting.await?, &limits).await };
+    let opening = async {
+        let mut live = Live::identify(connecting.await?, &limits).await?;
+        let server = D::server_traits(live.connection()).await?;
+        Ok((live, server))
+    };
     match tokio::time::timeout(config.connect_timeout, opening).await {
         Err(_) => Err(Error::ConnectTimeout {
             target: target.to_owned(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::Db;
 use crate::error::{Backend, Error};
-use crate::executor::{Executor, sealed};
+use crate::executor::{ExecuteResult, Executor, sealed};
 use crate::row::Row;
 use crate::types::Param;
 
@@ -16,11 +16,15 @@ impl Executor for Db {
         Db::backend(self)
     }
 
+    fn server_has_returning(&self) -> bool {
+        self.inner.server.returning
+    }
+
     fn execute_statement<'a>(
         &'a self,
         sql: &'a str,
         params: &'a [Arc<dyn Param + 'a>],
-    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
+    ) -> impl Future<Output = Result<ExecuteResult, Error>> + Send + 'a {
         self.run_execute(sql, params)
     }
 
@@ -67,7 +71,7 @@ macro_rules! executor_for_pool {
                 &'a self,
                 sql: &'a str,
                 params: &'a [Arc<dyn Param + 'a>],
-            ) -> Result<u64, Error> {
+            ) -> Result<ExecuteResult, Error> {
                 Db::from(self.clone()).run_execute(sql, params).await
             }
 

@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     /// Where statements go, for the spans' `server.*` and `db.namespace` attributes.
     peer: Peer,
     counters: Arc<PoolCounters>,
+    /// What the server can do beyond its backend's baseline.
+    pub(crate) server: driver::ServerTraits,
 }
 
 impl Inner {
@@ -69,12 +71,18 @@ impl Inner {
         peer: Peer,
         counters: Arc<PoolCounters>,
     ) -> Self {
+        let server = driver::ServerTraits::baseline(crate::backend::with_engine!(
+            &pool,
+            Pool,
+            |_pool, B| <B as crate::backend::Engine>::BACKEND
+        ));
         Self {
             pool,
             config,
             target,
             peer,
             counters,
+            server,
         }
     }
 }
@@ -310,7 +318,7 @@ impl Db {
     /// For parameters use [`query`](crate::query()); for several statements at once,
     /// [`execute_script`](Self::execute_script).
     pub async fn execute(&self, sql: &str) -> Result<u64, Error> {
-        self.run_execute(sql, &[]).await
+        Ok(self.run_execute(sql, &[]).await?.rows_affected())
     }
 
     /// Runs several `;`-separated statements with no parameters, such as a schema file.
@@ -322,7 +330,7 @@ impl Db {
         &self,
         sql: &str,
         params: &[Arc<dyn Param + '_>],
-    ) -> Result<u64, Error> {
+    ) -> Result<crate::executor::ExecuteResult, Error> {
         run_on_pool!(self, execute, sql, params)
     }
 

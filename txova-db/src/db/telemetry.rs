@@ -52,6 +52,12 @@ impl ReturnedRows for u64 {
     }
 }
 
+impl ReturnedRows for crate::executor::ExecuteResult {
+    fn returned_rows(&self) -> Option<usize> {
+        None
+    }
+}
+
 impl ReturnedRows for () {
     fn returned_rows(&self) -> Option<usize> {
         None

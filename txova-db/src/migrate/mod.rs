@@ -629,7 +629,7 @@ impl Migrator {
     }
 
     async fn exec(&self, db: &Db, sql: &str, params: Vec<Arc<dyn Param>>) -> Result<u64, Error> {
-        db.run_execute(sql, &params).await
+        Ok(db.run_execute(sql, &params).await?.rows_affected())
     }
 }
 

@@ -408,7 +408,8 @@ impl<S, O> Select<S, O> {
         self
     }
 
-    /// `FOR SHARE` (left out on SQLite, as [`for_update`](Self::for_update)).
+    /// `FOR SHARE` (`LOCK IN SHARE MODE` on MySQL/MariaDB; left out on SQLite, as
+    /// [`for_update`](Self::for_update)).
     pub fn for_share(mut self) -> Self {
         self.lock = Some(Lock {
             exclusive: false,
@@ -568,10 +569,13 @@ impl<S, O> Select<S, O> {
                 }),
             };
         }
-        w.push(if lock.exclusive {
-            " FOR UPDATE"
-        } else {
-            " FOR SHARE"
+        w.push(match (lock.exclusive, w.backend()) {
+            (true, _) => " FOR UPDATE",
+            // The spelling both MySQL and MariaDB take (MariaDB has no `FOR SHARE`);
+            // with NOWAIT / SKIP LOCKED it needs MariaDB 10.6 (MySQL 8 takes those only
+            // after `FOR SHARE`, and refuses them here).
+            (false, Backend::MySql) => " LOCK IN SHARE MODE",
+            (false, _) => " FOR SHARE",
         });
         w.push(match lock.wait {
             LockWait::Wait => "",

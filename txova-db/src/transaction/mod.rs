@@ -558,11 +558,15 @@ impl crate::executor::Executor for Tx {
         Tx::backend(self)
     }
 
+    fn server_has_returning(&self) -> bool {
+        crate::executor::Executor::server_has_returning(self.inner.db())
+    }
+
     async fn execute_statement<'a>(
         &'a self,
         sql: &'a str,
         params: &'a [Arc<dyn crate::types::Param + 'a>],
-    ) -> Result<u64, Error> {
+    ) -> Result<crate::executor::ExecuteResult, Error> {
         ambient::scope(
             Arc::clone(&self.inner),
             self.inner.db().run_execute(sql, params),

@@ -22,6 +22,7 @@ use super::pool::Options;
 use crate::backend::{Engine, Wrap};
 use crate::config::DbConfig;
 use crate::error::Error;
+use crate::executor::ExecuteResult;
 use crate::row::{Row, RowInner};
 use crate::types::Param;
 
@@ -47,7 +48,8 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
 
     fn arguments(params: &[Arc<dyn Param + '_>]) -> Result<Self::Arguments, BoxDynError>;
 
-    fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// What `sql`, run for its effect, reports.
+    fn execute_result(result: &Self::QueryResult, sql: &str) -> ExecuteResult;
 
     /// Runs `sql` (one or more statements, no parameters) with the simple protocol.
     fn simple<'c>(
@@ -61,6 +63,13 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
         conn: &'c mut Self::Connection,
         limits: &'c SessionLimits,
     ) -> impl Future<Output = Result<Self::CancelKey, sqlx::Error>> + Send + 'c;
+
+    /// What the server can do beyond its engine's baseline, asked once per `Db`.
+    fn server_traits(
+        _conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<ServerTraits, sqlx::Error>> + Send + '_ {
+        std::future::ready(Ok(ServerTraits { returning: true }))
+    }
 
     /// Whether a connection left with a statement in flight can be read back to a known
     /// state by [`drain`](Self::drain). Where it cannot (MySQL: sqlx does not track
@@ -144,6 +153,22 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
     }
 }
 
+/// What a server can do where servers of one engine differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ServerTraits {
+    /// `INSERT … RETURNING` and `DELETE … RETURNING` (all but MySQL; MariaDB from 10.5).
+    pub(crate) returning: bool,
+}
+
+impl ServerTraits {
+    /// What is known without asking the server: a `Db` around a pool built with sqlx.
+    pub(crate) fn baseline(backend: crate::error::Backend) -> Self {
+        Self {
+            returning: backend != crate::error::Backend::MySql,
+        }
+    }
+}
+
 /// The per-session limits of [`DbConfig`]: applied through the connect options where
 /// the engine takes them there (Postgres startup parameters, SQLite's busy timeout),
 /// else by [`Driver::identify`] on each new connection.
@@ -212,7 +237,7 @@ pub(crate) async fn execute<D: Driver>(
     conn: &mut D::Connection,
     sql: &str,
     params: &[Arc<dyn Param + '_>],
-) -> Result<u64, sqlx::Error>
+) -> Result<ExecuteResult, sqlx::Error>
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
     D::Arguments: IntoArguments<D>,
@@ -221,7 +246,7 @@ where
     let result = sqlx::query_with::<D, _>(AssertSqlSafe(sql), args)
         .execute(&mut *conn)
         .await?;
-    Ok(D::rows_affected(&result))
+    Ok(D::execute_result(&result, sql))
 }
 
 pub(crate) async fn fetch_all<D: Driver>(
@@ -295,5 +320,5 @@ where
     let result = sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut *conn)
         .await?;
-    Ok(D::rows_affected(&result))
+    Ok(D::execute_result(&result, sql).rows_affected())
 }

@@ -9,12 +9,15 @@ use sqlx::ConnectOptions as _;
 use sqlx::error::BoxDynError;
 use sqlx::mysql::MySqlConnectOptions;
 
-use super::{AfterCancel, Driver, Endpoint, SessionLimits, execute_script, in_own_session};
+use super::{
+    AfterCancel, Driver, Endpoint, ServerTraits, SessionLimits, execute_script, in_own_session,
+};
 use crate::config::DbConfig;
 use crate::db::Peer;
 use crate::db::connect::malformed;
 use crate::db::pool::Options;
 use crate::error::Error;
+use crate::executor::ExecuteResult;
 use crate::types::Param;
 use crate::types::backend::Arguments;
 
@@ -56,8 +59,13 @@ impl Driver for sqlx::MySql {
         Ok(args)
     }
 
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
+    /// `LAST_INSERT_ID()` as the OK packet carries it: 0 when the statement generated
+    /// no key.
+    fn execute_result(result: &Self::QueryResult, _sql: &str) -> ExecuteResult {
+        let id = i64::try_from(result.last_insert_id())
+            .ok()
+            .filter(|&id| id != 0);
+        ExecuteResult::new(result.rows_affected(), id)
     }
 
     fn simple<'c>(
@@ -84,6 +92,18 @@ impl Driver for sqlx::MySql {
         Ok(id)
     }
 
+    /// MariaDB has `INSERT … RETURNING` from 10.5 (and `DELETE … RETURNING` from 10.0);
+    /// MySQL has neither.
+    async fn server_traits(conn: &mut Self::Connection) -> Result<ServerTraits, sqlx::Error> {
+        let version = sqlx::query_scalar::<Self, String>("SELECT VERSION()")
+            .persistent(false)
+            .fetch_one(conn)
+            .await?;
+        Ok(ServerTraits {
+            returning: mariadb_version(&version).is_some_and(|v| v >= (10, 5)),
+        })
+    }
+
     /// `KILL CONNECTION` from a session of its own: the server ends the session with its
     /// statement and rolls its transaction back. (After `KILL QUERY` the connection's
     /// state could not be read back reliably through sqlx.)
@@ -105,6 +125,20 @@ impl Driver for sqlx::MySql {
     fn ends_transaction(error: &sqlx::Error) -> bool {
         mysql_error_number(error) == Some(1213)
     }
+}
+
+/// MariaDB's major and minor version from `VERSION()` (`10.11.9-MariaDB-0+deb12u1`);
+/// `None` for MySQL.
+fn mariadb_version(version: &str) -> Option<(u32, u32)> {
+    if !version.contains("MariaDB") {
+        return None;
+    }
+    // Old servers said `5.5.5-10.4.0-MariaDB` to keep 5.x clients working.
+    let version = version.strip_prefix("5.5.5-").unwrap_or(version);
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// The server's error number, for a database error.
@@ -151,6 +185,15 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn mariadb_versions_are_read_from_version() {
+        assert_eq!(mariadb_version("10.11.9-MariaDB-0+deb12u1"), Some((10, 11)));
+        assert_eq!(mariadb_version("5.5.5-10.4.0-MariaDB"), Some((10, 4)));
+        assert_eq!(mariadb_version("11.4.2-MariaDB"), Some((11, 4)));
+        assert_eq!(mariadb_version("8.0.36"), None);
+        assert_eq!(mariadb_version("MariaDB"), None);
+    }
 
     #[test]
     fn session_limits_are_one_set_statement_per_server() {

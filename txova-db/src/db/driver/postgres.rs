@@ -16,6 +16,7 @@ use crate::db::Peer;
 use crate::db::connect::malformed;
 use crate::db::pool::Options;
 use crate::error::Error;
+use crate::executor::ExecuteResult;
 use crate::types::Param;
 use crate::types::backend::Arguments;
 
@@ -60,8 +61,9 @@ impl Driver for sqlx::Postgres {
         Ok(args)
     }
 
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
+    /// Postgres reports no generated key: `RETURNING` asks for it.
+    fn execute_result(result: &Self::QueryResult, _sql: &str) -> ExecuteResult {
+        ExecuteResult::new(result.rows_affected(), None)
     }
 
     fn breaks_connection(error: &sqlx::Error) -> bool {

@@ -15,6 +15,7 @@ use crate::db::Peer;
 use crate::db::connect::malformed;
 use crate::db::pool::Options;
 use crate::error::{ConfigError, Error};
+use crate::executor::ExecuteResult;
 use crate::types::Param;
 use crate::types::backend::Arguments;
 
@@ -72,8 +73,16 @@ impl Driver for sqlx::Sqlite {
         Ok(args)
     }
 
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
+    /// `last_insert_rowid()`, for an `INSERT` or `REPLACE` that inserted a row: after
+    /// any other statement the connection still holds an earlier statement's value.
+    fn execute_result(result: &Self::QueryResult, sql: &str) -> ExecuteResult {
+        let keyword = crate::sql::summary::operation(sql).0;
+        let inserted = result.rows_affected() > 0
+            && (keyword.eq_ignore_ascii_case("INSERT") || keyword.eq_ignore_ascii_case("REPLACE"));
+        ExecuteResult::new(
+            result.rows_affected(),
+            inserted.then(|| result.last_insert_rowid()),
+        )
     }
 
     fn simple<'c>(

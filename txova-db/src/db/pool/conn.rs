@@ -31,6 +31,11 @@ impl<D: Driver> Live<D> {
             key,
         })
     }
+
+    /// The connection, before the pool has it.
+    pub(crate) fn connection(&mut self) -> &mut D::Connection {
+        &mut self.raw
+    }
 }
 
 /// One permit of the pool's semaphore, given back when dropped.
