@@ -414,3 +414,39 @@ async fn rides_migrations_apply_and_revert() {
         0
     );
 }
+
+/// MariaDB's lock is `GET_LOCK` on the server: a second migrator, here another `Db` of
+/// this process, waits for it, times out naming the holding connection, and takes it
+/// once the holder is done.
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mariadb_lock_names_the_holder_and_each_file_runs_once() {
+    let Some(my) = support::mysql("mariadb_lock_names_the_holder").await else {
+        return;
+    };
+    let slow = Migrator::from_files([
+        (
+            "0001_slow.up.sql",
+            "CREATE TABLE slow (id INT PRIMARY KEY); DO SLEEP(1.5);",
+        ),
+        ("0002_seed.up.sql", "INSERT INTO slow VALUES (1);"),
+    ])
+    .expect("files");
+    let impatient = slow.clone().lock_timeout(Duration::from_millis(300));
+    let other = Db::connect(&my.url()).await.expect("second handle");
+    let (held, refused) = tokio::join!(slow.up(&my.db), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        impatient.up(&other).await
+    });
+    assert_eq!(held.expect("the holder finishes").len(), 2);
+    let err = refused.unwrap_err();
+    match migration_error(&err) {
+        MigrateError::LockTimeout {
+            holder: Some(holder),
+            ..
+        } => assert!(holder.contains("connection"), "{holder}"),
+        other => panic!("expected a lock timeout naming the holder: {other:?}"),
+    }
+    assert!(slow.up(&other).await.expect("nothing left").is_empty());
+    assert_eq!(count(&other, "SELECT count(*) FROM slow").await, 1);
+}

@@ -111,6 +111,14 @@ pub async fn mysql(test: &str) -> Option<MyDatabase> {
     Some(MyDatabase { db, name, base_url })
 }
 
+#[cfg(feature = "mysql")]
+impl MyDatabase {
+    /// The URL that lands in this database, for tests that need a second handle.
+    pub fn url(&self) -> String {
+        with_database(&self.base_url, &self.name)
+    }
+}
+
 /// `url` with its path (the database) replaced by `database`.
 #[cfg(feature = "mysql")]
 fn with_database(url: &str, database: &str) -> String {

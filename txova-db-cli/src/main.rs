@@ -65,7 +65,7 @@ enum SchemaAction {
     },
     /// Compare it with a live database; exit 1 if they differ.
     Diff {
-        /// The database (postgres://…, sqlite:…); the password is never printed.
+        /// The database (postgres://…, mysql://…, sqlite:…); the password is never printed.
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
         /// The history table, left out of the comparison.
@@ -76,7 +76,7 @@ enum SchemaAction {
 
 #[derive(Parser)]
 struct Migrate {
-    /// The database (postgres://…, sqlite:…); the password is never printed.
+    /// The database (postgres://…, mysql://…, sqlite:…); the password is never printed.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     database_url: Option<String>,
     /// The migrations directory.

@@ -203,6 +203,21 @@ async fn catalog(db: &Db, schema: &Schema) -> txova_db::Result<Vec<LiveColumn>> 
             .fetch_all(db)
             .await?
         }
+        Backend::MySql => {
+            // MariaDB shows a `DEFAULT NULL` as the text `NULL` (a string default is
+            // quoted there); auto-increment counts as a default, as identity does.
+            query(
+                "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE,
+                        CAST(IS_NULLABLE = 'YES' AS SIGNED),
+                        CAST((COLUMN_DEFAULT IS NOT NULL AND COLUMN_DEFAULT <> 'NULL')
+                             OR EXTRA LIKE '%auto_increment%' AS SIGNED)
+                 FROM information_schema.COLUMNS
+                 WHERE TABLE_SCHEMA = DATABASE()
+                 ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            )
+            .fetch_all(db)
+            .await?
+        }
         _ => {
             query(
                 "SELECT m.name, p.name, p.type, p.\"notnull\" = 0 AND p.pk = 0, p.dflt_value IS NOT NULL
@@ -214,15 +229,20 @@ async fn catalog(db: &Db, schema: &Schema) -> txova_db::Result<Vec<LiveColumn>> 
             .await?
         }
     };
-    // Both queries answer: table, column, type, nullable, has a default.
+    // Every query answers: table, column, type, nullable, has a default (MySQL's
+    // truth values as integers).
+    let flag = |row: &txova_db::Row, at: usize| match db.backend() {
+        Backend::MySql => row.try_get::<i64>(at).map(|n| n != 0),
+        _ => row.try_get::<bool>(at),
+    };
     rows.iter()
         .map(|row| {
             Ok(LiveColumn {
                 table: row.try_get(0)?,
                 name: row.try_get(1)?,
                 sql_type: row.try_get(2)?,
-                nullable: row.try_get(3)?,
-                default: row.try_get(4)?,
+                nullable: flag(row, 3)?,
+                default: flag(row, 4)?,
             })
         })
         .collect()

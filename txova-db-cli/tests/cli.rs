@@ -419,3 +419,152 @@ fn schema_diff_on_postgres_names_type_nullability_and_default_drift() {
     assert_eq!(lines.lines().count(), 3, "{lines}");
     admin(&base, &format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+/// A MariaDB database of the test's own: its URL, and the server's, to drop it after.
+fn mariadb_database(test: &str) -> Option<(String, String, String)> {
+    let base = server_url(Service::MySql, test)?;
+    let name = unique_name("cli");
+    admin(&base, &format!("CREATE DATABASE {name}"));
+    let (server, _) = base.rsplit_once('/').unwrap();
+    Some((format!("{server}/{name}"), base.clone(), name))
+}
+
+/// Two `txova-db migrate up` processes started together on one MariaDB database: the
+/// `GET_LOCK` lock is the server's, so one waits for the other and each file runs once
+/// (a lock inside each process would let both run the slow first file).
+#[test]
+fn two_processes_migrating_mariadb_at_once_apply_each_file_once() {
+    let Some((url, base, name)) = mariadb_database("cli: two processes on mariadb") else {
+        return;
+    };
+    let ws = Workspace::new();
+    let dir = ws.dir.join("mysql");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("0001_items.up.sql"),
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL);\nDO SLEEP(1);",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("0002_seed.up.sql"),
+        "INSERT INTO items VALUES (1, 'one'), (2, 'two');",
+    )
+    .unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_txova-db"))
+            .args(["migrate", "--dir"])
+            .arg(&dir)
+            .arg("up")
+            .env("DATABASE_URL", &url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(admin(&url, "SELECT count(*) FROM items"), 2);
+    assert_eq!(admin(&url, "SELECT count(*) FROM _txova_migrations"), 2);
+    assert_eq!(
+        admin(&url, "SELECT count(*) FROM _txova_migrations WHERE dirty"),
+        0
+    );
+    admin(&base, &format!("DROP DATABASE {name}"));
+}
+
+/// The lock is the session's: a killed migrator's is gone with its connection.
+#[test]
+fn killing_the_process_leaves_no_lock_behind_on_mariadb() {
+    let Some((url, base, name)) = mariadb_database("cli: killed process on mariadb") else {
+        return;
+    };
+    let ws = Workspace::new();
+    let dir = ws.dir.join("mysql");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("0001_slow.up.sql"),
+        format!("SELECT '{name}', SLEEP(10);"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_txova-db"))
+        .args(["migrate", "--dir"])
+        .arg(&dir)
+        .arg("up")
+        .env("DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = format!(
+        "SELECT count(*) FROM information_schema.PROCESSLIST \
+         WHERE INFO LIKE '%''{name}''%SLEEP%' AND ID <> CONNECTION_ID()"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while admin(&base, &running) == 0 {
+        assert!(Instant::now() < deadline, "the migration never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let started = Instant::now();
+    let forced = txova(Some(&url), &dir, &["force", "0", "--lock-timeout", "5s"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    admin(&base, &format!("DROP DATABASE {name}"));
+}
+
+#[test]
+fn schema_diff_on_mariadb_names_type_nullability_and_default_drift() {
+    let Some((url, base, name)) = mariadb_database("cli: schema diff on mariadb") else {
+        return;
+    };
+    let ws = Workspace::new();
+    let dir = ws.dir.join("mysql");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("0001_users.up.sql"),
+        "CREATE TABLE users (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+         name VARCHAR(100) NOT NULL, nick VARCHAR(50),
+         created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP);",
+    )
+    .unwrap();
+    let up = txova(Some(&url), &dir, &["up"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let clean = schema_cmd(&dir, Some(&url), &["diff"]);
+    assert!(
+        clean.status.success(),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+
+    admin(&url, "ALTER TABLE users MODIFY name VARCHAR(100) NULL");
+    admin(&url, "ALTER TABLE users MODIFY nick INT");
+    admin(
+        &url,
+        "ALTER TABLE users ALTER COLUMN created_at DROP DEFAULT",
+    );
+    let drifted = schema_cmd(&dir, Some(&url), &["diff"]);
+    assert!(!drifted.status.success());
+    let lines = stdout(&drifted);
+    assert!(
+        lines.contains("column `users.name`: the migrations say NOT NULL"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("column `users.nick`: the migrations say `varchar(50)`"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("column `users.created_at`: the migrations give it a default"),
+        "{lines}"
+    );
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    admin(&base, &format!("DROP DATABASE {name}"));
+}

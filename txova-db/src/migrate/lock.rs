@@ -4,18 +4,20 @@
 //! that never opens a transaction (so `CREATE INDEX CONCURRENTLY`, which waits for
 //! older transactions, cannot wait on it). The lock belongs to that connection's
 //! session: dropping the connection — on success, error, panic, a dropped future or a
-//! killed process — releases it. SQLite: an OS file lock beside the database file,
-//! released by the kernel when the file closes; in memory, a process-wide mutex.
+//! killed process — releases it. MySQL/MariaDB: `GET_LOCK`, polled the same way on a
+//! dedicated connection, whose session owns the lock just as Postgres's does. SQLite:
+//! an OS file lock beside the database file, released by the kernel when the file
+//! closes; in memory, a process-wide mutex.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use std::time::Instant;
 
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use super::MigrateError;
 use crate::db::Db;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use crate::db::Pool;
 use crate::error::Error;
 
@@ -23,17 +25,19 @@ use crate::error::Error;
 pub(crate) enum MigrationLock {
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgConnection),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlConnection),
     #[cfg(feature = "sqlite")]
     File(#[allow(dead_code)] std::fs::File),
     Memory(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>),
 }
 
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 const POLL: Duration = Duration::from_millis(100);
 
 /// A lock key per history table, so migrators of different tables do not exclude each
 /// other: FNV-1a of the table name.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn key(table: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in "txova-db migrations:".bytes().chain(table.bytes()) {
@@ -43,7 +47,10 @@ fn key(table: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(unused_variables)
+)]
 pub(crate) async fn acquire(
     db: &Db,
     table: &str,
@@ -52,6 +59,8 @@ pub(crate) async fn acquire(
     match &db.inner.pool {
         #[cfg(feature = "postgres")]
         Pool::Postgres(pool) => postgres(db, pool, table, timeout).await,
+        #[cfg(feature = "mysql")]
+        Pool::MySql(pool) => mysql(db, pool, table, timeout).await,
         #[cfg(feature = "sqlite")]
         Pool::Sqlite(pool) => sqlite(pool, timeout).await,
         #[allow(unreachable_patterns)]
@@ -102,6 +111,61 @@ async fn postgres(
             return Err(MigrateError::LockTimeout {
                 after: timeout,
                 holder: holder.map(|(pid, app)| format!("pid {pid}, application_name {app:?}")),
+            }
+            .into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `GET_LOCK` names are at most 64 characters and server-wide: a hash of the database
+/// and the history table.
+#[cfg(feature = "mysql")]
+async fn mysql(
+    db: &Db,
+    pool: &crate::db::pool::ConnPool<sqlx::MySql>,
+    table: &str,
+    timeout: Duration,
+) -> Result<MigrationLock, Error> {
+    use sqlx::ConnectOptions as _;
+    let mut conn = pool
+        .connect_options()
+        .connect()
+        .await
+        .map_err(|e| db.error(e))?;
+    let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| db.error(e))?;
+    let name = format!(
+        "txova_db_migrate_{:016x}",
+        key(&format!("{}.{table}", database.unwrap_or_default()))
+    );
+    let deadline = Instant::now() + timeout;
+    loop {
+        // 1: taken; 0: another session holds it (NULL only on an error, reported).
+        let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| db.error(e))?;
+        if locked == Some(1) {
+            return Ok(MigrationLock::MySql(conn));
+        }
+        if Instant::now() >= deadline {
+            let holder: Option<(i64, String, String)> = sqlx::query_as(
+                "SELECT p.ID, p.USER, p.HOST FROM information_schema.PROCESSLIST p
+                 WHERE p.ID = IS_USED_LOCK(?)",
+            )
+            .bind(&name)
+            .fetch_optional(&mut conn)
+            .await
+            .map_err(|e| db.error(e))?;
+            return Err(MigrateError::LockTimeout {
+                after: timeout,
+                holder: holder.map(|(id, user, host)| {
+                    format!("connection {id}, user {user:?} from {host:?}")
+                }),
             }
             .into());
         }
@@ -171,6 +235,11 @@ impl MigrationLock {
             #[cfg(feature = "postgres")]
             Self::Postgres(conn) => {
                 // Ending the session releases its advisory locks.
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            #[cfg(feature = "mysql")]
+            Self::MySql(conn) => {
+                // Ending the session releases its named locks.
                 let _ = sqlx::Connection::close(conn).await;
             }
             #[cfg(feature = "sqlite")]

@@ -9,6 +9,13 @@
 //! `CREATE INDEX CONCURRENTLY`). Only one migrator runs at a time per database (see
 //! the lock notes in `lock.rs`); applied files are checked against their checksums.
 //!
+//! On MySQL and MariaDB every DDL statement commits by itself, so no migration that
+//! changes the schema is all-or-nothing there: each file's row is written `dirty`
+//! and committed *before* the file runs, and cleared only once the whole file has
+//! run. A dirty row therefore means "this file started and may be partly applied":
+//! look at the schema, finish or undo the file by hand, then [`Migrator::force`] the
+//! version. (A file of data statements only still runs in one transaction.)
+//!
 //! ```
 //! # async fn demo() -> txova_db::Result<()> {
 //! use txova_db::migrate::Migrator;
