@@ -95,6 +95,15 @@ pub struct MyDatabase {
 /// Creates a [`MyDatabase`], or `None` after saying why the test skips MySQL.
 #[cfg(feature = "mysql")]
 pub async fn mysql(test: &str) -> Option<MyDatabase> {
+    mysql_with(test, |config| config).await
+}
+
+/// A [`MyDatabase`] whose `Db` has the settings `configure` gives it.
+#[cfg(feature = "mysql")]
+pub async fn mysql_with(
+    test: &str,
+    configure: impl FnOnce(DbConfig) -> DbConfig,
+) -> Option<MyDatabase> {
     let base_url = server_url(Service::MySql, test)?;
     let name = unique_name("t");
     let admin = Db::connect(&base_url).await.expect("connect to MariaDB");
@@ -105,7 +114,7 @@ pub async fn mysql(test: &str) -> Option<MyDatabase> {
         .await
         .expect("create the test's database");
     admin.close().await;
-    let db = Db::connect(&with_database(&base_url, &name))
+    let db = Db::connect_with(configure(DbConfig::new(with_database(&base_url, &name))))
         .await
         .expect("connect to the test's database");
     Some(MyDatabase { db, name, base_url })

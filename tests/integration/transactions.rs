@@ -1,6 +1,6 @@
-//! Transactions on real Postgres (and SQLite): commit, rollback, panic, ambient joining,
-//! savepoints, retry under contention, a backend killed mid-transaction, and an
-//! ambiguous COMMIT.
+//! Transactions on real Postgres, SQLite and MariaDB: commit, rollback, panic, ambient
+//! joining, savepoints, retry under contention (the bank invariant), a backend killed
+//! mid-transaction, and an ambiguous COMMIT.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,12 +56,38 @@ async fn pg_txid(db: &Db) -> i64 {
         .expect("txid")
 }
 
+/// Runs `scenario` on a fresh Postgres schema and a fresh MariaDB database, each `Db`
+/// configured by `configure`.
+async fn on_postgres_and_mariadb<F, Fut>(
+    test: &str,
+    configure: fn(DbConfig) -> DbConfig,
+    scenario: F,
+) where
+    F: Fn(Db) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if let Some(pg) = support::postgres_with(test, configure).await {
+        scenario(pg.db.clone()).await;
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(my) = support::mysql_with(test, configure).await {
+        scenario(my.db.clone()).await;
+    }
+}
+
 #[tokio::test]
 async fn commit_on_ok_rollback_on_err() {
-    let Some(pg) = support::postgres("commit_on_ok_rollback_on_err").await else {
-        return;
-    };
-    let db = &pg.db;
+    on_postgres_and_mariadb(
+        "commit_on_ok_rollback_on_err",
+        |c| c,
+        |db| async move {
+            commit_on_ok_rollback_on_err_on(&db).await;
+        },
+    )
+    .await;
+}
+
+async fn commit_on_ok_rollback_on_err_on(db: &Db) {
     accounts(db, 2, 100).await;
     db.transaction(|_tx| async move {
         Account::update()
@@ -96,15 +122,18 @@ async fn commit_on_ok_rollback_on_err() {
 
 #[tokio::test]
 async fn panic_rolls_back_and_the_pool_stays_clean() {
-    let Some(pg) = support::postgres_with("panic_rolls_back", |c| DbConfig {
-        max_connections: 1,
-        ..c
-    })
-    .await
-    else {
-        return;
-    };
-    let db = pg.db.clone();
+    on_postgres_and_mariadb(
+        "panic_rolls_back",
+        |c| DbConfig {
+            max_connections: 1,
+            ..c
+        },
+        panic_rolls_back_on,
+    )
+    .await;
+}
+
+async fn panic_rolls_back_on(db: Db) {
     accounts(&db, 1, 100).await;
     let task_db = db.clone();
     let panicked = tokio::spawn(async move {
@@ -128,12 +157,19 @@ async fn panic_rolls_back_and_the_pool_stays_clean() {
     // The only connection went back to the pool, rolled back and out of the transaction.
     assert_eq!(balance(&db, 1).await, 100);
     // The panicked transaction wrote, so it had an xid; a connection still inside it
-    // would report one here.
-    let in_tx: bool = query("SELECT txid_current_if_assigned() IS NOT NULL")
-        .fetch_one(&db)
-        .await
-        .and_then(|r| r.try_get(0))
-        .expect("state");
+    // would report one here (MariaDB: `@@in_transaction`).
+    let in_tx = match db.backend() {
+        txova_db::Backend::MySql => query("SELECT CAST(@@in_transaction AS SIGNED)")
+            .fetch_one(&db)
+            .await
+            .and_then(|r| r.try_get::<i64>(0))
+            .map(|n| n != 0),
+        _ => query("SELECT txid_current_if_assigned() IS NOT NULL")
+            .fetch_one(&db)
+            .await
+            .and_then(|r| r.try_get(0)),
+    }
+    .expect("state");
     assert!(
         !in_tx,
         "the pooled connection is not left inside a transaction"
@@ -145,16 +181,37 @@ async fn panic_rolls_back_and_the_pool_stays_clean() {
 
 #[tokio::test]
 async fn nested_transactions_join_and_savepoints_isolate() {
-    let Some(pg) = support::postgres("nested_join_and_savepoints").await else {
-        return;
-    };
-    let db = &pg.db;
+    on_postgres_and_mariadb(
+        "nested_join_and_savepoints",
+        |c| c,
+        |db| async move {
+            nested_join_and_savepoints_on(&db).await;
+        },
+    )
+    .await;
+}
+
+/// The transaction's identity: Postgres's txid; on MariaDB the connection (a second
+/// BEGIN there would commit the first and start another on the same connection, which
+/// the savepoint part below would then show).
+async fn tx_identity(db: &Db) -> i64 {
+    match db.backend() {
+        txova_db::Backend::MySql => query("SELECT CAST(CONNECTION_ID() AS SIGNED)")
+            .fetch_one(db)
+            .await
+            .and_then(|r| r.try_get(0))
+            .expect("connection id"),
+        _ => pg_txid(db).await,
+    }
+}
+
+async fn nested_join_and_savepoints_on(db: &Db) {
     accounts(db, 1, 100).await;
     let (outer_txid, inner_txid) = db
         .transaction(|_tx| async move {
-            let outer = pg_txid(db).await;
+            let outer = tx_identity(db).await;
             let inner = db
-                .transaction(|_tx| async move { Ok::<_, Error>(pg_txid(db).await) })
+                .transaction(|_tx| async move { Ok::<_, Error>(tx_identity(db).await) })
                 .await?;
             assert!(db.current_tx().is_some());
             Ok::<_, Error>((outer, inner))
@@ -241,19 +298,27 @@ async fn explicit_tx_executor_and_read_only() {
 
 /// 8 workers × 500 serializable transfers among 10 accounts: money is conserved, no
 /// balance goes negative, conflicts are retried, and no error reaches the caller.
+///
+/// On MariaDB, SERIALIZABLE turns the reads into shared locks: two transfers that read
+/// the same account both wait to update it, InnoDB picks a deadlock victim at once, and
+/// the victim is retried whole.
 #[tokio::test]
 async fn bank_invariant_under_serializable_contention() {
-    let Some(pg) = support::postgres_with("bank_invariant", |c| DbConfig {
-        max_connections: 8,
-        ..c
-    })
-    .await
-    else {
-        return;
-    };
+    on_postgres_and_mariadb(
+        "bank_invariant",
+        |c| DbConfig {
+            max_connections: 8,
+            ..c
+        },
+        bank_invariant_on,
+    )
+    .await;
+}
+
+async fn bank_invariant_on(db: Db) {
     const ACCOUNTS: i64 = 10;
     const START: i64 = 1_000;
-    accounts(&pg.db, ACCOUNTS, START).await;
+    accounts(&db, ACCOUNTS, START).await;
     let attempts = Arc::new(AtomicU64::new(0));
     let started = std::time::Instant::now();
     let options =
@@ -265,7 +330,7 @@ async fn bank_invariant_under_serializable_contention() {
                 max_delay: Duration::from_millis(50),
             });
     let workers = (0..8_u64).map(|worker| {
-        let db = pg.db.clone();
+        let db = db.clone();
         let attempts = Arc::clone(&attempts);
         let options = options.clone();
         tokio::spawn(async move {
@@ -314,13 +379,14 @@ async fn bank_invariant_under_serializable_contention() {
     for worker in futures_util::future::join_all(workers).await {
         worker.expect("worker");
     }
-    let all = Account::select().fetch_all(&pg.db).await.expect("accounts");
+    let all = Account::select().fetch_all(&db).await.expect("accounts");
     let total: i64 = all.iter().map(|a| a.balance).sum();
     assert_eq!(total, ACCOUNTS * START, "money is conserved");
     assert!(all.iter().all(|a| a.balance >= 0), "{all:?}");
     let attempts = attempts.load(Ordering::Relaxed);
     eprintln!(
-        "bank: {attempts} attempts for 4000 transfers in {:?}",
+        "bank on {}: {attempts} attempts for 4000 transfers in {:?}",
+        db.backend(),
         started.elapsed()
     );
     assert!(
