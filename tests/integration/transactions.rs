@@ -2,6 +2,7 @@
 //! joining, savepoints, retry under contention (the bank invariant), a backend killed
 //! mid-transaction, and an ambiguous COMMIT.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -64,7 +65,7 @@ async fn on_postgres_and_mariadb<F, Fut>(
     scenario: F,
 ) where
     F: Fn(Db) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: Future<Output = ()>,
 {
     if let Some(pg) = support::postgres_with(test, configure).await {
         scenario(pg.db.clone()).await;
