@@ -450,3 +450,28 @@ async fn mariadb_lock_names_the_holder_and_each_file_runs_once() {
     assert!(slow.up(&other).await.expect("nothing left").is_empty());
     assert_eq!(count(&other, "SELECT count(*) FROM slow").await, 1);
 }
+
+/// The rides service's MySQL migrations apply, and revert to an empty database.
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn rides_mysql_migrations_apply_and_revert() {
+    let Some(my) = support::mysql("rides_mysql_migrations").await else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/mysql");
+    let migrator = Migrator::from_dir(&dir).expect("the repository's migrations parse");
+    assert_eq!(
+        migrator.up(&my.db).await.expect("up").len(),
+        migrator.migrations().len()
+    );
+    migrator.down_all(&my.db).await.expect("down_all");
+    assert_eq!(
+        count(
+            &my.db,
+            "SELECT count(*) FROM information_schema.TABLES
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('users', 'drivers', 'rides')"
+        )
+        .await,
+        0
+    );
+}

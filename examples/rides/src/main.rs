@@ -9,6 +9,7 @@
 //! cargo run -p rides                           # serve on 127.0.0.1:8080, print curl steps
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 \
 //!     cargo run -p rides -- --listen 127.0.0.1:3000
+//! DATABASE_URL=mysql://root@127.0.0.1:3306/test cargo run -p rides --features mysql
 //! ```
 //!
 //! - `repo` holds every statement: typed queries from `#[derive(Table)]`, with
@@ -40,7 +41,8 @@ const USAGE: &str = "usage: rides [--listen ADDR] [--admin-listen ADDR] [--demo]
                           this (internal) address (or RIDES_ADMIN_LISTEN)
   --demo                  serve on a free loopback port, run the walkthrough against it, exit
 
-  DATABASE_URL            postgres://… or sqlite:… (default: an in-memory SQLite database)
+  DATABASE_URL            postgres://…, sqlite:… or (built with the mysql feature)
+                          mysql://… (default: an in-memory SQLite database)
   REDIS_URL               redis://… (default: the in-process store)
   RIDES_ADMIN_EMAIL       with RIDES_ADMIN_PASSWORD: an admin account (manages drivers,
   RIDES_ADMIN_PASSWORD    reads /health/details), created or updated at start

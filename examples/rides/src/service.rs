@@ -126,6 +126,7 @@ pub(crate) async fn start(metrics: PrometheusHandle) -> Result<AppState, StartEr
     // The migrations are compiled into the binary: one directory per dialect.
     let migrator = match db.backend() {
         Backend::Postgres => txova_db::embed_migrations!("../../migrations/postgres")?,
+        Backend::MySql => txova_db::embed_migrations!("../../migrations/mysql")?,
         _ => txova_db::embed_migrations!("../../migrations/sqlite")?,
     };
     for step in migrator.up(&db).await? {

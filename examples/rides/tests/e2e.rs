@@ -1,7 +1,8 @@
 //! End to end: the `rides` binary started as a process, driven over HTTP, on the
-//! embedded default (SQLite + in-process store) and on Postgres + Redis.
+//! embedded default (SQLite + in-process store), on Postgres + Redis and (built with the
+//! `mysql` feature) on MariaDB + Redis.
 //!
-//! Postgres tests get a database of their own (created here, dropped at the end) and a
+//! Server tests get a database of their own (created here, dropped at the end) and a
 //! Redis server of their own (`RedisServer`), so their ids and keys never meet another
 //! test's.
 
@@ -38,7 +39,17 @@ impl Backends {
     /// A new Postgres database and a new Redis server, or `None` (after saying why)
     /// where there are none.
     async fn postgres_and_redis(test: &str) -> Option<Self> {
-        let server = server_url(Service::Postgres, test)?;
+        Self::server_and_redis(Service::Postgres, test).await
+    }
+
+    /// The same on MariaDB.
+    #[cfg(feature = "mysql")]
+    async fn mariadb_and_redis(test: &str) -> Option<Self> {
+        Self::server_and_redis(Service::MySql, test).await
+    }
+
+    async fn server_and_redis(service: Service, test: &str) -> Option<Self> {
+        let server = server_url(service, test)?;
         let redis = RedisServer::start(test)?;
         let fresh = FreshDatabase::create(&server).await;
         Some(Self {
@@ -74,7 +85,7 @@ impl Backends {
     }
 }
 
-/// A Postgres database made for one test.
+/// A Postgres or MariaDB database made for one test.
 struct FreshDatabase {
     admin: Db,
     name: String,
@@ -83,13 +94,13 @@ struct FreshDatabase {
 
 impl FreshDatabase {
     async fn create(server: &str) -> Self {
-        let admin = Db::connect(server).await.expect("connect to postgres");
+        let admin = Db::connect(server).await.expect("connect to the server");
         let name = unique_name("rides_e2e");
         txova_db::query(format!("CREATE DATABASE {name}"))
             .execute(&admin)
             .await
             .expect("create the test database");
-        let mut url = url::Url::parse(server).expect("postgres url");
+        let mut url = url::Url::parse(server).expect("server url");
         url.set_path(&name);
         Self {
             admin,
@@ -99,13 +110,16 @@ impl FreshDatabase {
     }
 
     async fn drop_database(self) {
-        txova_db::query(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&self.admin)
-        .await
-        .expect("drop the test database");
+        // Postgres refuses to drop a database with sessions unless forced; MariaDB has
+        // no such clause (the service, killed by now, held the only sessions).
+        let force = match self.admin.backend() {
+            txova_db::Backend::Postgres => " WITH (FORCE)",
+            _ => "",
+        };
+        txova_db::query(format!("DROP DATABASE IF EXISTS {}{force}", self.name))
+            .execute(&self.admin)
+            .await
+            .expect("drop the test database");
         self.admin.close().await;
     }
 }
@@ -661,6 +675,28 @@ async fn api_on_the_embedded_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_on_postgres_and_redis() {
     let Some(backends) = Backends::postgres_and_redis("api_on_postgres_and_redis").await else {
+        return;
+    };
+    let service = Running::start(&backends);
+    api_behaves(&service.base).await;
+    drop(service);
+    backends.clean_up().await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_on_mariadb_and_redis() {
+    let Some(backends) = Backends::mariadb_and_redis("demo_runs_on_mariadb_and_redis").await else {
+        return;
+    };
+    demo_passes(&backends).await;
+    backends.clean_up().await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_on_mariadb_and_redis() {
+    let Some(backends) = Backends::mariadb_and_redis("api_on_mariadb_and_redis").await else {
         return;
     };
     let service = Running::start(&backends);

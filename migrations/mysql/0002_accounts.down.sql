@@ -1,0 +1,3 @@
+ALTER TABLE users DROP CONSTRAINT users_role_known;
+ALTER TABLE users DROP COLUMN role;
+ALTER TABLE users DROP COLUMN password_hash;
