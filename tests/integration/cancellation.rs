@@ -181,9 +181,14 @@ async fn mysql(test: &str) -> Option<Fixture> {
     let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
     let url = format!("{base}/{database}");
     let app = support::unique_name("sweep");
-    let db = Db::connect_with(pool_config(DbConfig::new(url.clone()), &app))
-        .await
-        .expect("pool");
+    // Session limits, so each new connection also runs its `SET SESSION` under the sweep.
+    let db = Db::connect_with(DbConfig {
+        lock_timeout: Some(Duration::from_secs(2)),
+        statement_timeout: Some(Duration::from_secs(30)),
+        ..pool_config(DbConfig::new(url.clone()), &app)
+    })
+    .await
+    .expect("pool");
     db.execute(
         "CREATE TABLE sweep_rows (id BIGINT AUTO_INCREMENT PRIMARY KEY,
          tag VARCHAR(100) NOT NULL, n BIGINT NOT NULL) ENGINE=InnoDB",
