@@ -38,21 +38,20 @@
 
 #[allow(dead_code)] // the bulk-insert helpers are for the other benches
 mod common;
+mod rounds;
 
-use std::future::Future;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cpu_time::ProcessTime;
 use criterion::Criterion;
-use futures_util::future::BoxFuture;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::runtime::Runtime;
 use txova_db::{Db, DbConfig, Table, sqlx};
 
 use common::{CREATE_TABLE, SqlxUser, User, find_sql, rows, select_all_sql};
+use rounds::{Body, Rounds, body, interleave, median, nth, ratio, timed_with_cpu};
 use txova_db_test_support::{Service, server_url, unique_name};
 
 const ROWS: i64 = 10_000;
@@ -75,11 +74,6 @@ struct Setup {
     sqlx_pool: PgPool,
     sqlx_dedicated: Arc<Vec<tokio::sync::Mutex<PgConnection>>>,
     dbs: Arc<Vec<Db>>,
-}
-
-/// The connection iteration `i` runs on.
-fn nth<T>(all: &[T], i: u64) -> &T {
-    &all[i as usize % all.len()]
 }
 
 fn runtimes() -> [(&'static str, Runtime); 2] {
@@ -185,17 +179,6 @@ fn tokio_postgres_config(url: &str, schema: &str) -> String {
         config.push_str(&format!(" password={password}"));
     }
     config
-}
-
-/// One row of a workload: runs iteration `i`.
-type Body = Arc<dyn Fn(u64) -> BoxFuture<'static, ()> + Send + Sync>;
-
-fn body<F, Fut>(f: F) -> Body
-where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    Arc::new(move |i| Box::pin(f(i)))
 }
 
 struct Workload {
@@ -322,27 +305,9 @@ fn workloads(s: &Setup) -> Vec<Workload> {
     ]
 }
 
-/// Runs `row` for iterations `0..iters` inside one task of `rt` (spawned, so on the
-/// multi-thread runtime it runs on a worker, as a request handler would) and returns
-/// the time taken.
+/// Runs `row` for iterations `0..iters` inside one task of `rt`; returns the time taken.
 fn timed(rt: &Runtime, iters: u64, row: &Body) -> Duration {
     timed_with_cpu(rt, iters, row).0
-}
-
-/// [`timed`], with the process's CPU time over the same run (the client's: the servers
-/// are other processes).
-fn timed_with_cpu(rt: &Runtime, iters: u64, row: &Body) -> (Duration, Duration) {
-    let row = Arc::clone(row);
-    let run = async move {
-        let started = Instant::now();
-        for i in 0..iters {
-            row(i).await;
-        }
-        started.elapsed()
-    };
-    let cpu = ProcessTime::now();
-    let wall = rt.block_on(async { tokio::spawn(run).await.unwrap() });
-    (wall, cpu.elapsed())
 }
 
 fn id_of(i: u64) -> i64 {
@@ -375,11 +340,6 @@ fn criterion_rows(c: &mut Criterion, setups: &[(&'static str, Runtime, Vec<Workl
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Criterion measures one row after another, so drift on a shared machine lands on
 /// one row only. For the ratios, each round runs a batch of every row, in a rotating
 /// order; a ratio is the median of the per-round ratios, a time the median of its
@@ -396,17 +356,8 @@ fn interleaved_report(setups: &[(&'static str, Runtime, Vec<Workload>)]) {
     );
     for (rt_name, rt, workloads) in setups {
         for workload in workloads {
-            let n = workload.rows.len();
-            let mut wall: Vec<Vec<f64>> = vec![Vec::new(); n];
-            let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); n];
-            for round in 0..workload.rounds {
-                for k in 0..n {
-                    let at = (round + k) % n;
-                    let (w, c) = timed_with_cpu(rt, workload.batch, &workload.rows[at].1);
-                    wall[at].push(w.as_secs_f64() * 1e6 / workload.batch as f64);
-                    cpu[at].push(c.as_secs_f64() * 1e6 / workload.batch as f64);
-                }
-            }
+            let bodies: Vec<Body> = workload.rows.iter().map(|(_, b)| Arc::clone(b)).collect();
+            let Rounds { wall, cpu } = interleave(rt, &bodies, workload.batch, workload.rounds);
             let index = |row: &str| workload.rows.iter().position(|(name, _)| *name == row);
             let (Some(tp), Some(sqlx), Some(txova)) = (
                 index("tokio_postgres"),
@@ -416,13 +367,7 @@ fn interleaved_report(setups: &[(&'static str, Runtime, Vec<Workload>)]) {
                 continue;
             };
             for (measure, micros) in [("wall", &wall), ("cpu", &cpu)] {
-                let per_round = |a: usize, b: usize| {
-                    median(
-                        (0..workload.rounds)
-                            .map(|r| micros[a][r] / micros[b][r])
-                            .collect(),
-                    )
-                };
+                let per_round = |a: usize, b: usize| ratio(micros, a, b);
                 let efficiency = index("sqlx_dedicated")
                     .map(|dedicated| format!("{:.3}", per_round(dedicated, txova)))
                     .unwrap_or_else(|| "-".into());
