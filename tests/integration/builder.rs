@@ -1029,3 +1029,66 @@ async fn verify_tables_reports_each_drifted_table_on_every_backend() {
             .expect("clean");
     }
 }
+
+/// MySQL has no `RETURNING`: an insert's rows are read back by the keys it generated.
+/// Shown on MariaDB through a `Db` around a sqlx pool, which does not ask the server
+/// what it can do and so takes the MySQL path.
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_returning_reads_rows_back_by_their_generated_keys() {
+    let Some(my) = support::mysql("mysql_returning_by_generated_keys").await else {
+        return;
+    };
+    my.db
+        .execute_script(MYSQL_SCHEMA)
+        .await
+        .expect("mysql schema");
+    let pool = txova_db::sqlx::MySqlPool::connect(&my.url())
+        .await
+        .expect("a sqlx pool");
+    let db = Db::from(pool);
+    let ana = User::insert(&user("Ana", "active", 30, 4.5, Some("aninha")))
+        .returning()
+        .fetch_one(&db)
+        .await
+        .expect("one row, read back by LAST_INSERT_ID()");
+    assert!(ana.id > 0);
+    assert_eq!(
+        (ana.name.as_str(), ana.nickname.as_deref()),
+        ("Ana", Some("aninha"))
+    );
+    assert_eq!(
+        User::find(&db, ana.id).await.expect("find"),
+        Some(ana.clone())
+    );
+
+    // Inside a transaction the read-back runs in it and sees the uncommitted row.
+    let rui = db
+        .transaction(|tx| async move {
+            User::insert(&user("Rui", "active", 40, 3.0, None))
+                .returning()
+                .fetch_one(&tx)
+                .await
+        })
+        .await
+        .expect("in a transaction");
+    assert_eq!(rui.id, ana.id + 1, "{rui:?}");
+
+    // Several rows need keys known to be consecutive, which this server was not asked.
+    let many = [
+        user("Bea", "active", 20, 1.0, None),
+        user("Cid", "active", 21, 1.0, None),
+    ];
+    let refused = User::insert_many(&many).returning().fetch_all(&db).await;
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::Unsupported);
+    // An upsert's updated rows report no key: refused, not guessed.
+    let upsert = User::insert(&user("Ana", "active", 31, 4.5, None))
+        .on_conflict([User::email])
+        .do_update([User::age])
+        .returning()
+        .fetch_all(&db)
+        .await;
+    assert_eq!(upsert.unwrap_err().kind(), ErrorKind::Unsupported);
+    // Neither inserted anything.
+    assert_eq!(User::select().count(&db).await.expect("count"), 2);
+}

@@ -61,11 +61,10 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         params: &'a [Arc<dyn Param + 'a>],
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a;
 
-    /// Whether the server takes `INSERT … RETURNING` and `DELETE … RETURNING`: every
-    /// backend but MySQL, where MariaDB 10.5 and later do (asked at connect).
+    /// What the server can do where servers of one backend differ (asked at connect).
     #[doc(hidden)]
-    fn server_has_returning(&self) -> bool {
-        self.backend() != Backend::MySql
+    fn server_traits(&self) -> ServerTraits {
+        ServerTraits::baseline(self.backend())
     }
 
     /// Hands each row to `sink` as it arrives (typed selects decode as they stream).
@@ -76,6 +75,31 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         params: &'a [Arc<dyn Param + 'a>],
         sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}
+
+/// What a server can do where servers of one backend differ: asked once by
+/// [`Db::connect`](crate::Db::connect); a `Db` around a pool built with sqlx assumes
+/// the baseline.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTraits {
+    /// `INSERT … RETURNING` and `DELETE … RETURNING`: every backend but MySQL, where
+    /// MariaDB has them from 10.5.
+    pub returning: bool,
+    /// MySQL: the step between the keys of one multi-row insert, where they are known
+    /// to be consecutive (`innodb_autoinc_lock_mode` 0 or 1); `None` where they may
+    /// interleave with concurrent inserts, or are not known.
+    pub key_step: Option<i64>,
+}
+
+impl ServerTraits {
+    /// What is known without asking the server.
+    pub(crate) fn baseline(backend: Backend) -> Self {
+        Self {
+            returning: backend != Backend::MySql,
+            key_step: None,
+        }
+    }
 }
 
 /// What a statement run for its effect reports: the rows it affected and, where the

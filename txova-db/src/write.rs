@@ -393,6 +393,32 @@ fn decode_row<T: Table>(row: crate::row::Row) -> Result<T, Error> {
     T::__decode(&row, 0)
 }
 
+/// `SELECT <T's columns> FROM <T> WHERE <key> IN (<keys>) ORDER BY <key>`.
+fn select_by_keys<T: Table>(backend: Backend, key: &str, keys: &[i64]) -> Statement {
+    let mut w = SqlWriter::new(backend);
+    w.push("SELECT ");
+    for (i, column) in T::COLUMNS.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.ident(column.name);
+    }
+    w.push(" FROM ");
+    w.ident(T::NAME);
+    w.push(" WHERE ");
+    w.ident(key);
+    w.push(" IN (");
+    for (i, &id) in keys.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.bind(Arc::new(id));
+    }
+    w.push(") ORDER BY ");
+    w.ident(key);
+    w.finish()
+}
+
 fn write_returning<T: Table>(w: &mut SqlWriter) {
     w.push(" RETURNING ");
     for (i, column) in T::COLUMNS.iter().enumerate() {
@@ -465,10 +491,76 @@ pub struct InsertReturning<'r, T>(Insert<'r, T>);
 
 impl<T: Table> InsertReturning<'_, T> {
     /// The rows as written (skipped conflicts return nothing).
+    ///
+    /// On MySQL, which has no `RETURNING` (MariaDB has, from 10.5), the rows are read
+    /// back by the keys the insert generated: `LAST_INSERT_ID()` is the first row's, and
+    /// the others follow it consecutively, which the server promises under
+    /// `innodb_autoinc_lock_mode` 0 or 1 (a multi-row insert under mode 2, where
+    /// concurrent inserts interleave, is refused), `auto_increment_increment` apart.
+    /// That needs a single generated primary key and no conflict clause; the read
+    /// happens after the insert (inside the transaction, if one is open), so what it
+    /// returns is the rows as they are then.
     pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error> {
-        refuse_returning_without_server_support(exec, INSERT_RETURNING)?;
+        if exec.backend() == Backend::MySql && !exec.server_traits().returning {
+            return self.fetch_all_by_generated_keys(exec).await;
+        }
         let mut out = Vec::with_capacity(self.0.rows.len());
         for statement in self.0.build(exec.backend(), true)? {
+            out.extend(
+                fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// MySQL's `RETURNING`: insert, then select the rows by the keys the insert reports.
+    async fn fetch_all_by_generated_keys<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error> {
+        let backend = exec.backend();
+        let refuse = |feature| Err(Error::Unsupported { feature, backend });
+        if self.0.conflict.is_some() {
+            return refuse(
+                "INSERT … ON DUPLICATE KEY / IGNORE … RETURNING (the keys of updated or \
+                 skipped rows are not reported)",
+            );
+        }
+        let mut keys = T::COLUMNS.iter().filter(|c| c.primary_key);
+        let key = match (keys.next(), keys.next()) {
+            (Some(key), None) if key.generated => key.name,
+            _ => {
+                return refuse(
+                    "INSERT … RETURNING without a single generated (AUTO_INCREMENT) primary \
+                     key",
+                );
+            }
+        };
+        let traits = exec.server_traits();
+        let step = match traits.key_step {
+            Some(step) => step,
+            None if self.0.rows.len() == 1 => 1,
+            None => {
+                return refuse(
+                    "a multi-row INSERT … RETURNING under innodb_autoinc_lock_mode = 2 (its \
+                     keys need not be consecutive); insert one row at a time",
+                );
+            }
+        };
+        let mut inserted = Vec::with_capacity(self.0.rows.len());
+        for statement in self.0.build(backend, false)? {
+            let done = exec
+                .execute_statement(&statement.sql, &statement.params)
+                .await?;
+            let first = done.last_insert_id().ok_or_else(|| Error::InvalidQuery {
+                reason: format!(
+                    "the insert into `{}` reported no generated key to read its rows back by",
+                    T::NAME
+                ),
+            })?;
+            let rows = i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+            inserted.extend((0..rows).map(|k| first + k * step));
+        }
+        let mut out = Vec::with_capacity(inserted.len());
+        for chunk in inserted.chunks(bind_limit(backend)) {
+            let statement = select_by_keys::<T>(backend, key, chunk);
             out.extend(
                 fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await?,
             );
@@ -724,8 +816,6 @@ async fn execute_built<E: Executor>(
         .rows_affected())
 }
 
-/// What MySQL lacks and MariaDB has from 10.5.
-const INSERT_RETURNING: &str = "INSERT … RETURNING (MariaDB has it from 10.5; on MySQL, `execute_result(..)` gives `last_insert_id()`)";
 /// What MySQL lacks and MariaDB has from 10.0.
 const DELETE_RETURNING: &str = "DELETE … RETURNING (MariaDB has it)";
 /// What MySQL and MariaDB lack.
@@ -738,7 +828,7 @@ fn refuse_returning_without_server_support<E: Executor>(
     feature: &'static str,
 ) -> Result<(), Error> {
     let backend = exec.backend();
-    if backend == Backend::MySql && !exec.server_has_returning() {
+    if backend == Backend::MySql && !exec.server_traits().returning {
         return Err(Error::Unsupported { feature, backend });
     }
     Ok(())

@@ -13,13 +13,14 @@ use std::sync::Arc;
 
 use sqlx::ConnectOptions as _;
 
-use super::driver::{Driver, Endpoint, ServerTraits, SessionLimits};
+use super::driver::{Driver, Endpoint, SessionLimits};
 use super::pool::{ConnPool, Live, Settings};
 use super::stats::PoolCounters;
 use super::{Db, Inner, Peer, Pool};
 use crate::backend::{Wrap, for_backend};
 use crate::config::DbConfig;
 use crate::error::{ConfigError, Error};
+use crate::executor::ServerTraits;
 
 pub(super) async fn connect(config: DbConfig) -> Result<Db, Error> {
     validate(&config)?;

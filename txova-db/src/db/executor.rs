@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::Db;
 use crate::error::{Backend, Error};
-use crate::executor::{ExecuteResult, Executor, sealed};
+use crate::executor::{ExecuteResult, Executor, ServerTraits, sealed};
 use crate::row::Row;
 use crate::types::Param;
 
@@ -16,8 +16,8 @@ impl Executor for Db {
         Db::backend(self)
     }
 
-    fn server_has_returning(&self) -> bool {
-        self.inner.server.returning
+    fn server_traits(&self) -> ServerTraits {
+        self.inner.server
     }
 
     fn execute_statement<'a>(

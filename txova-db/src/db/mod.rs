@@ -60,7 +60,7 @@ pub(crate) struct Inner {
     peer: Peer,
     counters: Arc<PoolCounters>,
     /// What the server can do beyond its backend's baseline.
-    pub(crate) server: driver::ServerTraits,
+    pub(crate) server: crate::executor::ServerTraits,
 }
 
 impl Inner {
@@ -71,7 +71,7 @@ impl Inner {
         peer: Peer,
         counters: Arc<PoolCounters>,
     ) -> Self {
-        let server = driver::ServerTraits::baseline(crate::backend::with_engine!(
+        let server = crate::executor::ServerTraits::baseline(crate::backend::with_engine!(
             &pool,
             Pool,
             |_pool, B| <B as crate::backend::Engine>::BACKEND

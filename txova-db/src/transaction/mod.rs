@@ -558,8 +558,8 @@ impl crate::executor::Executor for Tx {
         Tx::backend(self)
     }
 
-    fn server_has_returning(&self) -> bool {
-        crate::executor::Executor::server_has_returning(self.inner.db())
+    fn server_traits(&self) -> crate::executor::ServerTraits {
+        crate::executor::Executor::server_traits(self.inner.db())
     }
 
     async fn execute_statement<'a>(

@@ -22,7 +22,7 @@ use super::pool::Options;
 use crate::backend::{Engine, Wrap};
 use crate::config::DbConfig;
 use crate::error::Error;
-use crate::executor::ExecuteResult;
+use crate::executor::{ExecuteResult, ServerTraits};
 use crate::row::{Row, RowInner};
 use crate::types::Param;
 
@@ -68,7 +68,7 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
     fn server_traits(
         _conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<ServerTraits, sqlx::Error>> + Send + '_ {
-        std::future::ready(Ok(ServerTraits { returning: true }))
+        std::future::ready(Ok(ServerTraits::baseline(Self::BACKEND)))
     }
 
     /// Whether a connection left with a statement in flight can be read back to a known
@@ -150,22 +150,6 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
     /// back (it rolled the transaction back by itself).
     fn no_transaction(_error: &sqlx::Error) -> bool {
         false
-    }
-}
-
-/// What a server can do where servers of one engine differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ServerTraits {
-    /// `INSERT … RETURNING` and `DELETE … RETURNING` (all but MySQL; MariaDB from 10.5).
-    pub(crate) returning: bool,
-}
-
-impl ServerTraits {
-    /// What is known without asking the server: a `Db` around a pool built with sqlx.
-    pub(crate) fn baseline(backend: crate::error::Backend) -> Self {
-        Self {
-            returning: backend != crate::error::Backend::MySql,
-        }
     }
 }
 

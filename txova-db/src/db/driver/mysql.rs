@@ -9,15 +9,13 @@ use sqlx::ConnectOptions as _;
 use sqlx::error::BoxDynError;
 use sqlx::mysql::MySqlConnectOptions;
 
-use super::{
-    AfterCancel, Driver, Endpoint, ServerTraits, SessionLimits, execute_script, in_own_session,
-};
+use super::{AfterCancel, Driver, Endpoint, SessionLimits, execute_script, in_own_session};
 use crate::config::DbConfig;
 use crate::db::Peer;
 use crate::db::connect::malformed;
 use crate::db::pool::Options;
 use crate::error::Error;
-use crate::executor::ExecuteResult;
+use crate::executor::{ExecuteResult, ServerTraits};
 use crate::types::Param;
 use crate::types::backend::Arguments;
 
@@ -93,14 +91,20 @@ impl Driver for sqlx::MySql {
     }
 
     /// MariaDB has `INSERT … RETURNING` from 10.5 (and `DELETE … RETURNING` from 10.0);
-    /// MySQL has neither.
+    /// MySQL has neither. A multi-row insert's keys are consecutive (a step of
+    /// `auto_increment_increment` apart) under `innodb_autoinc_lock_mode` 0 and 1, not
+    /// under 2, where concurrent inserts interleave.
     async fn server_traits(conn: &mut Self::Connection) -> Result<ServerTraits, sqlx::Error> {
-        let version = sqlx::query_scalar::<Self, String>("SELECT VERSION()")
-            .persistent(false)
-            .fetch_one(conn)
-            .await?;
+        let (version, lock_mode, increment) = sqlx::query_as::<Self, (String, i64, i64)>(
+            "SELECT VERSION(), CAST(@@innodb_autoinc_lock_mode AS SIGNED),
+                    CAST(@@auto_increment_increment AS SIGNED)",
+        )
+        .persistent(false)
+        .fetch_one(conn)
+        .await?;
         Ok(ServerTraits {
             returning: mariadb_version(&version).is_some_and(|v| v >= (10, 5)),
+            key_step: (lock_mode < 2).then_some(increment),
         })
     }
 
