@@ -1043,7 +1043,7 @@ async fn mysql_returning_reads_rows_back_by_their_generated_keys() {
         .execute_script(MYSQL_SCHEMA)
         .await
         .expect("mysql schema");
-    let pool = txova_db::sqlx::MySqlPool::connect(&my.url())
+    let pool = sqlx::MySqlPool::connect(&my.url())
         .await
         .expect("a sqlx pool");
     let db = Db::from(pool);
