@@ -1,5 +1,5 @@
-//! The raw passthrough: parameters of every common type in and out, on Postgres and
-//! SQLite, with values checked.
+//! The raw passthrough: parameters of every common type in and out, on Postgres,
+//! SQLite and MariaDB, with values checked.
 
 use txova_db::{Db, ErrorKind, query};
 
@@ -14,6 +14,11 @@ const SQLITE_TABLE: &str = "CREATE TABLE samples (
     id INTEGER PRIMARY KEY, small INTEGER NOT NULL, ratio REAL NOT NULL,
     flag BOOLEAN NOT NULL, label TEXT, payload BLOB NOT NULL,
     seen_at TEXT NOT NULL, ref_id BLOB NOT NULL, doc TEXT NOT NULL)";
+
+const MYSQL_TABLE: &str = "CREATE TABLE samples (
+    id BIGINT PRIMARY KEY, small INT NOT NULL, ratio DOUBLE NOT NULL,
+    flag BOOLEAN NOT NULL, label VARCHAR(50), payload VARBINARY(50) NOT NULL,
+    seen_at DATETIME(6) NOT NULL, ref_id BINARY(16) NOT NULL, doc JSON NOT NULL)";
 
 /// `strict`: the backend checks column types on decode (Postgres does; SQLite's
 /// dynamic typing lets sqlx read an INTEGER as text).
@@ -119,6 +124,22 @@ async fn sqlite_round_trips_every_common_type() {
     .await;
 }
 
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mariadb_round_trips_every_common_type() {
+    let Some(my) = support::mysql("mariadb_round_trips").await else {
+        return;
+    };
+    my.db.execute(MYSQL_TABLE).await.expect("table");
+    round_trip(
+        &my.db,
+        "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "SELECT * FROM samples ORDER BY id",
+        true,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn fetch_one_optional_and_not_found() {
     let db = Db::connect("sqlite::memory:").await.expect("open");
@@ -194,12 +215,17 @@ async fn rows_as_tables(db: &Db) {
         .expect("select *");
     assert_eq!(all, expected);
     // Another order and an extra column: by name.
-    let named: Fare =
-        query("SELECT note, cents * 2 AS doubled, cents, city, id FROM fares WHERE id = $1")
-            .bind(2_i64)
-            .fetch_one_as(db)
-            .await
-            .expect("by name");
+    let placeholder = match db.backend() {
+        txova_db::Backend::MySql => "?",
+        _ => "$1",
+    };
+    let named: Fare = query(format!(
+        "SELECT note, cents * 2 AS doubled, cents, city, id FROM fares WHERE id = {placeholder}"
+    ))
+    .bind(2_i64)
+    .fetch_one_as(db)
+    .await
+    .expect("by name");
     assert_eq!(named, expected[1]);
     // Positions that match by count but not by name are not trusted.
     let swapped: Vec<Fare> = query("SELECT id, note, cents, city FROM fares ORDER BY id DESC")
@@ -233,4 +259,13 @@ async fn rows_decode_into_tables_by_position_or_by_name_on_sqlite() {
     let file = SqliteFile::new();
     let db = Db::connect(&file.url()).await.expect("sqlite");
     rows_as_tables(&db).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn rows_decode_into_tables_by_position_or_by_name_on_mariadb() {
+    let Some(my) = support::mysql("rows_as_tables_mariadb").await else {
+        return;
+    };
+    rows_as_tables(&my.db).await;
 }
