@@ -548,6 +548,33 @@ async fn sweep_transactions(fx: &Fixture) {
     )
     .await;
 
+    // An explicit transaction: BEGIN, statements on it, COMMIT, each an await the
+    // caller may stop at; dropped anywhere, nothing of it stays.
+    let done_explicit: Vec<Arc<AtomicBool>> = (0..RUNS).map(|_| Arc::default()).collect();
+    sweep(
+        fx,
+        "Db::begin … commit",
+        |polls| {
+            let (db, done) = (db.clone(), Arc::clone(&done_explicit[polls]));
+            async move {
+                let tag = format!("begin-{polls}");
+                let tx = db.begin().await?;
+                insert_tagged(&tx, &tag).await?;
+                query(fx.slow_sql()).fetch_all(&tx).await?;
+                insert_tagged(&tx, &tag).await?;
+                done.store(true, Ordering::SeqCst);
+                tx.commit().await
+            }
+        },
+        async |polls, outcome: Option<&Result<(), Error>>| {
+            let ok = matches!(outcome, Some(Ok(())));
+            let body_done = done_explicit[polls].load(Ordering::SeqCst);
+            let what = "Db::begin … commit";
+            assert_atomic(fx, &format!("begin-{polls}"), body_done, ok, what).await;
+        },
+    )
+    .await;
+
     let done_sp: Vec<Arc<AtomicBool>> = (0..RUNS).map(|_| Arc::default()).collect();
     sweep(
         fx,

@@ -17,6 +17,7 @@ mod db_handle;
 mod errors_mysql;
 mod errors_postgres;
 mod errors_sqlite;
+mod explicit_transactions;
 mod faults;
 mod golden_sql;
 #[cfg(feature = "redis")]

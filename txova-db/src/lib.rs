@@ -50,7 +50,7 @@ pub use row::{ColumnRef, Row};
 pub use schema::{SchemaProblem, SchemaReport, TablesReport, verify_schema, verify_tables};
 pub use select::{Select, avg, count, count_of, max, min, sum};
 pub use table::{PrimaryKey, Table};
-pub use transaction::{Isolation, RetryPolicy, Tx, TxOptions, UsesDb};
+pub use transaction::{Isolation, RetryPolicy, Transaction, Tx, TxOptions, UsesDb};
 pub use write::{Delete, Insert, Update};
 
 /// `#[derive(Table)]`: see [`Table`].

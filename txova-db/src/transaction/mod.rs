@@ -12,6 +12,7 @@
 //! the `db` module's ambient transaction; this module opens, retries and ends
 //! transactions on top of it.
 
+mod explicit;
 mod retry;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 
+pub use explicit::Transaction;
 pub use retry::RetryPolicy;
 
 use crate::db::Db;
