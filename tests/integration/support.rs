@@ -56,6 +56,25 @@ fn with_search_path(url: &str, schema: &str) -> String {
     format!("{url}{separator}options[search_path]={schema}")
 }
 
+/// Runs `sql` on the server at `url`, best effort, from a `Drop`: drops run inside the
+/// test's runtime, which cannot be blocked on, so this uses a thread with a runtime of
+/// its own and waits for it.
+fn run_script_from_drop(url: String, sql: String) {
+    let cleanup = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for cleanup");
+        runtime.block_on(async {
+            if let Ok(admin) = Db::connect(&url).await {
+                let _ = admin.execute_script(&sql).await;
+                admin.close().await;
+            }
+        });
+    });
+    let _ = cleanup.join();
+}
+
 impl Drop for PgSchema {
     fn drop(&mut self) {
         let url = self.base_url.clone();
@@ -65,21 +84,7 @@ impl Drop for PgSchema {
             "SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {} CASCADE",
             self.schema
         );
-        // Drop runs inside the test's runtime, which cannot be blocked on: clean up
-        // from a thread with a runtime of its own.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for cleanup");
-            runtime.block_on(async {
-                if let Ok(admin) = Db::connect(&url).await {
-                    let _ = admin.execute_script(&sql).await;
-                    admin.close().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
+        run_script_from_drop(url, sql);
     }
 }
 
@@ -155,19 +160,7 @@ impl Drop for MyDatabase {
             "SET SESSION lock_wait_timeout = 5; DROP DATABASE IF EXISTS {}",
             self.name
         );
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for cleanup");
-            runtime.block_on(async {
-                if let Ok(admin) = Db::connect(&url).await {
-                    let _ = admin.execute_script(&sql).await;
-                    admin.close().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
+        run_script_from_drop(url, sql);
     }
 }
 
