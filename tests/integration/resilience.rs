@@ -339,11 +339,125 @@ async fn the_health_monitor_follows_redis_going_away_and_coming_back() {
     assert!(!down.is_ready());
     assert!(redis.consecutive_failures >= 2, "{redis:?}");
     assert!(redis.latency.is_none() && redis.pool.is_none(), "{redis:?}");
+    // Three failed pings in a row opened the store's breaker; later pings fail at once.
+    let opened = tokio::time::timeout(Duration::from_secs(10), async {
+        while monitor.report().component("redis").unwrap().breaker != Some(BreakerState::Open) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(opened.is_ok(), "{:#?}", monitor.report());
     proxy.restart().await;
     wait_for(HealthStatus::Up).await;
     let up = monitor.report();
+    assert_eq!(
+        up.component("redis").unwrap().breaker,
+        Some(BreakerState::Closed)
+    );
     let outage = up.component("redis").unwrap().last_outage.clone().unwrap();
     assert!(outage.ended.is_some(), "{outage:?}");
     monitor.stop().await;
     assert!(!monitor.is_running());
+}
+
+/// A Postgres that stops answering (the proxy swallows every byte and every new
+/// connection): with `DbConfig::breaker` on, three acquires wait out their timeouts,
+/// then every call fails at once with `CircuitOpen` and makes no connection attempt;
+/// the health report shows the breaker open. Once the server answers again a probe's
+/// connect closes the breaker and queries run.
+#[tokio::test]
+async fn the_database_breaker_fails_fast_while_postgres_is_unreachable_and_closes_on_return() {
+    use txova_db::resilience::BreakerConfig;
+
+    let Some((proxy, url)) = proxied(Service::Postgres, "db_breaker").await else {
+        return;
+    };
+    let probe_interval = Duration::from_millis(500);
+    let db = Db::connect_with(DbConfig {
+        max_connections: 2,
+        acquire_timeout: Duration::from_millis(300),
+        connect_timeout: Duration::from_millis(300),
+        test_after_idle: Duration::ZERO,
+        breaker: BreakerConfig {
+            probe_interval,
+            ..BreakerConfig::default()
+        },
+        ..DbConfig::new(url.as_str())
+    })
+    .await
+    .unwrap();
+    // Checked by hand (its first scheduled check may fail once too, and count).
+    let monitor = HealthMonitor::builder()
+        .database("postgres", db.clone())
+        .config(HealthConfig {
+            interval: Duration::from_secs(3600),
+            ..HealthConfig::default()
+        })
+        .start();
+    monitor.check_now().await;
+    db.ping().await.unwrap();
+    assert_eq!(db.breaker_state(), Some(BreakerState::Closed));
+
+    proxy.blackhole();
+    let mut waited = Vec::new();
+    while db.breaker_state() != Some(BreakerState::Open) {
+        let started = Instant::now();
+        let err = db.ping().await.unwrap_err();
+        waited.push(started.elapsed());
+        assert!(
+            matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
+            "{err}"
+        );
+        assert!(waited.len() <= 3, "still closed after {waited:?}");
+    }
+
+    // Open: no call reaches the network, each fails in microseconds.
+    let connections = proxy.client_bytes().len();
+    let started = Instant::now();
+    for _ in 0..200 {
+        let err = txova_db::query("SELECT 1").execute(&db).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::CircuitOpen, "{err}");
+    }
+    let two_hundred = started.elapsed();
+    assert!(two_hundred < Duration::from_millis(100), "{two_hundred:?}");
+    // The probe tries one connection per interval; the callers none.
+    let probes = u32::try_from(proxy.client_bytes().len() - connections).unwrap();
+    let allowed = two_hundred.as_millis() / probe_interval.as_millis() + 1;
+    assert!(
+        u128::from(probes) <= allowed,
+        "{probes} connects in {two_hundred:?}"
+    );
+    let report = monitor.check_now().await;
+    let postgres = report.component("postgres").unwrap();
+    assert_eq!(postgres.breaker, Some(BreakerState::Open), "{postgres:?}");
+    assert_eq!(postgres.status, HealthStatus::Down, "{postgres:?}");
+
+    proxy.resume();
+    let resumed = Instant::now();
+    loop {
+        match txova_db::query("SELECT 1").execute(&db).await {
+            Ok(_) => break,
+            Err(err) => assert!(
+                resumed.elapsed() < Duration::from_secs(5),
+                "still failing 5 s after the server returned: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recovered = resumed.elapsed();
+    assert_eq!(db.breaker_state(), Some(BreakerState::Closed));
+    assert_eq!(
+        monitor
+            .check_now()
+            .await
+            .component("postgres")
+            .unwrap()
+            .breaker,
+        Some(BreakerState::Closed)
+    );
+    eprintln!(
+        "opened after {waited:?}; 200 calls while open took {two_hundred:?}; served again \
+         {recovered:?} after the server returned"
+    );
+    monitor.stop().await;
 }

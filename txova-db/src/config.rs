@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Backend, ConfigError};
+use crate::resilience::BreakerConfig;
 
 /// Settings for [`Db::connect_with`](crate::Db::connect_with).
 ///
@@ -89,6 +90,14 @@ pub struct DbConfig {
     /// the mark of a loop that should be one query. `None` (the default) turns the
     /// detector off.
     pub n_plus_one_threshold: Option<u32>,
+    /// A circuit breaker around acquiring connections (off by default). When on, after
+    /// `failures` acquires in a row fail for want of a server (refused or timed-out
+    /// connects, pool timeouts), every call fails at once with
+    /// [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) without trying to
+    /// connect, until a background connect succeeds; the health report shows the state.
+    /// For the environment: `TXOVA_DB_BREAKER=on`, `TXOVA_DB_BREAKER_FAILURES`,
+    /// `TXOVA_DB_BREAKER_PROBE_INTERVAL`.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for DbConfig {
@@ -109,6 +118,7 @@ impl Default for DbConfig {
             slow_query_threshold: Some(Duration::from_secs(1)),
             application_name: None,
             n_plus_one_threshold: None,
+            breaker: BreakerConfig::disabled(),
         }
     }
 }
@@ -224,6 +234,25 @@ impl DbConfig {
                 other => parse_from_str(other).map(Some),
             },
         )?;
+        env.read(
+            "TXOVA_DB_BREAKER",
+            &mut config.breaker.enabled,
+            |v| match v {
+                "on" | "true" | "1" => Ok(true),
+                "off" | "false" | "0" | "" => Ok(false),
+                other => Err(format!("`{other}` is not on or off")),
+            },
+        )?;
+        env.read(
+            "TXOVA_DB_BREAKER_FAILURES",
+            &mut config.breaker.failures,
+            parse_from_str,
+        )?;
+        env.read(
+            "TXOVA_DB_BREAKER_PROBE_INTERVAL",
+            &mut config.breaker.probe_interval,
+            parse_duration,
+        )?;
         Ok(config)
     }
 }
@@ -281,6 +310,7 @@ impl fmt::Debug for DbConfig {
             .field("slow_query_threshold", &self.slow_query_threshold)
             .field("application_name", &self.application_name)
             .field("n_plus_one_threshold", &self.n_plus_one_threshold)
+            .field("breaker", &self.breaker)
             .finish()
     }
 }
@@ -483,6 +513,11 @@ mod tests {
             slow_query_threshold: None,
             application_name: Some("rides".into()),
             n_plus_one_threshold: Some(12),
+            breaker: BreakerConfig {
+                enabled: true,
+                failures: 5,
+                probe_interval: Duration::from_secs(1),
+            },
         }
     }
 
@@ -513,6 +548,9 @@ mod tests {
             ("TXOVA_DB_SLOW_QUERY_THRESHOLD", "off"),
             ("TXOVA_DB_APPLICATION_NAME", "rides"),
             ("TXOVA_DB_N_PLUS_ONE_THRESHOLD", "12"),
+            ("TXOVA_DB_BREAKER", "on"),
+            ("TXOVA_DB_BREAKER_FAILURES", "5"),
+            ("TXOVA_DB_BREAKER_PROBE_INTERVAL", "1s"),
         ]))
         .expect("valid environment");
         assert_eq!(config, every_field_set());

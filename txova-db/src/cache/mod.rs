@@ -26,7 +26,7 @@ pub use key::CacheKey;
 
 pub use crate::error::CacheError;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::store::Store;
 use envelope::Stored;
 use flight::{Flights, Landed, Role};
@@ -482,7 +482,12 @@ impl Cache {
             Err(err) => {
                 store_ok = false;
                 metrics::counter!("txova_db_cache_errors_total", "op" => "get").increment(1);
-                tracing::warn!(target: "txova_db::cache", key, error = %err, "cache unavailable; calling the source");
+                if err.kind() == ErrorKind::CircuitOpen {
+                    // The breaker said so once when it opened; not once per call.
+                    tracing::debug!(target: "txova_db::cache", key, "store's breaker is open; calling the source");
+                } else {
+                    tracing::warn!(target: "txova_db::cache", key, error = %err, "cache unavailable; calling the source");
+                }
             }
         }
         metrics::counter!("txova_db_cache_misses_total").increment(1);

@@ -17,6 +17,7 @@ pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
 use crate::backend::per_engine;
 use crate::config::DbConfig;
 use crate::error::{Backend, Error};
+use crate::resilience::{BreakerState, ProbedBreaker};
 use crate::row::Row;
 use crate::types::Param;
 use stats::PoolCounters;
@@ -61,6 +62,8 @@ pub(crate) struct Inner {
     counters: Arc<PoolCounters>,
     /// What the server can do beyond its backend's baseline.
     pub(crate) server: crate::executor::ServerTraits,
+    /// Fails acquires at once while the server is known to be unreachable.
+    breaker: Option<ProbedBreaker>,
 }
 
 impl Inner {
@@ -76,6 +79,7 @@ impl Inner {
             Pool,
             |_pool, B| <B as crate::backend::Engine>::BACKEND
         ));
+        let breaker = ProbedBreaker::new(format!("database {target}"), &config.breaker);
         Self {
             pool,
             config,
@@ -83,9 +87,14 @@ impl Inner {
             peer,
             counters,
             server,
+            breaker,
         }
     }
 }
+
+/// One probe of the database breaker: boxed, since the probe task outlives every
+/// borrow.
+type BoxedProbe = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
 /// A pool of engine `D`.
 type PoolOf<D> = pool::ConnPool<D>;
@@ -359,8 +368,22 @@ impl Db {
         run_on_pool!(self, fetch_optional, sql, params)
     }
 
-    /// A connection from the pool, counted in the statistics.
+    /// A connection from the pool, counted in the statistics; through the breaker when
+    /// [`DbConfig::breaker`] is on.
     pub(crate) async fn acquire<D: driver::Driver>(
+        &self,
+        pool: &pool::ConnPool<D>,
+    ) -> Result<pool::PooledConn<D>, Error> {
+        match &self.inner.breaker {
+            None => self.acquire_counted(pool).await,
+            // Boxed: the breaker's state is not carried in every statement's future.
+            Some(breaker) => {
+                Box::pin(breaker.call(self.acquire_counted(pool), || self.prober())).await
+            }
+        }
+    }
+
+    async fn acquire_counted<D: driver::Driver>(
         &self,
         pool: &pool::ConnPool<D>,
     ) -> Result<pool::PooledConn<D>, Error> {
@@ -378,18 +401,61 @@ impl Db {
             timed_out,
             telemetry::system_name(D::BACKEND),
         );
-        match acquired {
-            Ok(acquired) => Ok(acquired.conn),
-            Err(pool::AcquireError::Closed) => Err(Error::PoolClosed),
-            Err(pool::AcquireError::TimedOut) => Err(Error::PoolTimeout {
+        acquired
+            .map(|acquired| acquired.conn)
+            .map_err(|err| self.acquire_error(err))
+    }
+
+    fn acquire_error(&self, err: pool::AcquireError) -> Error {
+        match err {
+            pool::AcquireError::Closed => Error::PoolClosed,
+            pool::AcquireError::TimedOut => Error::PoolTimeout {
                 after: self.inner.config.acquire_timeout,
-            }),
-            Err(pool::AcquireError::ConnectTimedOut(after)) => Err(Error::ConnectTimeout {
+            },
+            pool::AcquireError::ConnectTimedOut(after) => Error::ConnectTimeout {
                 target: self.inner.target.clone(),
                 after,
-            }),
-            Err(pool::AcquireError::Sqlx(error)) => Err(self.error(error)),
+            },
+            pool::AcquireError::Sqlx(error) => self.error(error),
         }
+    }
+
+    /// The breaker's probe: a connection opened beside the pool, for as long as the
+    /// `Db` lives.
+    fn prober(&self) -> impl FnMut() -> Option<BoxedProbe> + Send + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            let db = Db {
+                inner: inner.upgrade()?,
+            };
+            Some(Box::pin(async move {
+                let probed = with_pool!(db, |pool| pool.probe().await);
+                probed.map_err(|err| db.acquire_error(err))
+            }))
+        }
+    }
+
+    /// The state of the breaker [`DbConfig::breaker`] puts around acquiring; `None`
+    /// when it is off (the default).
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use txova_db::resilience::{BreakerConfig, BreakerState};
+    /// use txova_db::{Db, DbConfig};
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// assert_eq!(db.breaker_state(), None);
+    /// let guarded = Db::connect_with(DbConfig {
+    ///     breaker: BreakerConfig::default(),
+    ///     ..DbConfig::new("sqlite::memory:")
+    /// })
+    /// .await?;
+    /// assert_eq!(guarded.breaker_state(), Some(BreakerState::Closed));
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        self.inner.breaker.as_ref().map(ProbedBreaker::state)
     }
 
     pub(crate) fn error(&self, err: sqlx::Error) -> Error {

@@ -385,6 +385,7 @@ impl Component {
                 outages: 0,
                 last_outage: None,
                 pool: None,
+                breaker: None,
             },
             name,
             target,
@@ -434,6 +435,10 @@ impl Component {
                 problems.push(Problem::PingFailed { error });
             }
         }
+        self.health.breaker = match &self.target {
+            Target::Database(db) => db.breaker_state(),
+            Target::Store(store) => store.breaker_state(),
+        };
         if let Target::Database(db) = &self.target {
             let stats = db.stats();
             let usage = f64::from(stats.in_use) / f64::from(stats.max_size.max(1));

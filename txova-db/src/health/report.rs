@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::db::DbStats;
+use crate::resilience::BreakerState;
 
 /// How a component (or the whole service) is doing.
 ///
@@ -262,6 +263,10 @@ pub struct ComponentHealth {
     pub last_outage: Option<Outage>,
     /// The pool's statistics, for a database.
     pub pool: Option<DbStats>,
+    /// The state of the component's circuit breaker, when it has one (a Redis store,
+    /// a database with [`DbConfig::breaker`](crate::DbConfig::breaker) on). While it
+    /// is open, pings fail at once too, so the component reports down.
+    pub breaker: Option<BreakerState>,
 }
 
 /// The monitor's latest view of every component.

@@ -339,7 +339,7 @@ impl RateLimiter {
     /// `ratelimit:{key}:{algorithm}:{window in ms}`, so several limits on one key (per
     /// second and per hour, say) do not share a counter.
     ///
-    /// A store that cannot be reached (connection or timeout) is decided by the
+    /// A store that cannot be reached (connection, timeout, or its breaker open) is decided by the
     /// [`FailureMode`], logged, and marked [`is_degraded`](RateLimitDecision::is_degraded);
     /// other errors (an invalid limit or key) are returned.
     pub async fn check(&self, limit: &RateLimit, key: &str) -> Result<RateLimitDecision, Error> {
@@ -364,8 +364,17 @@ impl RateLimiter {
                 }
                 Ok(decision)
             }
-            Err(err) if matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout) => {
-                tracing::warn!(%key, error = %err, mode = ?self.failure_mode, "rate-limit store unreachable; deciding by failure mode");
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::Connection | ErrorKind::Timeout | ErrorKind::CircuitOpen
+                ) =>
+            {
+                if err.kind() == ErrorKind::CircuitOpen {
+                    tracing::debug!(%key, mode = ?self.failure_mode, "store's breaker is open; deciding by failure mode");
+                } else {
+                    tracing::warn!(%key, error = %err, mode = ?self.failure_mode, "rate-limit store unreachable; deciding by failure mode");
+                }
                 metrics::counter!("txova_db_rate_limit_degraded_total").increment(1);
                 let allowed = self.failure_mode == FailureMode::Open;
                 Ok(RateLimitDecision {

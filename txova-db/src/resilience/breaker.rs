@@ -81,6 +81,7 @@ pub struct BreakerBuilder {
     ready_to_trip: Arc<TripFn>,
     is_successful: Arc<SuccessFn>,
     on_state_change: Option<Arc<ChangeFn>>,
+    dropped_call_fails: bool,
 }
 
 impl BreakerBuilder {
@@ -116,6 +117,16 @@ impl BreakerBuilder {
     /// the caller's problem, not the server's).
     pub fn is_successful(mut self, ok: impl Fn(&Error) -> bool + Send + Sync + 'static) -> Self {
         self.is_successful = Arc::new(ok);
+        self
+    }
+
+    /// Whether a call whose future is dropped before it finished counts as a failure
+    /// (default `true`: around a database call, a drop is usually a caller's timeout).
+    /// With `false` it counts as nothing, and a half-open trial gives its slot back: for
+    /// backends whose calls carry their own timeout, where a drop means the caller went
+    /// away, not that the backend is sick.
+    pub fn dropped_call_fails(mut self, fails: bool) -> Self {
+        self.dropped_call_fails = fails;
         self
     }
 
@@ -249,6 +260,7 @@ impl CircuitBreaker {
             ready_to_trip: Arc::new(|counts| counts.consecutive_failures > 5),
             is_successful: Arc::new(counts_as_success),
             on_state_change: None,
+            dropped_call_fails: true,
         }
     }
 
@@ -279,18 +291,70 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, Error>>,
     {
         let generation = self.before()?;
+        self.counted(generation, false, call()).await
+    }
+
+    /// Runs `call` as a health check from outside the traffic, never refused: while
+    /// the breaker is open, a success moves it to half-open at once (without waiting
+    /// for the open timeout) and counts as a trial there, so with `max_requests(1)` one
+    /// good probe closes it; a failure restarts the open timeout without a state
+    /// change. While closed or half-open it counts like any call.
+    ///
+    /// A background task probing a sick backend every few hundred milliseconds is how
+    /// the store's breaker recovers without ever letting a caller's request be the
+    /// trial (see [`BreakerConfig`](super::BreakerConfig)).
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use txova_db::resilience::{BreakerState, CircuitBreaker};
+    ///
+    /// let breaker = CircuitBreaker::builder("search")
+    ///     .ready_to_trip(|counts| counts.consecutive_failures >= 1)
+    ///     .build();
+    /// let _ = breaker.call(|| async { Err::<(), _>(txova_db::Error::PoolClosed) }).await;
+    /// assert_eq!(breaker.state(), BreakerState::Open);
+    /// breaker.probe(|| async { Ok::<_, txova_db::Error>(()) }).await?;
+    /// assert_eq!(breaker.state(), BreakerState::Closed);
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn probe<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let generation = {
+            let mut machine = self.lock();
+            self.current(&mut machine, Instant::now());
+            machine.counts.requests = machine.counts.requests.saturating_add(1);
+            machine.generation
+        };
+        self.counted(generation, true, call()).await
+    }
+
+    /// Awaits `call`, started in `generation`, and records its outcome.
+    async fn counted<T>(
+        &self,
+        generation: u64,
+        probe: bool,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
         let mut pending = Pending {
             breaker: self,
             generation,
             done: false,
         };
-        let result = call().await;
+        let result = call.await;
         pending.done = true;
         let success = match &result {
             Ok(_) => true,
             Err(err) => (self.inner.settings.is_successful)(err),
         };
-        self.after(generation, success);
+        if probe {
+            self.after_probe(generation, success);
+        } else {
+            self.after(generation, success);
+        }
         result
     }
 
@@ -343,6 +407,41 @@ impl CircuitBreaker {
         }
     }
 
+    /// A probe's outcome: from open, a success goes half-open and counts as its first
+    /// trial, a failure restarts the open timeout; otherwise as any call.
+    fn after_probe(&self, generation: u64, success: bool) {
+        let mut machine = self.lock();
+        let now = Instant::now();
+        self.current(&mut machine, now);
+        if machine.generation != generation || machine.state != BreakerState::Open {
+            drop(machine);
+            return self.after(generation, success);
+        }
+        if success {
+            self.set_state(&mut machine, BreakerState::HalfOpen, now);
+            machine.counts.requests = 1;
+            machine.counts.on_success();
+            if machine.counts.consecutive_successes >= self.inner.settings.max_requests {
+                self.set_state(&mut machine, BreakerState::Closed, now);
+            }
+        } else {
+            machine.counts.on_failure();
+            machine.expiry = Some(now + self.inner.settings.timeout);
+        }
+    }
+
+    /// A call dropped before it finished: a failure, or (when dropped calls do not
+    /// fail) nothing but a half-open trial slot given back.
+    fn abandoned(&self, generation: u64) {
+        if self.inner.settings.dropped_call_fails {
+            return self.after(generation, false);
+        }
+        let mut machine = self.lock();
+        if machine.generation == generation && machine.state == BreakerState::HalfOpen {
+            machine.counts.requests = machine.counts.requests.saturating_sub(1);
+        }
+    }
+
     /// Applies the clock: a closed interval that ended starts a new generation; an open
     /// timeout that ended moves to half-open.
     fn current(&self, machine: &mut Machine, now: Instant) {
@@ -387,7 +486,8 @@ impl CircuitBreaker {
     }
 }
 
-/// Counts a call dropped before it finished as a failure.
+/// Records a call dropped before it finished (see
+/// [`BreakerBuilder::dropped_call_fails`]).
 struct Pending<'a> {
     breaker: &'a CircuitBreaker,
     generation: u64,
@@ -397,7 +497,7 @@ struct Pending<'a> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.breaker.after(self.generation, false);
+            self.breaker.abandoned(self.generation);
         }
     }
 }

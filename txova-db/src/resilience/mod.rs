@@ -16,6 +16,9 @@
 
 mod backoff;
 mod breaker;
+mod probed;
 
 pub use backoff::{Backoff, Delays, Jitter};
 pub use breaker::{BreakerBuilder, BreakerState, CircuitBreaker, Counts, counts_as_success};
+pub use probed::BreakerConfig;
+pub(crate) use probed::ProbedBreaker;

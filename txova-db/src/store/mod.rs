@@ -24,6 +24,7 @@ pub(crate) use embedded::{Slot, Value};
 pub use self::redis::{RedisClient, RedisConfig};
 
 use crate::error::Error;
+use crate::resilience::BreakerState;
 
 /// Keys per `SCAN` page and per `UNLINK` batch in [`Store::delete_pattern`].
 #[cfg(feature = "redis")]
@@ -127,6 +128,22 @@ impl Store {
             Backend::Embedded(store) => Some(store),
             #[cfg(feature = "redis")]
             Backend::Redis(_) => None,
+        }
+    }
+
+    /// The state of the store's circuit breaker: `None` for the embedded store (which
+    /// cannot be unreachable) and for Redis with [`RedisConfig::breaker`] disabled.
+    ///
+    /// ```
+    /// use txova_db::store::Store;
+    ///
+    /// assert_eq!(Store::embedded().breaker_state(), None);
+    /// ```
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        match &self.backend {
+            Backend::Embedded(_) => None,
+            #[cfg(feature = "redis")]
+            Backend::Redis(client) => client.breaker_state(),
         }
     }
 

@@ -257,6 +257,31 @@ impl<D: Driver> ConnPool<D> {
         }
     }
 
+    /// Opens one connection beside the pool and closes it again: whether the server
+    /// takes connections now (the database breaker's probe). Sqlx's own pool is asked
+    /// for a connection instead, which it checks.
+    pub(crate) async fn probe(&self) -> Result<(), AcquireError> {
+        match self {
+            Self::Own(shared) => {
+                let limit = shared.settings.connect_timeout;
+                match tokio::time::timeout(limit, shared.options.connect()).await {
+                    Ok(Ok(conn)) => {
+                        let _ = tokio::time::timeout(GOODBYE_WITHIN, conn.close()).await;
+                        Ok(())
+                    }
+                    Ok(Err(error)) => Err(AcquireError::Sqlx(error)),
+                    Err(_) => Err(AcquireError::ConnectTimedOut(limit)),
+                }
+            }
+            Self::External(pool) => match pool.acquire().await {
+                Ok(_) => Ok(()),
+                Err(sqlx::Error::PoolTimedOut) => Err(AcquireError::TimedOut),
+                Err(sqlx::Error::PoolClosed) => Err(AcquireError::Closed),
+                Err(other) => Err(AcquireError::Sqlx(other)),
+            },
+        }
+    }
+
     /// The options new connections are opened with.
     #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
     pub(crate) fn connect_options(&self) -> Arc<Options<D>> {

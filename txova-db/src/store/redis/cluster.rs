@@ -15,7 +15,7 @@ impl RedisClient {
             return Ok(Vec::new());
         };
         let nodes: String = self
-            .timed(async {
+            .guarded(self.bounded(async {
                 let mut conn = conn.clone();
                 let reply = conn
                     .route_command(
@@ -24,9 +24,8 @@ impl RedisClient {
                     )
                     .await?;
                 String::from_redis_value(reply).map_err(redis::RedisError::from)
-            })
-            .await
-            .map_err(|f| self.failure(f))?;
+            }))
+            .await?;
         Ok(parse_primaries(&nodes))
     }
 
@@ -66,31 +65,31 @@ impl RedisClient {
         key: &str,
     ) -> Result<T, Error> {
         match &self.inner.connection {
-            Connection::Cluster(conn) => self
-                .timed(async {
+            Connection::Cluster(conn) => {
+                self.guarded(self.bounded(async {
                     let mut conn = conn.clone();
                     let count = pipeline.len();
                     let route =
                         SingleNodeRoutingInfo::SpecificNode(Route::with_key(key, SlotAddr::Master));
                     let replies = conn.route_pipeline(pipeline, 0, count, route).await?;
                     T::from_redis_value(Value::Array(replies)).map_err(Into::into)
-                })
+                }))
                 .await
-                .map_err(|f| self.failure(f)),
+            }
             _ => self.query_pipeline(&pipeline).await,
         }
     }
 
     async fn routed<T: FromRedisValue>(&self, cmd: Cmd, routing: RoutingInfo) -> Result<T, Error> {
         match &self.inner.connection {
-            Connection::Cluster(conn) => self
-                .timed(async {
+            Connection::Cluster(conn) => {
+                self.guarded(self.bounded(async {
                     let mut conn = conn.clone();
                     let reply: Value = conn.route_command(cmd, routing).await?;
                     T::from_redis_value(reply).map_err(Into::into)
-                })
+                }))
                 .await
-                .map_err(|f| self.failure(f)),
+            }
             _ => self.query(&cmd).await,
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
+use crate::resilience::BreakerConfig;
 
 /// Settings for [`RedisClient::connect_with`](super::RedisClient::connect_with).
 ///
@@ -49,6 +50,13 @@ pub struct RedisConfig {
     /// (default 2 s; attempts start at 50 ms and double).
     #[serde(with = "humantime_serde")]
     pub max_reconnect_delay: Duration,
+    /// The circuit breaker around every command (on by default: 3 failed commands in a
+    /// row open it, a `PING` every 250 ms closes it once Redis answers). While it is
+    /// open, commands fail at once with
+    /// [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen): the cache calls the
+    /// source, rate limits apply their [`FailureMode`](crate::rate_limit::FailureMode),
+    /// locks and sessions return the error.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for RedisConfig {
@@ -65,6 +73,7 @@ impl RedisConfig {
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(1),
             max_reconnect_delay: Duration::from_secs(2),
+            breaker: BreakerConfig::default(),
         }
     }
 
@@ -88,6 +97,7 @@ impl fmt::Debug for RedisConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("max_reconnect_delay", &self.max_reconnect_delay)
+            .field("breaker", &self.breaker)
             .finish()
     }
 }

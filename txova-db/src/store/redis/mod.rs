@@ -19,15 +19,18 @@ pub use config::RedisConfig;
 pub(crate) use config::{Topology, redact};
 
 use crate::error::{Error, ErrorKind};
+use crate::resilience::{BreakerState, ProbedBreaker};
 use sentinel::SentinelPrimary;
 
 /// A connection to Redis, cheap to clone and shared by its clones.
 ///
 /// Commands are multiplexed over one connection per server; a broken connection is
-/// re-established in the background (with backoff up to
-/// [`RedisConfig::max_reconnect_delay`]) while commands fail fast with
-/// [`ErrorKind::Connection`]. Every command is bounded by
-/// [`RedisConfig::command_timeout`]. On a cluster, commands go to the node owning their
+/// re-established (with backoff up to [`RedisConfig::max_reconnect_delay`]). Every
+/// command is bounded by [`RedisConfig::command_timeout`]. After a few commands in a row
+/// found no server, a circuit breaker ([`RedisConfig::breaker`], on by default) fails
+/// every command at once with [`ErrorKind::CircuitOpen`] while a background `PING`
+/// watches for the server's return, so an outage costs callers microseconds, not a
+/// timeout each. On a cluster, commands go to the node owning their
 /// key's slot, following `MOVED`/`ASK`; behind Sentinel, a failover is noticed on the
 /// next failing command and the new primary asked for.
 ///
@@ -53,6 +56,8 @@ struct Inner {
     /// The URL without its password, for errors and logs.
     target: String,
     command_timeout: Duration,
+    /// Fails commands at once while Redis is known to be down.
+    breaker: Option<ProbedBreaker>,
 }
 
 enum Connection {
@@ -185,6 +190,7 @@ impl RedisClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 connection,
+                breaker: ProbedBreaker::new(format!("redis {target}"), &config.breaker),
                 target,
                 command_timeout: config.command_timeout,
             }),
@@ -249,10 +255,55 @@ impl RedisClient {
         &self.inner.target
     }
 
-    /// Runs `op` on the current connection within the command timeout; behind
-    /// Sentinel, a failure that means "this is no longer the primary" re-resolves the
-    /// primary and runs `op` once more.
+    /// The state of the client's circuit breaker; `None` when
+    /// [`RedisConfig::breaker`] disabled it.
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        self.inner.breaker.as_ref().map(ProbedBreaker::state)
+    }
+
+    /// Runs `call` (one command, already bounded by the command timeout) through the
+    /// circuit breaker, which starts a background `PING` when it opens.
+    pub(crate) async fn guarded<T>(
+        &self,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match &self.inner.breaker {
+            None => call.await,
+            Some(breaker) => breaker.call(call, || self.prober()).await,
+        }
+    }
+
+    /// The breaker's probe: a `PING` past the breaker, for as long as the client lives.
+    fn prober(&self) -> impl FnMut() -> Option<BoxedCheck> + Send + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            let client = RedisClient {
+                inner: inner.upgrade()?,
+            };
+            Some(Box::pin(async move {
+                client
+                    .run_unguarded(|mut handle| async move {
+                        redis::cmd("PING").query_async::<String>(&mut handle).await
+                    })
+                    .await
+                    .map(drop)
+            }))
+        }
+    }
+
+    /// Runs `op` on the current connection within the command timeout, through the
+    /// circuit breaker; behind Sentinel, a failure that means "this is no longer the
+    /// primary" re-resolves the primary and runs `op` once more.
     pub(crate) async fn run<'a, T, F, Fut>(&'a self, op: F) -> Result<T, Error>
+    where
+        F: Fn(HandleRef) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>> + 'a,
+    {
+        self.guarded(self.run_unguarded(op)).await
+    }
+
+    /// [`run`](Self::run) past the circuit breaker.
+    async fn run_unguarded<'a, T, F, Fut>(&'a self, op: F) -> Result<T, Error>
     where
         F: Fn(HandleRef) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>> + 'a,
@@ -293,6 +344,14 @@ impl RedisClient {
         }
     }
 
+    /// [`timed`](Self::timed), with the failure as an [`Error`].
+    async fn bounded<T>(
+        &self,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Error> {
+        self.timed(fut).await.map_err(|f| self.failure(f))
+    }
+
     fn failure(&self, failure: Failure) -> Error {
         match failure {
             Failure::Redis(err) => store_error(&self.inner.target, err),
@@ -329,6 +388,9 @@ impl ConnectionLike for HandleRef {
         self.0.get_db()
     }
 }
+
+/// One probe of the breaker: boxed, since the probe task outlives every borrow.
+type BoxedCheck = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
 /// A wait that ran out.
 #[derive(Debug, thiserror::Error)]
