@@ -37,6 +37,7 @@ mod sessions;
 mod soak;
 mod surface;
 mod telemetry;
+mod timeouts;
 mod transactions;
 #[cfg(feature = "mysql")]
 mod transactions_mysql;

@@ -192,3 +192,19 @@ pub(crate) async fn fetch_all_decoded<E: Executor, O: Send>(
     exec.fetch_each_statement(sql, params, &mut sink).await?;
     Ok(out)
 }
+
+/// Runs `call` within `limit` when there is one (a builder's or query's `.timeout(..)`).
+/// Past it the call's future is dropped, which hands a statement in flight to the pool
+/// (or to its transaction) to be cancelled on the server, and the result is
+/// [`Error::StatementTimeout`].
+pub(crate) async fn within<T>(
+    limit: Option<std::time::Duration>,
+    call: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match limit {
+        None => call.await,
+        Some(after) => tokio::time::timeout(after, call)
+            .await
+            .unwrap_or(Err(Error::StatementTimeout { after })),
+    }
+}

@@ -3,9 +3,10 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Error;
-use crate::executor::{ExecuteResult, Executor};
+use crate::executor::{ExecuteResult, Executor, within};
 use crate::row::Row;
 use crate::table::Table;
 use crate::types::{Bind, Param};
@@ -39,6 +40,7 @@ pub fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
     Query {
         sql: sql.into(),
         params: Vec::new(),
+        timeout: None,
     }
 }
 
@@ -68,12 +70,40 @@ pub fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
 pub struct Query<'q> {
     sql: Cow<'q, str>,
     params: Vec<Arc<dyn Param + 'q>>,
+    timeout: Option<Duration>,
 }
 
 impl<'q> Query<'q> {
     /// Binds the next parameter.
     pub fn bind<T: Bind + 'q>(mut self, value: T) -> Self {
         self.params.push(Arc::new(value));
+        self
+    }
+
+    /// Bounds the call (waiting for a connection included) to `limit`: past it, the
+    /// statement is cancelled on the server and the call fails with
+    /// [`Error::StatementTimeout`] (kind [`Timeout`](crate::ErrorKind::Timeout)). Unlike
+    /// [`DbConfig::statement_timeout`](crate::DbConfig::statement_timeout), which is a
+    /// session setting, it applies to this call alone, on every backend.
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use std::time::Duration;
+    /// use txova_db::{Db, ErrorKind, query};
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// // Counting to ten billion takes SQLite minutes.
+    /// let slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1e10) \
+    ///             SELECT count(*) FROM n";
+    /// let err = query(slow).timeout(Duration::from_millis(100)).fetch_one(&db).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// // Interrupted, the connection is back in the pool, ready.
+    /// query("SELECT 1").timeout(Duration::from_secs(5)).execute(&db).await?;
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
         self
     }
 
@@ -101,26 +131,35 @@ impl<'q> Query<'q> {
     /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
     /// ```
     pub async fn execute(self, exec: &impl Executor) -> Result<u64, Error> {
-        Ok(exec
-            .execute_statement(&self.sql, &self.params)
-            .await?
-            .rows_affected())
+        Ok(self.execute_result(exec).await?.rows_affected())
     }
 
     /// Runs the statement and returns what it reports: the rows it affected and the
     /// key it generated, where the backend tells (see [`ExecuteResult`]).
     pub async fn execute_result(self, exec: &impl Executor) -> Result<ExecuteResult, Error> {
-        exec.execute_statement(&self.sql, &self.params).await
+        within(
+            self.timeout,
+            exec.execute_statement(&self.sql, &self.params),
+        )
+        .await
     }
 
     /// Runs the statement and returns every row.
     pub async fn fetch_all(self, exec: &impl Executor) -> Result<Vec<Row>, Error> {
-        exec.fetch_all_statement(&self.sql, &self.params).await
+        within(
+            self.timeout,
+            exec.fetch_all_statement(&self.sql, &self.params),
+        )
+        .await
     }
 
     /// Runs the statement and returns its first row, or `None`.
     pub async fn fetch_optional(self, exec: &impl Executor) -> Result<Option<Row>, Error> {
-        exec.fetch_optional_statement(&self.sql, &self.params).await
+        within(
+            self.timeout,
+            exec.fetch_optional_statement(&self.sql, &self.params),
+        )
+        .await
     }
 
     /// Runs the statement and returns its first row, or [`Error::NotFound`].
@@ -171,8 +210,11 @@ impl<'q> Query<'q> {
             out.push(decode(&row)?);
             Ok(())
         };
-        exec.fetch_each_statement(&self.sql, &self.params, &mut sink)
-            .await?;
+        within(
+            self.timeout,
+            exec.fetch_each_statement(&self.sql, &self.params, &mut sink),
+        )
+        .await?;
         Ok(out)
     }
 
@@ -217,6 +259,7 @@ impl fmt::Debug for Query<'_> {
         f.debug_struct("Query")
             .field("sql", &self.sql)
             .field("params", &self.params)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::column::{Column, IntoValue};
 use crate::error::{Backend, Error};
-use crate::executor::{ExecuteResult, Executor, fetch_all_decoded};
+use crate::executor::{ExecuteResult, Executor, fetch_all_decoded, within};
 use crate::expr::Expr;
 use crate::sql::ast::Node;
 use crate::sql::{SqlWriter, Statement, bind_limit};
@@ -36,6 +37,7 @@ pub struct Insert<'r, T> {
     rows: Vec<&'r T>,
     conflict: Option<Conflict>,
     rows_per_statement: Option<usize>,
+    timeout: Option<Duration>,
 }
 
 enum Conflict {
@@ -102,6 +104,7 @@ impl<'r, T: Table> Insert<'r, T> {
             rows: rows.into_iter().collect(),
             conflict: None,
             rows_per_statement: None,
+            timeout: None,
         }
     }
 
@@ -336,6 +339,15 @@ impl<'r, T: Table> Insert<'r, T> {
         self.build(backend, false).unwrap_or_default()
     }
 
+    /// Bounds the call (every statement of it, waiting for a connection included) to
+    /// `limit`: past it, the statement running is cancelled on the server and the call
+    /// fails with [`Error::StatementTimeout`]. Statements of a split insert that
+    /// finished stay inserted unless a transaction holds them.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     /// Runs the insert; returns the rows inserted.
     pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error> {
         Ok(self.execute_result(exec).await?.rows_affected())
@@ -363,17 +375,21 @@ impl<'r, T: Table> Insert<'r, T> {
     /// ```
     pub async fn execute_result<E: Executor>(self, exec: &E) -> Result<ExecuteResult, Error> {
         let backend = exec.backend();
-        let mut done: Option<ExecuteResult> = None;
-        for statement in self.build(backend, false)? {
-            let this = exec
-                .execute_statement(&statement.sql, &statement.params)
-                .await?;
-            done = Some(match done {
-                Some(before) => before.then(this, backend),
-                None => this,
-            });
-        }
-        Ok(done.unwrap_or_default())
+        let statements = self.build(backend, false)?;
+        within(self.timeout, async {
+            let mut done: Option<ExecuteResult> = None;
+            for statement in statements {
+                let this = exec
+                    .execute_statement(&statement.sql, &statement.params)
+                    .await?;
+                done = Some(match done {
+                    Some(before) => before.then(this, backend),
+                    None => this,
+                });
+            }
+            Ok(done.unwrap_or_default())
+        })
+        .await
     }
 }
 
@@ -500,17 +516,28 @@ impl<T: Table> InsertReturning<'_, T> {
     /// That needs a single generated primary key and no conflict clause; the read
     /// happens after the insert (inside the transaction, if one is open), so what it
     /// returns is the rows as they are then.
-    pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<T>, Error> {
-        if exec.backend() == Backend::MySql && !exec.server_traits().returning {
-            return self.fetch_all_by_generated_keys(exec).await;
-        }
-        let mut out = Vec::with_capacity(self.0.rows.len());
-        for statement in self.0.build(exec.backend(), true)? {
-            out.extend(
-                fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await?,
-            );
-        }
-        Ok(out)
+    pub async fn fetch_all<E: Executor>(mut self, exec: &E) -> Result<Vec<T>, Error> {
+        let limit = self.0.timeout.take();
+        within(limit, async move {
+            if exec.backend() == Backend::MySql && !exec.server_traits().returning {
+                return self.fetch_all_by_generated_keys(exec).await;
+            }
+            let mut out = Vec::with_capacity(self.0.rows.len());
+            for statement in self.0.build(exec.backend(), true)? {
+                out.extend(
+                    fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>)
+                        .await?,
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Bounds the call to `limit`, as [`Insert::timeout`].
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.0.timeout = Some(limit);
+        self
     }
 
     /// MySQL's `RETURNING`: insert, then select the rows by the keys the insert reports.
@@ -731,12 +758,23 @@ impl<T: Table, F> Update<T, F> {
         Statement::or_comment(self.build(backend, false))
     }
 
+    /// Bounds the call (waiting for a connection included) to `limit`: past it, the
+    /// statement is cancelled on the server and the call fails with
+    /// [`Error::StatementTimeout`].
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.rows.timeout = Some(limit);
+        self
+    }
+
     /// Runs the update; returns the rows changed.
     pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error>
     where
         F: RowsChosen,
     {
-        execute_built(exec, |backend| self.build(backend, false)).await
+        execute_built(exec, self.rows.timeout, |backend| {
+            self.build(backend, false)
+        })
+        .await
     }
 
     /// Runs the update and returns the changed rows.
@@ -744,7 +782,10 @@ impl<T: Table, F> Update<T, F> {
     where
         F: RowsChosen,
     {
-        returning_built(exec, UPDATE_RETURNING, |backend| self.build(backend, true)).await
+        returning_built(exec, UPDATE_RETURNING, self.rows.timeout, |backend| {
+            self.build(backend, true)
+        })
+        .await
     }
 }
 
@@ -752,6 +793,8 @@ impl<T: Table, F> Update<T, F> {
 /// two statements share.
 struct Rows<T, F> {
     filter: Expr<T>,
+    /// The call's `.timeout(..)`.
+    timeout: Option<Duration>,
     _state: PhantomData<fn() -> F>,
 }
 
@@ -759,6 +802,7 @@ impl<T: Table> Rows<T, Unfiltered> {
     fn any() -> Self {
         Self {
             filter: Expr::always(),
+            timeout: None,
             _state: PhantomData,
         }
     }
@@ -766,6 +810,7 @@ impl<T: Table> Rows<T, Unfiltered> {
     fn all(self) -> Rows<T, Filtered> {
         Rows {
             filter: self.filter,
+            timeout: self.timeout,
             _state: PhantomData,
         }
     }
@@ -775,6 +820,7 @@ impl<T: Table, F> Rows<T, F> {
     fn and(self, condition: Expr<T>) -> Rows<T, Filtered> {
         Rows {
             filter: self.filter.and(condition),
+            timeout: self.timeout,
             _state: PhantomData,
         }
     }
@@ -807,13 +853,16 @@ impl<T: Table, F> Rows<T, F> {
 /// Builds for the executor's backend and runs, for UPDATE and DELETE.
 async fn execute_built<E: Executor>(
     exec: &E,
+    limit: Option<Duration>,
     build: impl FnOnce(Backend) -> Result<Statement, Error>,
 ) -> Result<u64, Error> {
     let statement = build(exec.backend())?;
-    Ok(exec
-        .execute_statement(&statement.sql, &statement.params)
-        .await?
-        .rows_affected())
+    Ok(within(
+        limit,
+        exec.execute_statement(&statement.sql, &statement.params),
+    )
+    .await?
+    .rows_affected())
 }
 
 /// What MySQL lacks and MariaDB has from 10.0.
@@ -838,11 +887,16 @@ fn refuse_returning_without_server_support<E: Executor>(
 async fn returning_built<T: Table, E: Executor>(
     exec: &E,
     feature: &'static str,
+    limit: Option<Duration>,
     build: impl FnOnce(Backend) -> Result<Statement, Error>,
 ) -> Result<Vec<T>, Error> {
     refuse_returning_without_server_support(exec, feature)?;
     let statement = build(exec.backend())?;
-    fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>).await
+    within(
+        limit,
+        fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>),
+    )
+    .await
 }
 
 /// A `DELETE` from `T`; see [`Table::delete`].
@@ -909,12 +963,23 @@ impl<T: Table, F> Delete<T, F> {
         Statement::or_comment(self.build(backend, false))
     }
 
+    /// Bounds the call (waiting for a connection included) to `limit`: past it, the
+    /// statement is cancelled on the server and the call fails with
+    /// [`Error::StatementTimeout`].
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.rows.timeout = Some(limit);
+        self
+    }
+
     /// Runs the delete; returns the rows deleted.
     pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error>
     where
         F: RowsChosen,
     {
-        execute_built(exec, |backend| self.build(backend, false)).await
+        execute_built(exec, self.rows.timeout, |backend| {
+            self.build(backend, false)
+        })
+        .await
     }
 
     /// Runs the delete and returns the deleted rows.
@@ -922,7 +987,10 @@ impl<T: Table, F> Delete<T, F> {
     where
         F: RowsChosen,
     {
-        returning_built(exec, DELETE_RETURNING, |backend| self.build(backend, true)).await
+        returning_built(exec, DELETE_RETURNING, self.rows.timeout, |backend| {
+            self.build(backend, true)
+        })
+        .await
     }
 }
 

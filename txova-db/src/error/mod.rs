@@ -96,6 +96,16 @@ pub enum Error {
     #[error("the connection pool is closed")]
     PoolClosed,
 
+    /// A call did not finish within the limit its `.timeout(..)` set (waiting for a
+    /// connection included). The statement it was running is cancelled on the server:
+    /// outside a transaction at once, inside one before the transaction's next
+    /// statement, whose failure then dooms the transaction on Postgres.
+    #[error("the statement did not finish within {after:?} and was cancelled")]
+    StatementTimeout {
+        /// The limit that elapsed.
+        after: Duration,
+    },
+
     /// A value could not be decoded into the requested Rust type, or a column was missing.
     #[error("could not decode column {column}: {source}")]
     Decode {
@@ -565,7 +575,7 @@ impl Error {
             Self::NotFound => ErrorKind::NotFound,
             Self::Database(db) => db.kind,
             Self::Connection { .. } | Self::ConnectTimeout { .. } => ErrorKind::Connection,
-            Self::PoolTimeout { .. } => ErrorKind::Timeout,
+            Self::PoolTimeout { .. } | Self::StatementTimeout { .. } => ErrorKind::Timeout,
             Self::PoolClosed => ErrorKind::PoolClosed,
             Self::Decode { .. } => ErrorKind::Decode,
             Self::InvalidColumn { .. } => ErrorKind::InvalidColumn,

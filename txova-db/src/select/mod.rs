@@ -4,10 +4,11 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::column::{AnyColumn, Column, Direction, Order};
 use crate::error::{Backend, Error};
-use crate::executor::{Executor, fetch_all_decoded};
+use crate::executor::{Executor, fetch_all_decoded, within};
 use crate::expr::{Contains, Expr, Join};
 use crate::page::{KeysetPage, KeysetRequest, Page, PageRequest};
 use crate::row::Row;
@@ -67,6 +68,7 @@ pub struct Select<S = Dynamic, O = Row> {
     limit: Option<u64>,
     offset: Option<u64>,
     lock: Option<Lock>,
+    timeout: Option<Duration>,
     decode: fn(Row) -> Result<O, Error>,
     _source: PhantomData<fn() -> S>,
 }
@@ -161,6 +163,7 @@ impl<T: Table> Select<T, T> {
             limit: None,
             offset: None,
             lock: None,
+            timeout: None,
             decode: decode_table::<T>,
             _source: PhantomData,
         }
@@ -210,6 +213,7 @@ impl Select<Dynamic, Row> {
             limit: None,
             offset: None,
             lock: None,
+            timeout: None,
             decode: Ok,
             _source: PhantomData,
         }
@@ -585,22 +589,47 @@ impl<S, O> Select<S, O> {
         Ok(())
     }
 
+    /// Bounds each call that runs the query (waiting for a connection included) to
+    /// `limit`: past it, the statement is cancelled on the server and the call fails
+    /// with [`Error::StatementTimeout`] (kind [`Timeout`](crate::ErrorKind::Timeout)).
+    /// [`paginate`](Self::paginate)'s two statements share one limit.
+    ///
+    /// ```
+    /// # use txova_db::Table;
+    /// # #[derive(Table)] #[table(name = "rides")]
+    /// # struct Ride { #[column(primary_key)] id: i64, status: String }
+    /// # async fn demo(db: &txova_db::Db) -> txova_db::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// let open = Ride::select()
+    ///     .filter(Ride::status.eq("open"))
+    ///     .timeout(Duration::from_millis(250))
+    ///     .fetch_all(db)
+    ///     .await?;
+    /// # let _ = open; Ok(()) }
+    /// ```
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     /// Runs the query and decodes every row.
     pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<O>, Error>
     where
         O: Send,
     {
         let statement = self.build(exec.backend())?;
-        fetch_all_decoded(exec, &statement.sql, &statement.params, self.decode).await
+        within(
+            self.timeout,
+            fetch_all_decoded(exec, &statement.sql, &statement.params, self.decode),
+        )
+        .await
     }
 
     /// Runs the query and decodes its first row, if any.
     pub async fn fetch_optional<E: Executor>(self, exec: &E) -> Result<Option<O>, Error> {
-        let statement = self.build(exec.backend())?;
-        let row = exec
-            .fetch_optional_statement(&statement.sql, &statement.params)
-            .await?;
-        row.map(self.decode).transpose()
+        let decode = self.decode;
+        self.fetch_optional_row(exec).await?.map(decode).transpose()
     }
 
     /// Runs the query and decodes its first row, or [`Error::NotFound`].
@@ -616,19 +645,28 @@ impl<S, O> Select<S, O> {
         w.push(") AS ");
         w.ident("counted");
         let statement = w.finish();
-        exec.fetch_optional_statement(&statement.sql, &statement.params)
-            .await?
-            .ok_or(Error::NotFound)?
-            .try_get(0)
+        within(
+            self.timeout,
+            exec.fetch_optional_statement(&statement.sql, &statement.params),
+        )
+        .await?
+        .ok_or(Error::NotFound)?
+        .try_get(0)
     }
 
     /// Whether the query returns at least one row.
     pub async fn exists<E: Executor>(self, exec: &E) -> Result<bool, Error> {
-        let statement = self.limit(1).build(exec.backend())?;
-        let row = exec
-            .fetch_optional_statement(&statement.sql, &statement.params)
-            .await?;
-        Ok(row.is_some())
+        Ok(self.limit(1).fetch_optional_row(exec).await?.is_some())
+    }
+
+    /// The first row, undecoded.
+    async fn fetch_optional_row<E: Executor>(self, exec: &E) -> Result<Option<Row>, Error> {
+        let statement = self.build(exec.backend())?;
+        within(
+            self.timeout,
+            exec.fetch_optional_statement(&statement.sql, &statement.params),
+        )
+        .await
     }
 
     /// One page of results and the total count (two statements).
@@ -646,19 +684,24 @@ impl<S, O> Select<S, O> {
     /// # Ok(()) }
     /// ```
     pub async fn paginate<E: Executor>(
-        self,
+        mut self,
         exec: &E,
         request: PageRequest,
     ) -> Result<Page<O>, Error>
     where
         O: Send,
     {
-        let total = self.count(exec).await?;
-        let items = self
-            .limit(u64::from(request.per_page()))
-            .offset(request.offset())
-            .fetch_all(exec)
-            .await?;
+        let limit = self.timeout.take();
+        let (total, items) = within(limit, async move {
+            let total = self.count(exec).await?;
+            let items = self
+                .limit(u64::from(request.per_page()))
+                .offset(request.offset())
+                .fetch_all(exec)
+                .await?;
+            Ok((total, items))
+        })
+        .await?;
         Ok(Page {
             items,
             total: u64::try_from(total).unwrap_or_default(),
@@ -746,6 +789,7 @@ impl<S, O> Select<S, O> {
             limit: self.limit,
             offset: self.offset,
             lock: self.lock,
+            timeout: self.timeout,
             decode: self.decode,
             _source: PhantomData,
         }
@@ -842,6 +886,7 @@ impl<S: Source, O> Select<S, O> {
             limit: self.limit,
             offset: self.offset,
             lock: self.lock,
+            timeout: self.timeout,
             decode: decode_selection::<Sel, S, I>,
             _source: PhantomData,
         }

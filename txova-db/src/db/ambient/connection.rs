@@ -108,10 +108,9 @@ impl<D: Driver> TxConnection<D> {
                     .into(),
             ));
         }
-        self.conn.statement_started();
-        let drained = D::drain(&mut self.conn).await;
-        self.conn.statement_finished(drained.as_ref().err());
-        let met = drained?;
+        // Its caller dropped it (gone away, or past its `.timeout(..)`): a moment to
+        // finish, then it is cancelled on the server rather than waited for.
+        let met = self.conn.finish_abandoned().await?;
         self.abandoned = false;
         if let Some(error) = met {
             self.note(Some(&error));

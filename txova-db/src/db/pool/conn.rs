@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::Shared;
+use super::{Shared, settle};
 use crate::db::driver::{Driver, SessionLimits};
 
 /// An open connection, when it was opened, and how to reach its session from outside
@@ -232,6 +232,38 @@ impl<D: Driver> PooledConn<D> {
             Held::Own { checkout, .. } => checkout.tx = phase,
             Held::External(external) => external.tx = phase,
         }
+    }
+
+    /// Ends a statement of this connection's caller that was dropped midway: lets it
+    /// run [`GRACE`](settle::GRACE) longer, then cancels it on the server and reads the rest of its
+    /// reply. The statement's error, if it met one; an error (the connection marked
+    /// broken) when the connection cannot be brought back to a known state. On a
+    /// connection of sqlx's own pool, which cannot be cancelled from here, waits for
+    /// the statement to finish.
+    pub(crate) async fn finish_abandoned(&mut self) -> Result<Option<sqlx::Error>, sqlx::Error> {
+        self.statement_started();
+        let finished = match &mut self.held {
+            Held::Own { checkout, .. } => match checkout.live.as_mut() {
+                Some(live) => settle::finish_statement(&checkout.shared, live, settle::GRACE)
+                    .await
+                    .map_err(|err| match err {
+                        settle::SettleError::Driver(error) => error,
+                        other => sqlx::Error::Protocol(other.to_string()),
+                    }),
+                None => unreachable!("a checkout is emptied only when dropped"),
+            },
+            Held::External(External {
+                conn: Some(conn), ..
+            }) => D::drain(conn).await,
+            Held::External(External { conn: None, .. }) => {
+                unreachable!("an external connection is emptied only when dropped")
+            }
+        };
+        match &finished {
+            Ok(_) => self.statement_finished(None),
+            Err(_) => self.mark_broken(),
+        }
+        finished
     }
 
     /// Whether the connection was taken from the idle stack (rather than opened for

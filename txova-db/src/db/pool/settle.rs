@@ -105,7 +105,7 @@ pub(super) fn spawn<D: Driver>(shared: &Arc<Shared<D>>, live: Live<D>, leftover:
 
 /// Why settling failed.
 #[derive(Debug, thiserror::Error)]
-enum SettleError {
+pub(super) enum SettleError {
     #[error(transparent)]
     Driver(#[from] sqlx::Error),
     #[error("the statement was stopped by ending its session")]
@@ -125,51 +125,61 @@ async fn settle<D: Driver>(
         } else {
             GRACE
         };
-        // `timeout` polls the drain once even with no grace: a reply already waiting
-        // is read without cancelling anything. A backend that cannot drain is
-        // cancelled (and closed) at once.
-        let finished = if D::DRAINS {
-            tokio::time::timeout(grace, D::drain(&mut live.raw))
-                .await
-                .ok()
-        } else {
-            None
-        };
-        match finished {
-            Some(drained) => {
-                drained?;
-            }
-            None => {
-                let cancelled = tokio::time::timeout(
-                    shared.settings.connect_timeout,
-                    D::cancel(&shared.options, &live.key),
-                )
-                .await;
-                match cancelled {
-                    Ok(Ok(AfterCancel::Drain)) => {
-                        shared.counters.statement_cancelled();
-                        metrics::counter!(
-                            "txova_db_pool_statements_cancelled_total",
-                            "backend" => shared.backend
-                        )
-                        .increment(1);
-                        D::drain(&mut live.raw).await?;
-                    }
-                    Ok(Ok(AfterCancel::Close)) => {
-                        shared.counters.statement_cancelled();
-                        return Err(SettleError::SessionEnded);
-                    }
-                    // No session to cancel from (the server is full or unreachable):
-                    // closing the connection is what is left.
-                    Ok(Err(error)) => return Err(error.into()),
-                    Err(_) => return Err(SettleError::CancelTimedOut),
-                }
-            }
-        }
-        D::cancel_done(&live.key);
+        finish_statement(shared, live, grace).await?;
     }
     if leftover.tx == TxPhase::Open {
         D::rollback(&mut live.raw).await?;
     }
     Ok(())
+}
+
+/// Ends the statement left in flight on `live`: lets it run `grace` longer (a reply
+/// already waiting is read even with none), then cancels it on the server and reads
+/// what is left of its reply. The statement's own error, if it met one (a cancelled
+/// statement's among them); an error when the connection must be closed instead.
+pub(super) async fn finish_statement<D: Driver>(
+    shared: &Shared<D>,
+    live: &mut Live<D>,
+    grace: Duration,
+) -> Result<Option<sqlx::Error>, SettleError> {
+    // `timeout` polls the drain once even with no grace. A backend that cannot drain
+    // is cancelled (and closed) at once.
+    let finished = if D::DRAINS {
+        tokio::time::timeout(grace, D::drain(&mut live.raw))
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let met = match finished {
+        Some(drained) => drained?,
+        None => {
+            let cancelled = tokio::time::timeout(
+                shared.settings.connect_timeout,
+                D::cancel(&shared.options, &live.key),
+            )
+            .await;
+            match cancelled {
+                Ok(Ok(AfterCancel::Drain)) => {
+                    shared.counters.statement_cancelled();
+                    metrics::counter!(
+                        "txova_db_pool_statements_cancelled_total",
+                        "backend" => shared.backend
+                    )
+                    .increment(1);
+                    D::drain(&mut live.raw).await?
+                }
+                Ok(Ok(AfterCancel::Close)) => {
+                    shared.counters.statement_cancelled();
+                    return Err(SettleError::SessionEnded);
+                }
+                // No session to cancel from (the server is full or unreachable):
+                // closing the connection is what is left.
+                Ok(Err(error)) => return Err(error.into()),
+                Err(_) => return Err(SettleError::CancelTimedOut),
+            }
+        }
+    };
+    D::cancel_done(&live.key);
+    Ok(met)
 }
