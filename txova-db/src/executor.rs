@@ -197,14 +197,25 @@ pub(crate) async fn fetch_all_decoded<E: Executor, O: Send>(
 /// Past it the call's future is dropped, which hands a statement in flight to the pool
 /// (or to its transaction) to be cancelled on the server, and the result is
 /// [`Error::StatementTimeout`].
-pub(crate) async fn within<T>(
+///
+/// A plain future rather than an `async fn`: a generator would hold `call` twice, once
+/// as its argument and once in the branch that awaits it, doubling every statement's
+/// future (and the stack a debug build needs to poll it).
+pub(crate) fn within<T, F>(
     limit: Option<std::time::Duration>,
-    call: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
+    call: F,
+) -> impl Future<Output = Result<T, Error>>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    use futures_util::FutureExt as _;
+    use futures_util::future::Either;
+
     match limit {
-        None => call.await,
-        Some(after) => tokio::time::timeout(after, call)
-            .await
-            .unwrap_or(Err(Error::StatementTimeout { after })),
+        None => Either::Left(call),
+        Some(after) => Either::Right(
+            tokio::time::timeout(after, call)
+                .map(move |outcome| outcome.unwrap_or(Err(Error::StatementTimeout { after }))),
+        ),
     }
 }
