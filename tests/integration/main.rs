@@ -21,6 +21,7 @@ mod explicit_transactions;
 mod faults;
 mod golden_sql;
 #[cfg(feature = "redis")]
+mod listen;
 mod locks;
 mod migrations;
 mod pool;

@@ -4,6 +4,7 @@ pub(crate) mod ambient;
 mod connect;
 pub(crate) mod driver;
 mod executor;
+mod listen;
 pub(crate) mod pool;
 mod stats;
 mod telemetry;
@@ -12,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use listen::{ListenEvent, Listener, Notification};
 pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
 
 use crate::backend::per_engine;
