@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt as _;
 use txova_db::health::HealthMonitor;
 use txova_db::migrate::Migrator;
 use txova_db::transaction::{Isolation, TxOptions};
@@ -433,6 +434,25 @@ async fn sweep_statements(fx: &Fixture) {
     .await;
     sweep(
         fx,
+        "select().fetch stream",
+        |_| {
+            SweepRow::select()
+                .filter(SweepRow::n.ge(0))
+                .fetch(db)
+                .try_collect::<Vec<_>>()
+        },
+        async |_, _| {},
+    )
+    .await;
+    sweep(
+        fx,
+        "query().fetch stream, slow",
+        |_| query(fx.slow_sql()).fetch(db).try_collect::<Vec<_>>(),
+        async |_, _| {},
+    )
+    .await;
+    sweep(
+        fx,
         "select().paginate",
         |_| SweepRow::select().paginate(db, PageRequest::new(1, 5)),
         async |_, _| {},
@@ -561,6 +581,10 @@ async fn sweep_transactions(fx: &Fixture) {
                 let tx = db.begin().await?;
                 insert_tagged(&tx, &tag).await?;
                 query(fx.slow_sql()).fetch_all(&tx).await?;
+                query(fx.slow_sql())
+                    .fetch(&tx)
+                    .try_collect::<Vec<_>>()
+                    .await?;
                 insert_tagged(&tx, &tag).await?;
                 done.store(true, Ordering::SeqCst);
                 tx.commit().await

@@ -36,6 +36,7 @@ mod secrets;
 #[cfg(feature = "redis")]
 mod sessions;
 mod soak;
+mod streaming;
 mod surface;
 mod telemetry;
 mod timeouts;

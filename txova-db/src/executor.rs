@@ -75,6 +75,149 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         params: &'a [Arc<dyn Param + 'a>],
         sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+
+    /// Runs the statement, handing each row to `slot` and waiting for the
+    /// [`RowStream`] that owns the slot to take it before reading the next.
+    #[doc(hidden)]
+    fn stream_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param + 'a>],
+        slot: &'a RowSlot,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}
+
+/// One row in passing from a statement to the [`RowStream`] reading it.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct RowSlot(std::sync::Mutex<Option<Row>>);
+
+impl RowSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Row>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts `row` in the slot and waits until the stream has taken it.
+    pub(crate) async fn hand_over(&self, row: Row) {
+        *self.lock() = Some(row);
+        // Pending while the row waits, with no waker: the stream polling this future
+        // takes the row as soon as it returns, and polls again for the next one.
+        std::future::poll_fn(|_| {
+            if self.lock().is_some() {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+    }
+
+    fn take(&self) -> Option<Row> {
+        self.lock().take()
+    }
+}
+
+/// A [`RowStream`]'s statement, running.
+type Running<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+/// The rows of a statement as they arrive, decoded into `T`: a
+/// [`Stream`](futures_util::Stream) with backpressure, from `.fetch(..)` on a query
+/// or a select. The next row is read from the connection only when the stream is
+/// polled for it, so memory stays flat however many rows there are.
+///
+/// The statement holds its connection until the stream ends or is dropped. Dropped
+/// early, the statement is cancelled on the server (after 10 ms) and the connection
+/// settled, as for any statement dropped midway. Inside a transaction the stream holds
+/// the transaction's connection: its next statement fails with
+/// [`ErrorKind::InvalidQuery`](crate::ErrorKind::InvalidQuery) until the stream is
+/// done, rather than wait forever for it.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use futures_util::TryStreamExt as _;
+/// use txova_db::{Db, query};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let mut rows = query("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+///                       SELECT i FROM n")
+///     .fetch(&db);
+/// let mut sum = 0_i64;
+/// while let Some(row) = rows.try_next().await? {
+///     sum += row.try_get::<i64>(0)?;
+/// }
+/// assert_eq!(sum, 5_000_050_000);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+#[must_use = "a stream does nothing until it is polled"]
+pub struct RowStream<'a, T> {
+    slot: Arc<RowSlot>,
+    /// The statement, running; `None` once it finished.
+    run: Option<Running<'a>>,
+    decode: fn(Row) -> Result<T, Error>,
+}
+
+impl<'a, T> RowStream<'a, T> {
+    /// A stream over what `run` hands to the slot it is given.
+    pub(crate) fn new<F, Fut>(decode: fn(Row) -> Result<T, Error>, run: F) -> Self
+    where
+        F: FnOnce(Arc<RowSlot>) -> Fut,
+        Fut: Future<Output = Result<(), Error>> + Send + 'a,
+    {
+        let slot = Arc::new(RowSlot::default());
+        Self {
+            run: Some(Box::pin(run(Arc::clone(&slot)))),
+            slot,
+            decode,
+        }
+    }
+}
+
+impl<'a> RowStream<'a, Row> {
+    /// The same rows, decoded by `decode`.
+    pub(crate) fn decoded<T>(self, decode: fn(Row) -> Result<T, Error>) -> RowStream<'a, T> {
+        RowStream {
+            slot: self.slot,
+            run: self.run,
+            decode,
+        }
+    }
+}
+
+impl<T> futures_util::Stream for RowStream<'_, T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+
+        let Some(run) = self.run.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = run.as_mut().poll(cx);
+        if let Some(row) = self.slot.take() {
+            return Poll::Ready(Some((self.decode)(row)));
+        }
+        match polled {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(done) => {
+                self.run = None;
+                Poll::Ready(done.err().map(Err))
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for RowStream<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowStream")
+            .field("finished", &self.run.is_none())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a server can do where servers of one backend differ: asked once by

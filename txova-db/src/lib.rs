@@ -41,7 +41,7 @@ pub use column::{AnyColumn, Column, Direction, IntoValue, Order};
 pub use config::{DatabaseUrl, DbConfig};
 pub use db::{Db, DbStats, ListenEvent, Listener, Notification};
 pub use error::{AbortCause, Backend, ConfigError, DatabaseError, Error, ErrorKind};
-pub use executor::{ExecuteResult, Executor};
+pub use executor::{ExecuteResult, Executor, RowStream};
 pub use expr::{Expr, Join};
 pub use migrate::Migrator;
 pub use page::{KeysetPage, KeysetRequest, Page, PageRequest};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::executor::{ExecuteResult, Executor, within};
+use crate::executor::{ExecuteResult, Executor, RowStream, within};
 use crate::row::Row;
 use crate::table::Table;
 use crate::types::{Bind, Param};
@@ -151,6 +151,52 @@ impl<'q> Query<'q> {
             exec.fetch_all_statement(&self.sql, &self.params),
         )
         .await
+    }
+
+    /// Runs the statement and streams its rows as they arrive, with backpressure: see
+    /// [`RowStream`]. A [`timeout`](Self::timeout) bounds the whole stream.
+    pub fn fetch<'a, E: Executor>(self, exec: &'a E) -> RowStream<'a, Row>
+    where
+        'q: 'a,
+    {
+        let Query {
+            sql,
+            params,
+            timeout,
+        } = self;
+        RowStream::new(Ok, move |slot| async move {
+            within(timeout, exec.stream_statement(&sql, &params, &slot)).await
+        })
+    }
+
+    /// Streams the rows decoded into a [`Table`] type, columns matched as by
+    /// [`fetch_all_as`](Self::fetch_all_as).
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use futures_util::TryStreamExt as _;
+    /// use txova_db::{Db, Table, query};
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "fares")]
+    /// struct Fare { #[column(primary_key)] id: i64, cents: i64 }
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE fares (id INTEGER PRIMARY KEY, cents INTEGER NOT NULL)").await?;
+    /// db.execute("INSERT INTO fares VALUES (1, 250), (2, 900)").await?;
+    /// let total = query("SELECT * FROM fares")
+    ///     .fetch_as::<Fare>(&db)
+    ///     .try_fold(0, |sum, fare| async move { Ok(sum + fare.cents) })
+    ///     .await?;
+    /// assert_eq!(total, 1150);
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub fn fetch_as<'a, T: Table>(self, exec: &'a impl Executor) -> RowStream<'a, T>
+    where
+        'q: 'a,
+    {
+        self.fetch(exec).decoded(|row| decoder_for::<T>(&row)(&row))
     }
 
     /// Runs the statement and returns its first row, or `None`.

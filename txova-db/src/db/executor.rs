@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::Db;
 use crate::error::{Backend, Error};
-use crate::executor::{ExecuteResult, Executor, ServerTraits, sealed};
+use crate::executor::{ExecuteResult, Executor, RowSlot, ServerTraits, sealed};
 use crate::row::Row;
 use crate::types::Param;
 
@@ -51,6 +51,15 @@ impl Executor for Db {
         sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         self.run_fetch_each(sql, params, sink)
+    }
+
+    fn stream_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param + 'a>],
+        slot: &'a RowSlot,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        self.run_fetch_stream(sql, params, slot)
     }
 }
 
@@ -99,6 +108,17 @@ macro_rules! executor_for_pool {
             ) -> Result<(), Error> {
                 Db::from(self.clone())
                     .run_fetch_each(sql, params, sink)
+                    .await
+            }
+
+            async fn stream_statement<'a>(
+                &'a self,
+                sql: &'a str,
+                params: &'a [Arc<dyn Param + 'a>],
+                slot: &'a RowSlot,
+            ) -> Result<(), Error> {
+                Db::from(self.clone())
+                    .run_fetch_stream(sql, params, slot)
                     .await
             }
         }

@@ -362,6 +362,18 @@ impl Db {
         run_on_pool!(self, fetch_each, sql, params, sink)?.map(|_| ())
     }
 
+    /// Runs a statement for a [`RowStream`](crate::executor::RowStream), handing rows to
+    /// `slot`. Inside a transaction, marks its connection held until this ends.
+    pub(crate) async fn run_fetch_stream(
+        &self,
+        sql: &str,
+        params: &[Arc<dyn Param + '_>],
+        slot: &crate::executor::RowSlot,
+    ) -> Result<(), Error> {
+        let _held = ambient::current_for(self).map(ambient::StreamGuard::new);
+        run_on_pool!(self, fetch_stream, sql, params, slot)?.map(|_| ())
+    }
+
     pub(crate) async fn run_fetch_optional(
         &self,
         sql: &str,

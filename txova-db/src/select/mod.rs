@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::column::{AnyColumn, Column, Direction, Order};
 use crate::error::{Backend, Error};
-use crate::executor::{Executor, fetch_all_decoded, within};
+use crate::executor::{Executor, RowStream, fetch_all_decoded, within};
 use crate::expr::{Contains, Expr, Join};
 use crate::page::{KeysetPage, KeysetRequest, Page, PageRequest};
 use crate::row::Row;
@@ -624,6 +624,44 @@ impl<S, O> Select<S, O> {
             fetch_all_decoded(exec, &statement.sql, &statement.params, self.decode),
         )
         .await
+    }
+
+    /// Runs the query and streams its rows, decoded, as they arrive, with
+    /// backpressure: see [`RowStream`]. A [`timeout`](Self::timeout) bounds the whole
+    /// stream.
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use futures_util::TryStreamExt as _;
+    /// use txova_db::{Db, Table};
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, fare_cents: i64 }
+    ///
+    /// let db = Db::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE rides (id INTEGER PRIMARY KEY, fare_cents INTEGER NOT NULL)").await?;
+    /// db.execute("INSERT INTO rides VALUES (1, 700), (2, 1300), (3, 450)").await?;
+    /// let mut rides = Ride::select().filter(Ride::fare_cents.gt(500)).fetch(&db);
+    /// let mut ids = Vec::new();
+    /// while let Some(ride) = rides.try_next().await? {
+    ///     ids.push(ride.id);
+    /// }
+    /// assert_eq!(ids, [1, 2]);
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub fn fetch<'a, E: Executor>(self, exec: &'a E) -> RowStream<'a, O> {
+        let (decode, timeout) = (self.decode, self.timeout);
+        let built = self.build(exec.backend());
+        RowStream::new(decode, move |slot| async move {
+            let statement = built?;
+            within(
+                timeout,
+                exec.stream_statement(&statement.sql, &statement.params, &slot),
+            )
+            .await
+        })
     }
 
     /// Runs the query and decodes its first row, if any.

@@ -9,7 +9,7 @@ use super::{Tx, TxOptions, savepoint};
 use crate::db::Db;
 use crate::db::ambient::{self, AmbientTx, Owner};
 use crate::error::{Backend, Error};
-use crate::executor::{ExecuteResult, Executor, ServerTraits, sealed};
+use crate::executor::{ExecuteResult, Executor, RowSlot, ServerTraits, sealed};
 use crate::row::Row;
 use crate::types::Param;
 
@@ -194,5 +194,14 @@ impl Executor for Transaction {
         sink: &'a mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         self.handle.fetch_each_statement(sql, params, sink)
+    }
+
+    fn stream_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn Param + 'a>],
+        slot: &'a RowSlot,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        self.handle.stream_statement(sql, params, slot)
     }
 }

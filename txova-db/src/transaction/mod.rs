@@ -612,4 +612,17 @@ impl crate::executor::Executor for Tx {
         )
         .await
     }
+
+    async fn stream_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Arc<dyn crate::types::Param + 'a>],
+        slot: &'a crate::executor::RowSlot,
+    ) -> Result<(), Error> {
+        ambient::scope(
+            Arc::clone(&self.inner),
+            self.inner.db().run_fetch_stream(sql, params, slot),
+        )
+        .await
+    }
 }

@@ -73,6 +73,27 @@ pub(crate) struct AmbientTx {
     after_commit: Mutex<Vec<BoxFuture<'static, ()>>>,
     /// The N+1 count of this transaction's statements.
     statements: Detector,
+    /// A stream of one of its statements holds the connection (see
+    /// [`StreamGuard`]).
+    streaming: AtomicBool,
+}
+
+/// Marks a transaction as having an open row stream: while the stream holds the
+/// connection, another statement of the transaction fails at once instead of waiting
+/// for a connection the stream gives back only when read to the end or dropped.
+pub(crate) struct StreamGuard(Arc<AmbientTx>);
+
+impl StreamGuard {
+    pub(crate) fn new(tx: Arc<AmbientTx>) -> Self {
+        tx.streaming.store(true, Ordering::Release);
+        Self(tx)
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.streaming.store(false, Ordering::Release);
+    }
 }
 
 /// A transaction's connection on engine `D`.
@@ -195,6 +216,7 @@ impl AmbientTx {
             failure: Mutex::new(None),
             after_commit: Mutex::new(Vec::new()),
             statements: Detector::new("transaction"),
+            streaming: AtomicBool::new(false),
         }))
     }
 
@@ -222,8 +244,21 @@ impl AmbientTx {
     /// dropped midway left on it, and rolls back to savepoints whose scopes were
     /// dropped midway.
     pub(crate) async fn connection(&self) -> Result<TxConnGuard<'_>, Error> {
+        let locked = match self.conn.try_lock() {
+            Ok(locked) => locked,
+            // Held by an open stream, which gives it back only when read to the end or
+            // dropped: waiting for it from the task reading the stream never ends.
+            Err(_) if self.streaming.load(Ordering::Acquire) => {
+                return Err(Error::InvalidQuery {
+                    reason: "a row stream of this transaction is still open: read it to the \
+                             end or drop it before the transaction's next statement"
+                        .into(),
+                });
+            }
+            Err(_) => self.conn.lock().await,
+        };
         let mut guard = TxConnGuard {
-            guard: self.conn.lock().await,
+            guard: locked,
             tx: self,
         };
         if guard.guard.is_none() {

@@ -26,6 +26,9 @@ fn sqlstate(error: &sqlx::Error) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 impl Driver for sqlx::Postgres {
+    // One poll of sqlx's drain reads as long as data is there (see the trait).
+    const DRAIN_UNDER_TIMER: bool = false;
+
     /// The backend's process id.
     type CancelKey = i32;
 

@@ -5,7 +5,9 @@
 //!
 //! 1. A statement in flight gets [`GRACE`] to finish on its own (most abandoned
 //!    statements are short: the client went away, not the database). Inside a
-//!    transaction it gets none: the transaction's locks are to be let go at once.
+//!    transaction it gets none: the transaction's locks are to be let go at once. On
+//!    Postgres it gets none either: sqlx's drain reads a long result to its end in one
+//!    poll, which no timer interrupts ([`Driver::DRAIN_UNDER_TIMER`]).
 //! 2. If it is still running, it is cancelled on the server ([`Driver::cancel`]:
 //!    `pg_cancel_backend` from a separate session on Postgres, `KILL CONNECTION` on
 //!    MySQL, an interrupt on SQLite), and what is left of its reply is read.
@@ -143,8 +145,9 @@ pub(super) async fn finish_statement<D: Driver>(
     grace: Duration,
 ) -> Result<Option<sqlx::Error>, SettleError> {
     // `timeout` polls the drain once even with no grace. A backend that cannot drain
-    // is cancelled (and closed) at once.
-    let finished = if D::DRAINS {
+    // is cancelled (and closed) at once; one whose drain does not yield to a timer is
+    // cancelled first.
+    let finished = if D::DRAINS && D::DRAIN_UNDER_TIMER {
         tokio::time::timeout(grace, D::drain(&mut live.raw))
             .await
             .ok()
