@@ -434,6 +434,17 @@ async fn sweep_statements(fx: &Fixture) {
     .await;
     sweep(
         fx,
+        "Db::acquire … statements",
+        |_| async move {
+            let conn = db.acquire().await?;
+            query(fx.slow_sql()).fetch_all(&conn).await?;
+            query("SELECT 1").execute(&conn).await
+        },
+        async |_, _| {},
+    )
+    .await;
+    sweep(
+        fx,
         "select().fetch stream",
         |_| {
             SweepRow::select()

@@ -12,6 +12,7 @@ mod builder;
 mod cache;
 mod cancellation;
 mod connect;
+mod connections;
 mod db_handle;
 #[cfg(feature = "mysql")]
 mod errors_mysql;

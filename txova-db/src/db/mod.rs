@@ -2,6 +2,7 @@
 
 pub(crate) mod ambient;
 mod connect;
+mod connection;
 pub(crate) mod driver;
 mod executor;
 mod listen;
@@ -13,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use connection::Connection;
 pub use listen::{ListenEvent, Listener, Notification};
 pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
 
@@ -172,7 +174,7 @@ macro_rules! run_statement {
             tx.record(result)
         } else {
             with_pool!($db, |pool, B| {
-                let mut conn = $db.acquire(pool).await?;
+                let mut conn = $db.acquire_from(pool).await?;
                 let started = Instant::now();
                 conn.statement_started();
                 let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*).await;
@@ -270,7 +272,7 @@ impl Db {
         with_pool!(self, |pool, B| {
             let mut retried = false;
             loop {
-                let mut conn = self.acquire(pool).await?;
+                let mut conn = self.acquire_from(pool).await?;
                 conn.statement_started();
                 let result = conn.ping().await;
                 conn.statement_finished(result.as_ref().err());
@@ -384,7 +386,7 @@ impl Db {
 
     /// A connection from the pool, counted in the statistics; through the breaker when
     /// [`DbConfig::breaker`] is on.
-    pub(crate) async fn acquire<D: driver::Driver>(
+    pub(crate) async fn acquire_from<D: driver::Driver>(
         &self,
         pool: &pool::ConnPool<D>,
     ) -> Result<pool::PooledConn<D>, Error> {

@@ -193,7 +193,7 @@ impl AmbientTx {
         let conn = crate::db::with_pool!(db, |pool, B| {
             let mut retried = false;
             loop {
-                let conn = db.acquire(pool).await?;
+                let conn = db.acquire_from(pool).await?;
                 let begun = db.observed(begin, async {
                     match TxConnection::<B>::begin(conn, begin).await {
                         Ok(tx) => Ok(Some(tx)),

@@ -118,6 +118,16 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
         }
     }
 
+    /// Brings a connection that was lent whole ([`Db::acquire`](crate::Db::acquire))
+    /// back to the state the pool hands out: no transaction, and no session state its
+    /// borrower may have set. An error closes the connection instead. By default only
+    /// a transaction left open is rolled back.
+    fn reset_session(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+        Self::rollback(conn)
+    }
+
     /// Whether the connection that returned `error` can no longer be used: an I/O or
     /// protocol failure, or a database error of the connection class.
     fn breaks_connection(error: &sqlx::Error) -> bool {

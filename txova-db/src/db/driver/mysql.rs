@@ -20,6 +20,17 @@ use crate::types::Param;
 use crate::types::backend::Arguments;
 
 impl Driver for sqlx::MySql {
+    /// User variables, session settings, temporary tables and named locks cannot all be
+    /// reset by statements sqlx can send (`COM_RESET_CONNECTION` is not among them): a
+    /// connection lent whole is closed, not reused.
+    fn reset_session(
+        _conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+        std::future::ready(Err(sqlx::Error::Protocol(
+            "a MySQL session lent whole cannot be reset; closing it".into(),
+        )))
+    }
+
     /// The connection (thread) id.
     type CancelKey = u64;
 

@@ -29,6 +29,20 @@ impl Driver for sqlx::Postgres {
     // One poll of sqlx's drain reads as long as data is there (see the trait).
     const DRAIN_UNDER_TIMER: bool = false;
 
+    /// `DISCARD ALL` but for `DEALLOCATE ALL`, which would pull sqlx's cached prepared
+    /// statements from under it: settings, role, cursors, listens, advisory locks,
+    /// temporary tables, sequences' cached values and plans.
+    async fn reset_session(conn: &mut Self::Connection) -> Result<(), sqlx::Error> {
+        Self::rollback(conn).await?;
+        Self::simple(
+            conn,
+            "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+             SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES",
+        )
+        .await
+        .map(drop)
+    }
+
     /// The backend's process id.
     type CancelKey = i32;
 

@@ -91,6 +91,8 @@ pub(crate) struct Checkout<D: Driver> {
     tx: TxPhase,
     /// Taken from the idle stack, rather than opened for this caller.
     from_idle: bool,
+    /// Lent whole to a caller (`Db::acquire`), who may have changed its session.
+    lent: bool,
 }
 
 impl<D: Driver> Checkout<D> {
@@ -101,6 +103,7 @@ impl<D: Driver> Checkout<D> {
             state: Use::Settled,
             tx: TxPhase::None,
             from_idle,
+            lent: false,
         }
     }
 
@@ -137,7 +140,7 @@ impl<D: Driver> Checkout<D> {
 impl<D: Driver> Drop for Checkout<D> {
     fn drop(&mut self) {
         if let Some(live) = self.live.take() {
-            self.shared.check_in(live, self.state, self.tx);
+            self.shared.check_in(live, self.state, self.tx, self.lent);
         }
     }
 }
@@ -166,12 +169,14 @@ pub(crate) struct External<D: Driver> {
     conn: Option<sqlx::pool::PoolConnection<D>>,
     state: Use,
     tx: TxPhase,
+    /// Lent whole (`Db::acquire`): its session cannot be reset from here.
+    lent: bool,
 }
 
 impl<D: Driver> Drop for External<D> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take()
-            && (self.state != Use::Settled || self.tx != TxPhase::None)
+            && (self.state != Use::Settled || self.tx != TxPhase::None || self.lent)
         {
             // The socket closes with it: the server rolls back what was left open.
             drop(conn.detach());
@@ -195,6 +200,7 @@ impl<D: Driver> PooledConn<D> {
                 conn: Some(conn),
                 state: Use::Settled,
                 tx: TxPhase::None,
+                lent: false,
             }),
         }
     }
@@ -264,6 +270,16 @@ impl<D: Driver> PooledConn<D> {
             Err(_) => self.mark_broken(),
         }
         finished
+    }
+
+    /// Lends the connection whole (`Db::acquire`): its session state is reset before
+    /// the pool hands it out again (a connection of sqlx's own pool, which cannot be
+    /// reset from here, is closed instead).
+    pub(crate) fn lend(&mut self) {
+        match &mut self.held {
+            Held::Own { checkout, .. } => checkout.lent = true,
+            Held::External(external) => external.lent = true,
+        }
     }
 
     /// Whether the connection was taken from the idle stack (rather than opened for

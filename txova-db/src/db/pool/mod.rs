@@ -503,18 +503,19 @@ impl<D: Driver> Shared<D> {
     }
 
     /// Takes back a connection from its checkout: to the idle stack if it is clean, to
-    /// the settle task if its caller left a statement or transaction behind, closed if
-    /// it broke.
-    fn check_in(self: &Arc<Self>, live: Live<D>, state: Use, tx: TxPhase) {
+    /// the settle task if its caller left a statement or transaction behind or had it
+    /// whole (`lent`), closed if it broke.
+    fn check_in(self: &Arc<Self>, live: Live<D>, state: Use, tx: TxPhase, lent: bool) {
         match (state, tx) {
             (Use::Broken, _) => self.discard(live, Close::Hard),
-            (Use::Settled, TxPhase::None) => self.release(live),
+            (Use::Settled, TxPhase::None) if !lent => self.release(live),
             (state, tx) => settle::spawn(
                 self,
                 live,
                 settle::Leftover {
                     running: state == Use::Running,
                     tx,
+                    reset: lent,
                 },
             ),
         }

@@ -11,7 +11,9 @@
 //! 2. If it is still running, it is cancelled on the server ([`Driver::cancel`]:
 //!    `pg_cancel_backend` from a separate session on Postgres, `KILL CONNECTION` on
 //!    MySQL, an interrupt on SQLite), and what is left of its reply is read.
-//! 3. A transaction left open is rolled back.
+//! 3. A transaction left open is rolled back; a connection lent whole
+//!    ([`Db::acquire`](crate::Db::acquire)) has its session reset
+//!    ([`Driver::reset_session`]).
 //! 4. The connection goes back on the idle stack; if any step failed, it is closed
 //!    instead (the server ends the session, and rolls back, when it sees the EOF).
 //!
@@ -38,6 +40,9 @@ pub(super) struct Leftover {
     /// A statement (or a check) was in flight.
     pub(super) running: bool,
     pub(super) tx: TxPhase,
+    /// The connection was lent whole: its session state is reset
+    /// ([`Driver::reset_session`]).
+    pub(super) reset: bool,
 }
 
 /// A connection being settled: if the task is dropped before it finishes (the runtime
@@ -129,7 +134,9 @@ async fn settle<D: Driver>(
         };
         finish_statement(shared, live, grace).await?;
     }
-    if leftover.tx == TxPhase::Open {
+    if leftover.reset {
+        D::reset_session(&mut live.raw).await?;
+    } else if leftover.tx == TxPhase::Open {
         D::rollback(&mut live.raw).await?;
     }
     Ok(())
