@@ -475,3 +475,161 @@ async fn rides_mysql_migrations_apply_and_revert() {
         0
     );
 }
+
+/// Version 1 a file, 2 Rust code (a backfill, with a down), 3 a file that reads what
+/// 2 wrote; `fail` makes the code fail after its first insert.
+fn mixed(fail: bool, description: &str) -> Migrator {
+    use txova_db::migrate::CodeMigration;
+    let backfill = CodeMigration::new(2, description, move |tx| async move {
+        let insert = match tx.backend() {
+            txova_db::Backend::Postgres => "INSERT INTO fares (id, cents) VALUES ($1, $2)",
+            _ => "INSERT INTO fares (id, cents) VALUES (?, ?)",
+        };
+        for (id, cents) in [(1_i64, 700_i64), (2, 1300)] {
+            query(insert).bind(id).bind(cents).execute(&tx).await?;
+            if fail {
+                return Err(Error::InvalidQuery {
+                    reason: "the backfill gave up".into(),
+                });
+            }
+        }
+        Ok(())
+    })
+    .down(|tx| async move { query("DELETE FROM fares").execute(&tx).await.map(drop) });
+    Migrator::from_files_and_code(
+        [
+            (
+                "0001_fares.up.sql",
+                "CREATE TABLE fares (id BIGINT PRIMARY KEY, cents BIGINT NOT NULL)",
+            ),
+            ("0001_fares.down.sql", "DROP TABLE fares"),
+            (
+                "0003_totals.up.sql",
+                "CREATE TABLE totals AS SELECT SUM(cents) AS cents FROM fares",
+            ),
+            ("0003_totals.down.sql", "DROP TABLE totals"),
+        ],
+        [backfill],
+    )
+    .expect("a valid set")
+}
+
+/// Code migrations among SQL files: ordered with them, recorded, reverted, checked
+/// against a renamed version, atomic when they fail, listed by a dry run.
+async fn code_migrations(db: &Db) {
+    let planned = mixed(false, "backfill_fares")
+        .dry_run(true)
+        .up(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        planned.iter().map(|a| a.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        planned[1].sql.starts_with("-- code migration 2"),
+        "{}",
+        planned[1].sql
+    );
+
+    // A failing backfill: on Postgres and SQLite nothing of it stays and its row is
+    // dirty; the next run refuses until it is forced.
+    let failing = mixed(true, "backfill_fares");
+    let err = failing.up(db).await.unwrap_err();
+    assert!(
+        matches!(
+            migration_error(&err),
+            MigrateError::Failed { version: 2, .. }
+        ),
+        "{err}"
+    );
+    if db.backend() != txova_db::Backend::MySql {
+        assert_eq!(count(db, "SELECT COUNT(*) FROM fares").await, 0);
+    }
+    let dirty = failing.up(db).await.unwrap_err();
+    assert!(
+        matches!(migration_error(&dirty), MigrateError::Dirty { version: 2 }),
+        "{dirty}"
+    );
+    query("DELETE FROM fares").execute(db).await.unwrap();
+    failing.force(db, 1).await.unwrap();
+
+    let migrator = mixed(false, "backfill_fares");
+    let applied = migrator.up(db).await.unwrap();
+    assert_eq!(
+        applied.iter().map(|a| a.version).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert_eq!(count(db, "SELECT COUNT(*) FROM fares").await, 2);
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM totals WHERE cents = 2000").await,
+        1
+    );
+    let status = migrator.status(db).await.unwrap();
+    assert!(status.iter().all(|s| s.applied_at.is_some()), "{status:?}");
+
+    // Renamed, version 2 no longer matches what was applied.
+    let renamed = mixed(false, "backfill_all_fares").up(db).await.unwrap_err();
+    assert!(
+        matches!(
+            migration_error(&renamed),
+            MigrateError::ChecksumMismatch { version: 2, .. }
+        ),
+        "{renamed}"
+    );
+
+    let reverted = migrator.down(db, 2).await.unwrap();
+    assert_eq!(
+        reverted.iter().map(|a| a.version).collect::<Vec<_>>(),
+        [3, 2]
+    );
+    assert_eq!(count(db, "SELECT COUNT(*) FROM fares").await, 0);
+    migrator.down_all(db).await.unwrap();
+    assert!(migrator.version(db).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn code_migrations_run_among_sql_files_on_every_backend() {
+    let file = SqliteFile::new();
+    let sqlite = Db::connect(&file.url()).await.unwrap();
+    code_migrations(&sqlite).await;
+    if let Some(pg) = support::postgres("code_migrations_postgres").await {
+        code_migrations(&pg.db).await;
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(my) = support::mysql("code_migrations_mariadb").await {
+        code_migrations(&my.db).await;
+    }
+}
+
+#[test]
+fn code_migrations_are_validated_with_the_files() {
+    use txova_db::migrate::CodeMigration;
+    let noop = |version, description: &str| {
+        CodeMigration::new(version, description, |_tx| async { Ok(()) })
+    };
+    let file = [("0001_a.up.sql", "SELECT 1")];
+    let taken = Migrator::from_files_and_code(file, [noop(1, "b")]).unwrap_err();
+    assert!(
+        matches!(
+            migration_error(&taken),
+            MigrateError::DuplicateVersion { version: 1, .. }
+        ),
+        "{taken}"
+    );
+    let gap = Migrator::from_files_and_code(file, [noop(3, "c")]).unwrap_err();
+    assert!(
+        matches!(
+            migration_error(&gap),
+            MigrateError::Gap { after: 1, next: 3 }
+        ),
+        "{gap}"
+    );
+    let unnamed = Migrator::from_files_and_code(file, [noop(2, " ")]).unwrap_err();
+    assert!(
+        matches!(migration_error(&unnamed), MigrateError::BadFileName { .. }),
+        "{unnamed}"
+    );
+    let ok = Migrator::from_files_and_code(file, [noop(2, "b")]).unwrap();
+    assert!(ok.migrations()[1].is_code() && !ok.migrations()[0].is_code());
+}

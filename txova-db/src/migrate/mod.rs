@@ -1,5 +1,5 @@
 //! Schema migrations: [`Migrator`] over `NNNN_description.up.sql` /
-//! `.down.sql` files.
+//! `.down.sql` files, and migrations written in Rust ([`CodeMigration`]) among them.
 //!
 //! Every file runs in its own transaction together with the update of its history row,
 //! so a migration is either applied and recorded or neither. Before a file runs, its
@@ -40,13 +40,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use source::Migration;
+pub use source::{CodeMigration, Migration, MigrationFn};
 
 pub use crate::error::MigrateError;
 
 use crate::db::Db;
 use crate::error::{Backend, Error};
-use crate::transaction::{RetryPolicy, TxOptions};
+use crate::transaction::{RetryPolicy, Tx, TxOptions};
 use crate::types::Param;
 
 impl From<MigrateError> for Error {
@@ -230,6 +230,24 @@ impl Migrator {
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Error> {
         Ok(Self::new(source::from_files(files)?))
+    }
+
+    /// The migrations of `(file name, SQL)` pairs and of Rust code, ordered by version
+    /// together; see [`CodeMigration`].
+    pub fn from_files_and_code<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+        code: impl IntoIterator<Item = CodeMigration>,
+    ) -> Result<Self, Error> {
+        Ok(Self::new(source::from_files_and_code(files, code)?))
+    }
+
+    /// The migrations of a directory and of Rust code, ordered by version together.
+    pub fn from_dir_and_code(
+        dir: impl AsRef<Path>,
+        code: impl IntoIterator<Item = CodeMigration>,
+    ) -> Result<Self, Error> {
+        let files = source::read_dir(dir.as_ref())?;
+        Self::from_files_and_code(files.iter().map(|(n, t)| (n.as_str(), t.as_str())), code)
     }
 
     fn new(migrations: Vec<Migration>) -> Self {
@@ -480,8 +498,8 @@ impl Migrator {
                 // then recorded as dirty on its own, for the operator to look at.
                 let started = Instant::now();
                 let applied = db
-                    .transaction_with(TxOptions::new().retry(RetryPolicy::none()), |_tx| async {
-                        db.execute_script(sql).await?;
+                    .transaction_with(TxOptions::new().retry(RetryPolicy::none()), |tx| async {
+                        run_body(db, tx, m, step, sql).await?;
                         self.record(db, m, false, elapsed_ms(started)).await
                     })
                     .await;
@@ -502,8 +520,8 @@ impl Migrator {
                     db.execute_script(sql).await.map_err(failed)?;
                     self.mark_clean(db, m.version, elapsed_ms(started)).await?;
                 } else {
-                    db.transaction_with(TxOptions::new().retry(RetryPolicy::none()), |_tx| async {
-                        db.execute_script(sql).await?;
+                    db.transaction_with(TxOptions::new().retry(RetryPolicy::none()), |tx| async {
+                        run_body(db, tx, m, step, sql).await?;
                         self.mark_clean(db, m.version, elapsed_ms(started)).await
                     })
                     .await
@@ -520,8 +538,8 @@ impl Migrator {
                     db.execute_script(sql).await.map_err(failed)?;
                     self.exec(db, &delete, vec![]).await?;
                 } else {
-                    db.transaction_with(TxOptions::new().retry(RetryPolicy::none()), |_tx| async {
-                        db.execute_script(sql).await?;
+                    db.transaction_with(TxOptions::new().retry(RetryPolicy::none()), |tx| async {
+                        run_body(db, tx, m, step, sql).await?;
                         self.exec(db, &delete, vec![]).await.map(|_| ())
                     })
                     .await
@@ -637,6 +655,18 @@ impl Migrator {
 
     async fn exec(&self, db: &Db, sql: &str, params: Vec<Arc<dyn Param>>) -> Result<u64, Error> {
         Ok(db.run_execute(sql, &params).await?.rows_affected())
+    }
+}
+
+/// Runs a migration's body in its transaction `tx`: its SQL, or its Rust function.
+async fn run_body(db: &Db, tx: Tx, m: &Migration, step: Step, sql: &str) -> Result<(), Error> {
+    let code = m.code().and_then(|code| match step {
+        Step::Up => Some(&code.up),
+        Step::Down => code.down.as_ref(),
+    });
+    match code {
+        Some(body) => body(tx).await,
+        None => db.execute_script(sql).await.map(drop),
     }
 }
 

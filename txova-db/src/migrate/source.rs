@@ -1,13 +1,20 @@
 //! Migration files: `NNNN_description.up.sql` and `NNNN_description.down.sql`, read from a
-//! directory or embedded at compile time, validated before anything runs.
+//! directory or embedded at compile time, and migrations written in Rust
+//! ([`CodeMigration`]), ordered together and validated before anything runs.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
 
 use sha2::{Digest as _, Sha256};
 
 use super::MigrateError;
+use crate::error::Error;
+use crate::transaction::Tx;
 
 /// One migration: its version, its SQL both ways, and the checksum of its `up` file.
 ///
@@ -37,9 +44,132 @@ pub struct Migration {
     /// The file opts out of the wrapping transaction with `-- txova:no-transaction`
     /// (for `CREATE INDEX CONCURRENTLY` and the like).
     pub no_transaction: bool,
-    /// SHA-256 of the normalised `up` text, hex.
+    /// SHA-256 of the normalised `up` text, hex; of `code:<version>:<description>` for a
+    /// [`CodeMigration`].
     pub checksum: String,
+    /// The Rust functions of a [`CodeMigration`] (then `up` and `down` hold a comment).
+    code: Option<CodeSteps>,
 }
+
+impl Migration {
+    /// Whether this migration is Rust code rather than SQL.
+    pub fn is_code(&self) -> bool {
+        self.code.is_some()
+    }
+
+    pub(crate) fn code(&self) -> Option<&CodeSteps> {
+        self.code.as_ref()
+    }
+}
+
+/// The body of a [`CodeMigration`]: given the migration's transaction, in which its
+/// history row is written too.
+pub type MigrationFn = Arc<dyn Fn(Tx) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
+
+/// A migration written in Rust (a data backfill, a change SQL cannot express), ordered
+/// by its version among the SQL files, with the same history, checksum (of its version
+/// and description: rename it and the migrator refuses, as for an edited file), dirty
+/// state and dry run. It always runs in a transaction, given to it as a [`Tx`]; on
+/// MySQL, where DDL commits by itself, its row is marked dirty before it runs, as for
+/// SQL files.
+///
+/// ```
+/// # async fn demo() -> txova_db::Result<()> {
+/// use txova_db::migrate::{CodeMigration, Migrator};
+/// use txova_db::{Db, query};
+///
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let backfill = CodeMigration::new(2, "backfill_fares", |tx| async move {
+///     for (id, cents) in [(1_i64, 700_i64), (2, 1300)] {
+///         query("INSERT INTO fares VALUES (?, ?)").bind(id).bind(cents).execute(&tx).await?;
+///     }
+///     Ok(())
+/// })
+/// .down(|tx| async move { query("DELETE FROM fares").execute(&tx).await.map(drop) });
+/// let migrator = Migrator::from_files_and_code(
+///     [("0001_fares.up.sql", "CREATE TABLE fares (id INTEGER PRIMARY KEY, cents INTEGER)")],
+///     [backfill],
+/// )?;
+/// let applied = migrator.up(&db).await?;
+/// assert_eq!(applied.len(), 2);
+/// let n: i64 = query("SELECT count(*) FROM fares").fetch_one(&db).await?.try_get(0)?;
+/// assert_eq!(n, 2);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+#[must_use = "give it to Migrator::from_files_and_code"]
+pub struct CodeMigration {
+    version: i64,
+    description: String,
+    steps: CodeSteps,
+}
+
+impl fmt::Debug for CodeMigration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeMigration")
+            .field("version", &self.version)
+            .field("description", &self.description)
+            .field("down", &self.steps.down.is_some())
+            .finish()
+    }
+}
+
+impl CodeMigration {
+    /// Migration `version`, named `description`, applied by `up`.
+    pub fn new<F, Fut>(version: i64, description: impl Into<String>, up: F) -> Self
+    where
+        F: Fn(Tx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        Self {
+            version,
+            description: description.into(),
+            steps: CodeSteps {
+                up: boxed(up),
+                down: None,
+            },
+        }
+    }
+
+    /// Reverted by `down` (without one, `down` refuses it, as a file without
+    /// `.down.sql`).
+    pub fn down<F, Fut>(mut self, down: F) -> Self
+    where
+        F: Fn(Tx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.steps.down = Some(boxed(down));
+        self
+    }
+}
+
+fn boxed<F, Fut>(f: F) -> MigrationFn
+where
+    F: Fn(Tx) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    Arc::new(move |tx| Box::pin(f(tx)))
+}
+
+/// The functions of a [`CodeMigration`].
+#[derive(Clone)]
+pub(crate) struct CodeSteps {
+    pub(crate) up: MigrationFn,
+    pub(crate) down: Option<MigrationFn>,
+}
+
+impl PartialEq for CodeSteps {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.up, &other.up)
+            && match (&self.down, &other.down) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+impl Eq for CodeSteps {}
 
 impl fmt::Debug for Migration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,6 +178,7 @@ impl fmt::Debug for Migration {
             .field("description", &self.description)
             .field("no_transaction", &self.no_transaction)
             .field("checksum", &self.checksum)
+            .field("code", &self.code.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +297,15 @@ fn parse_name(name: &str) -> Option<(i64, String, Direction)> {
 pub fn from_files<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Vec<Migration>, MigrateError> {
+    from_files_and_code(files, [])
+}
+
+/// [`from_files`] with migrations written in Rust among them: a code migration's
+/// version must not be a file's, and the versions of both together have no gap.
+pub fn from_files_and_code<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    code: impl IntoIterator<Item = CodeMigration>,
+) -> Result<Vec<Migration>, MigrateError> {
     let mut by_version: BTreeMap<i64, (String, Option<String>, Option<String>)> = BTreeMap::new();
     for (name, text) in files {
         if !name.ends_with(".sql") {
@@ -195,12 +335,58 @@ pub fn from_files<'a>(
             });
         }
     }
-    let mut migrations = Vec::with_capacity(by_version.len());
-    let mut previous: Option<i64> = None;
+    let mut migrations: BTreeMap<i64, Migration> = BTreeMap::new();
     for (version, (description, up, down)) in by_version {
         let Some(up) = up else {
             return Err(MigrateError::DownWithoutUp { version });
         };
+        let no_transaction = up.lines().any(|l| l.trim() == NO_TRANSACTION);
+        migrations.insert(
+            version,
+            Migration {
+                version,
+                checksum: checksum(&up),
+                description,
+                up,
+                down,
+                no_transaction,
+                code: None,
+            },
+        );
+    }
+    for migration in code {
+        let CodeMigration {
+            version,
+            description,
+            steps,
+        } = migration;
+        if description.trim().is_empty() || version < 0 {
+            return Err(MigrateError::BadFileName {
+                file: format!("code migration {version} `{description}`"),
+            });
+        }
+        if let Some(taken) = migrations.get(&version) {
+            return Err(MigrateError::DuplicateVersion {
+                version,
+                files: format!("{}, code migration {description}", taken.description),
+            });
+        }
+        let marker = format!("-- code migration {version}: {description}");
+        migrations.insert(
+            version,
+            Migration {
+                version,
+                checksum: checksum(&format!("code:{version}:{description}")),
+                up: marker.clone(),
+                down: steps.down.is_some().then_some(marker),
+                description,
+                no_transaction: false,
+                code: Some(steps),
+            },
+        );
+    }
+    let mut previous: Option<i64> = None;
+    for &version in migrations.keys() {
         if let Some(previous) = previous
             && version != previous + 1
         {
@@ -210,21 +396,18 @@ pub fn from_files<'a>(
             });
         }
         previous = Some(version);
-        let no_transaction = up.lines().any(|l| l.trim() == NO_TRANSACTION);
-        migrations.push(Migration {
-            version,
-            checksum: checksum(&up),
-            description,
-            up,
-            down,
-            no_transaction,
-        });
     }
-    Ok(migrations)
+    Ok(migrations.into_values().collect())
 }
 
 /// Reads every `*.sql` file of `dir` (not recursing).
 pub fn from_dir(dir: &Path) -> Result<Vec<Migration>, MigrateError> {
+    let files = read_dir(dir)?;
+    from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+}
+
+/// Every file of `dir` (not recursing), as `(name, text)`.
+pub(crate) fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, MigrateError> {
     let read_error = |source| MigrateError::Read {
         path: dir.display().to_string(),
         source,
@@ -243,7 +426,7 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Migration>, MigrateError> {
         })?;
         files.push((name, text));
     }
-    from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+    Ok(files)
 }
 
 #[cfg(test)]
