@@ -26,6 +26,7 @@ mod listen;
 mod locks;
 mod migrations;
 mod pool;
+mod prepared;
 mod properties;
 #[cfg(feature = "redis")]
 mod rate_limits;

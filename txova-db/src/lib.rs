@@ -39,7 +39,9 @@ pub mod __private;
 
 pub use column::{AnyColumn, Column, Direction, IntoValue, Order};
 pub use config::{DatabaseUrl, DbConfig};
-pub use db::{Connection, Db, DbStats, ListenEvent, Listener, Notification};
+pub use db::{
+    Connection, Db, DbStats, ListenEvent, Listener, Notification, Prepared, PreparedColumn,
+};
 pub use error::{AbortCause, Backend, ConfigError, DatabaseError, Error, ErrorKind};
 pub use executor::{ExecuteResult, Executor, RowStream};
 pub use expr::{Expr, Join};

@@ -41,6 +41,7 @@ pub fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
         sql: sql.into(),
         params: Vec::new(),
         timeout: None,
+        expected: None,
     }
 }
 
@@ -71,6 +72,8 @@ pub struct Query<'q> {
     sql: Cow<'q, str>,
     params: Vec<Arc<dyn Param + 'q>>,
     timeout: Option<Duration>,
+    /// How many parameters the statement takes, when known (a [`Prepared`](crate::Prepared) one).
+    expected: Option<usize>,
 }
 
 impl<'q> Query<'q> {
@@ -107,6 +110,25 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// Refuses to run with other than `parameters` bound.
+    pub(crate) fn expecting(mut self, parameters: Option<usize>) -> Self {
+        self.expected = parameters;
+        self
+    }
+
+    /// A bind count the statement does not take, before anything is sent.
+    fn check(&self) -> Result<(), Error> {
+        match self.expected {
+            Some(n) if n != self.params.len() => Err(Error::InvalidQuery {
+                reason: format!(
+                    "the statement takes {n} parameter(s) and {} were bound",
+                    self.params.len()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The SQL text.
     pub fn sql(&self) -> &str {
         &self.sql
@@ -137,6 +159,7 @@ impl<'q> Query<'q> {
     /// Runs the statement and returns what it reports: the rows it affected and the
     /// key it generated, where the backend tells (see [`ExecuteResult`]).
     pub async fn execute_result(self, exec: &impl Executor) -> Result<ExecuteResult, Error> {
+        self.check()?;
         within(
             self.timeout,
             exec.execute_statement(&self.sql, &self.params),
@@ -146,6 +169,7 @@ impl<'q> Query<'q> {
 
     /// Runs the statement and returns every row.
     pub async fn fetch_all(self, exec: &impl Executor) -> Result<Vec<Row>, Error> {
+        self.check()?;
         within(
             self.timeout,
             exec.fetch_all_statement(&self.sql, &self.params),
@@ -159,12 +183,15 @@ impl<'q> Query<'q> {
     where
         'q: 'a,
     {
+        let checked = self.check();
         let Query {
             sql,
             params,
             timeout,
+            ..
         } = self;
         RowStream::new(Ok, move |slot| async move {
+            checked?;
             within(timeout, exec.stream_statement(&sql, &params, &slot)).await
         })
     }
@@ -201,6 +228,7 @@ impl<'q> Query<'q> {
 
     /// Runs the statement and returns its first row, or `None`.
     pub async fn fetch_optional(self, exec: &impl Executor) -> Result<Option<Row>, Error> {
+        self.check()?;
         within(
             self.timeout,
             exec.fetch_optional_statement(&self.sql, &self.params),
@@ -249,6 +277,7 @@ impl<'q> Query<'q> {
         self,
         exec: &impl Executor,
     ) -> Result<Vec<T>, Error> {
+        self.check()?;
         let mut out = Vec::new();
         let mut decode: Option<Decoder<T>> = None;
         let mut sink = |row: Row| {
@@ -306,6 +335,7 @@ impl fmt::Debug for Query<'_> {
             .field("sql", &self.sql)
             .field("params", &self.params)
             .field("timeout", &self.timeout)
+            .field("expected", &self.expected)
             .finish()
     }
 }

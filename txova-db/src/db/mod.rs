@@ -16,6 +16,7 @@ use std::time::Instant;
 
 pub use connection::Connection;
 pub use listen::{ListenEvent, Listener, Notification};
+pub use prepared::{Prepared, PreparedColumn};
 pub use stats::{DbStats, WAIT_BUCKETS, WaitHistogram};
 
 use crate::backend::per_engine;
@@ -193,6 +194,9 @@ macro_rules! run_statement {
         }
     };
 }
+
+// After the macros, which it uses.
+mod prepared;
 
 /// Whether an idle connection turned out to be dead when used: the server had ended
 /// its session, or its socket was gone. Only statements with no effect (BEGIN, a

@@ -336,6 +336,42 @@ where
     Ok(row.map(|row| Row(D::wrap(row))))
 }
 
+/// What preparing a statement told of it: how many parameters it takes, and its result
+/// columns with the server's type names.
+#[derive(Debug, Clone)]
+pub(crate) struct Described {
+    pub(crate) parameters: Option<usize>,
+    pub(crate) columns: Vec<(String, String)>,
+}
+
+/// Prepares `sql` on the connection (kept in sqlx's statement cache there) and reads
+/// its shape.
+pub(crate) async fn describe<D: Driver>(
+    conn: &mut D::Connection,
+    sql: &str,
+) -> Result<Described, sqlx::Error>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+{
+    use sqlx::{Column as _, Statement as _, TypeInfo as _};
+    let statement = (&mut *conn)
+        .prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(
+            sql.to_owned(),
+        )))
+        .await?;
+    Ok(Described {
+        parameters: statement.parameters().map(|p| match p {
+            sqlx::Either::Left(types) => types.len(),
+            sqlx::Either::Right(n) => n,
+        }),
+        columns: statement
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_owned(), c.type_info().name().to_owned()))
+            .collect(),
+    })
+}
+
 /// Runs several `;`-separated statements with no parameters (schema scripts).
 pub(crate) async fn execute_script<D: Driver>(
     conn: &mut D::Connection,
