@@ -53,8 +53,9 @@ async fn a_slow_postgres_statement_past_its_timeout_is_cancelled_on_the_server()
     timed_out(result, started, "pg_sleep(30)");
     // Cancelled, not left to sleep for 30 s: the session is idle again, and reused.
     support::assert_sessions_idle(&observer, &app, "after the timeout").await;
-    support::eventually("the statement counted as cancelled", || {
-        pg.db.stats().statements_cancelled == 1
+    support::eventually("the statement cancelled and its connection settled", || {
+        let stats = pg.db.stats();
+        stats.statements_cancelled == 1 && stats.settling == 0 && stats.idle == 1
     })
     .await;
     let one: i32 = query("SELECT 1")
@@ -285,4 +286,29 @@ async fn a_timeout_inside_a_postgres_transaction_cancels_the_statement_and_dooms
         .try_get(0)
         .unwrap();
     assert_eq!(marks, 0);
+}
+
+/// A long result still arriving when the limit passes: the read stops there (not
+/// after 5 million rows), the statement is cancelled, and the session is idle again.
+#[tokio::test]
+async fn a_timeout_fires_in_the_middle_of_a_long_result() {
+    let app = unique_name("timeout_long");
+    let Some(pg) = support::postgres_with("timeout_long_result", |config| DbConfig {
+        application_name: Some(app.clone()),
+        ..config
+    })
+    .await
+    else {
+        return;
+    };
+    let observer = Db::connect(&pg.base_url).await.unwrap();
+    let sql = "SELECT i, repeat('x', 100) AS pad FROM generate_series(1, 5000000) AS i";
+    let started = Instant::now();
+    timed_out(
+        query(sql).timeout(LIMIT).fetch_all(&pg.db).await,
+        started,
+        "fetch_all of 5M rows",
+    );
+    support::assert_sessions_idle(&observer, &app, "after the timeout").await;
+    observer.close().await;
 }
