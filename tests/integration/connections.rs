@@ -168,3 +168,91 @@ async fn a_sqlite_connection_comes_back_with_its_transaction_rolled_back() {
     // And the connection takes writes again: no transaction was left open on it.
     db.execute("INSERT INTO ledger VALUES (2)").await.unwrap();
 }
+
+#[tokio::test]
+async fn copy_in_and_out_on_a_postgres_connection() {
+    let Some(pg) = support::postgres_with("copy_postgres", |config| DbConfig {
+        max_connections: 1,
+        ..config
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    db.execute("CREATE TABLE fares (id BIGINT PRIMARY KEY, label TEXT, cents BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    let conn = db.acquire().await.unwrap();
+    let csv = b"1,\"a, quoted\",700\n2,,1300\n";
+    let copied = conn
+        .copy_in("COPY fares (id, label, cents) FROM STDIN (FORMAT csv)", csv)
+        .await
+        .unwrap();
+    assert_eq!(copied, 2);
+    let out = conn
+        .copy_out("COPY (SELECT * FROM fares ORDER BY id) TO STDOUT (FORMAT csv)")
+        .await
+        .unwrap();
+    assert_eq!(out, csv);
+
+    // A bad row: the whole COPY is refused and nothing of it stays; the connection,
+    // whose protocol state sqlx may have lost, takes no more statements and is closed.
+    let err = conn
+        .copy_in(
+            "COPY fares FROM STDIN (FORMAT csv)",
+            b"3,x,5\n4,y,not a number\n",
+        )
+        .await
+        .unwrap_err();
+    assert_ne!(err.kind(), ErrorKind::Connection, "{err}");
+    let lost = query("SELECT 1").execute(&conn).await.unwrap_err();
+    assert_eq!(lost.kind(), ErrorKind::InvalidQuery, "{lost}");
+    drop(conn);
+    assert_eq!(scalar::<i64>("SELECT count(*) FROM fares", db).await, 2);
+    assert_eq!(
+        db.stats().connections_created,
+        2,
+        "the failed COPY's connection was closed"
+    );
+
+    // Not a COPY at all.
+    let conn = db.acquire().await.unwrap();
+    assert!(conn.copy_in("SELECT 1", b"").await.is_err());
+    drop(conn);
+    let conn = db.acquire().await.unwrap();
+    assert!(conn.copy_out("SELECT 1").await.is_err());
+    drop(conn);
+
+    // Dropped midway (a large COPY TO under a short timeout): the connection is closed,
+    // not handed out in the middle of a COPY.
+    let conn = db.acquire().await.unwrap();
+    let before = db.stats().connections_created;
+    let big = "COPY (SELECT i, repeat('x', 100) FROM generate_series(1, 3000000) AS i) TO STDOUT";
+    let dropped = tokio::time::timeout(Duration::from_millis(100), conn.copy_out(big)).await;
+    assert!(dropped.is_err(), "a 300 MB COPY finished in 100 ms");
+    drop(conn);
+    let n: i64 = query("SELECT count(*) FROM fares")
+        .timeout(Duration::from_secs(5))
+        .fetch_one(db)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        db.stats().connections_created,
+        before + 1,
+        "the dropped COPY's connection was closed"
+    );
+}
+
+#[tokio::test]
+async fn copy_is_unsupported_on_sqlite_and_mysql() {
+    let db = Db::connect("sqlite::memory:").await.unwrap();
+    let conn = db.acquire().await.unwrap();
+    let err = conn.copy_in("COPY x FROM STDIN", b"").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    let err = conn.copy_out("COPY x TO STDOUT").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+}

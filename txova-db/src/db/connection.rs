@@ -56,6 +56,10 @@ per_engine! {
 pub struct Connection {
     db: Db,
     held: AsyncMutex<Held>,
+    /// A `COPY` failed on it: sqlx's reading of the connection may be out of step with
+    /// the server (a query after a refused `COPY … FROM STDIN` read another reply as its
+    /// own), so it takes no more statements and is closed when dropped.
+    lost: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for Connection {
@@ -78,14 +82,29 @@ impl Db {
         Ok(Connection {
             db: self.clone(),
             held: AsyncMutex::new(held),
+            lost: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
 
 /// Runs `driver::$op` on the lent connection, observed as any statement.
 macro_rules! on_connection {
-    ($conn:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
+    ($conn:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        on_connection!(@run $conn, false, $op, $sql $(, $arg)*)
+    };
+    // A `COPY`: dropped midway, the connection is in a protocol state no drain reads
+    // back, so it is closed rather than settled.
+    (copy $conn:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        on_connection!(@run $conn, true, $op, $sql $(, $arg)*)
+    };
+    (@run $conn:expr, $copy:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
         let db = &$conn.db;
+        if $conn.lost.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::InvalidQuery {
+                reason: "a COPY failed on this connection, which was closed: acquire another"
+                    .into(),
+            });
+        }
         let span = db.statement_span($sql);
         let mut held = $conn.held.try_lock().map_err(|_| Error::InvalidQuery {
             reason: "a connection runs one statement at a time, and another (or an open \
@@ -95,7 +114,16 @@ macro_rules! on_connection {
         let started = Instant::now();
         let result = with_engine!(&mut *held, Held, |c, B| {
             c.statement_started();
+            if $copy {
+                c.unrecoverable(true);
+            }
             let result = driver::$op::<B>(&mut **c, $sql $(, $arg)*).await;
+            // A failed COPY stays marked: the connection is closed when dropped.
+            if !$copy || result.is_ok() {
+                c.unrecoverable(false);
+            } else {
+                $conn.lost.store(true, std::sync::atomic::Ordering::Release);
+            }
             c.statement_finished(result.as_ref().err());
             result
         })
@@ -110,6 +138,48 @@ macro_rules! on_connection {
         );
         result
     }};
+}
+
+impl Connection {
+    /// Runs `statement`, a `COPY … FROM STDIN`, with `data` as its input (in the
+    /// statement's format: text, CSV or binary); the rows copied. Postgres only
+    /// ([`Error::Unsupported`] elsewhere). Dropped midway or failed (a bad row, a
+    /// statement that is no COPY), nothing of it stays and the connection is closed:
+    /// later statements on this `Connection` fail with
+    /// [`ErrorKind::InvalidQuery`](crate::ErrorKind::InvalidQuery).
+    ///
+    /// ```no_run
+    /// # async fn demo(db: txova_db::Db) -> txova_db::Result<()> {
+    /// let conn = db.acquire().await?;
+    /// let copied = conn
+    ///     .copy_in("COPY fares (id, cents) FROM STDIN (FORMAT csv)", b"1,700\n2,1300\n")
+    ///     .await?;
+    /// assert_eq!(copied, 2);
+    /// let csv = conn.copy_out("COPY fares TO STDOUT (FORMAT csv)").await?;
+    /// # let _ = csv; Ok(()) }
+    /// ```
+    pub async fn copy_in(&self, statement: &str, data: &[u8]) -> Result<u64, Error> {
+        self.postgres_only()?;
+        on_connection!(copy self, copy_in, statement, data)
+    }
+
+    /// Runs `statement`, a `COPY … TO STDOUT`, and returns its output. Postgres only.
+    /// Dropped midway or failed, the connection is closed, as for
+    /// [`copy_in`](Self::copy_in).
+    pub async fn copy_out(&self, statement: &str) -> Result<Vec<u8>, Error> {
+        self.postgres_only()?;
+        on_connection!(copy self, copy_out, statement)
+    }
+
+    fn postgres_only(&self) -> Result<(), Error> {
+        match self.db.backend() {
+            Backend::Postgres => Ok(()),
+            backend => Err(Error::Unsupported {
+                feature: "COPY",
+                backend,
+            }),
+        }
+    }
 }
 
 impl sealed::Sealed for Connection {}

@@ -71,6 +71,12 @@ impl ReturnedRows for Result<usize, Error> {
     }
 }
 
+impl ReturnedRows for Vec<u8> {
+    fn returned_rows(&self) -> Option<usize> {
+        None
+    }
+}
+
 impl ReturnedRows for Vec<Row> {
     fn returned_rows(&self) -> Option<usize> {
         Some(self.len())

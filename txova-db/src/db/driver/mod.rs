@@ -128,6 +128,24 @@ pub(crate) trait Driver: Engine + Wrap<RowInner, <Self as sqlx::Database>::Row> 
         Self::rollback(conn)
     }
 
+    /// Runs `COPY … FROM STDIN` with `data` as its input; the rows copied. Only
+    /// Postgres has it (callers check the backend first).
+    fn copy_in<'c>(
+        _conn: &'c mut Self::Connection,
+        _statement: &'c str,
+        _data: &'c [u8],
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c {
+        std::future::ready(Err(sqlx::Error::Protocol("COPY is Postgres'".into())))
+    }
+
+    /// Runs `COPY … TO STDOUT`; its output. Only Postgres has it.
+    fn copy_out<'c>(
+        _conn: &'c mut Self::Connection,
+        _statement: &'c str,
+    ) -> impl Future<Output = Result<Vec<u8>, sqlx::Error>> + Send + 'c {
+        std::future::ready(Err(sqlx::Error::Protocol("COPY is Postgres'".into())))
+    }
+
     /// Whether the connection that returned `error` can no longer be used: an I/O or
     /// protocol failure, or a database error of the connection class.
     fn breaks_connection(error: &sqlx::Error) -> bool {
@@ -370,6 +388,23 @@ where
             .map(|c| (c.name().to_owned(), c.type_info().name().to_owned()))
             .collect(),
     })
+}
+
+/// [`Driver::copy_in`], in the shape [`run_on_pool!`](crate::db) expects.
+pub(crate) async fn copy_in<D: Driver>(
+    conn: &mut D::Connection,
+    statement: &str,
+    data: &[u8],
+) -> Result<u64, sqlx::Error> {
+    D::copy_in(conn, statement, data).await
+}
+
+/// [`Driver::copy_out`], in the shape [`run_on_pool!`](crate::db) expects.
+pub(crate) async fn copy_out<D: Driver>(
+    conn: &mut D::Connection,
+    statement: &str,
+) -> Result<Vec<u8>, sqlx::Error> {
+    D::copy_out(conn, statement).await
 }
 
 /// Runs several `;`-separated statements with no parameters (schema scripts).

@@ -29,6 +29,29 @@ impl Driver for sqlx::Postgres {
     // One poll of sqlx's drain reads as long as data is there (see the trait).
     const DRAIN_UNDER_TIMER: bool = false;
 
+    async fn copy_in(
+        conn: &mut Self::Connection,
+        statement: &str,
+        data: &[u8],
+    ) -> Result<u64, sqlx::Error> {
+        let mut copy = conn.copy_in_raw(statement).await?;
+        copy.send(data).await?;
+        copy.finish().await
+    }
+
+    async fn copy_out(
+        conn: &mut Self::Connection,
+        statement: &str,
+    ) -> Result<Vec<u8>, sqlx::Error> {
+        use futures_util::TryStreamExt as _;
+        let mut chunks = conn.copy_out_raw(statement).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = chunks.try_next().await? {
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
     /// `DISCARD ALL` but for `DEALLOCATE ALL`, which would pull sqlx's cached prepared
     /// statements from under it: settings, role, cursors, listens, advisory locks,
     /// temporary tables, sequences' cached values and plans.

@@ -93,6 +93,9 @@ pub(crate) struct Checkout<D: Driver> {
     from_idle: bool,
     /// Lent whole to a caller (`Db::acquire`), who may have changed its session.
     lent: bool,
+    /// In a protocol state no drain can read back (a `COPY` in progress): closed if it
+    /// comes back so.
+    unrecoverable: bool,
 }
 
 impl<D: Driver> Checkout<D> {
@@ -104,6 +107,7 @@ impl<D: Driver> Checkout<D> {
             tx: TxPhase::None,
             from_idle,
             lent: false,
+            unrecoverable: false,
         }
     }
 
@@ -140,7 +144,12 @@ impl<D: Driver> Checkout<D> {
 impl<D: Driver> Drop for Checkout<D> {
     fn drop(&mut self) {
         if let Some(live) = self.live.take() {
-            self.shared.check_in(live, self.state, self.tx, self.lent);
+            let state = if self.unrecoverable {
+                Use::Broken
+            } else {
+                self.state
+            };
+            self.shared.check_in(live, state, self.tx, self.lent);
         }
     }
 }
@@ -171,12 +180,17 @@ pub(crate) struct External<D: Driver> {
     tx: TxPhase,
     /// Lent whole (`Db::acquire`): its session cannot be reset from here.
     lent: bool,
+    /// See [`PooledConn::unrecoverable`].
+    unrecoverable: bool,
 }
 
 impl<D: Driver> Drop for External<D> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take()
-            && (self.state != Use::Settled || self.tx != TxPhase::None || self.lent)
+            && (self.state != Use::Settled
+                || self.tx != TxPhase::None
+                || self.lent
+                || self.unrecoverable)
         {
             // The socket closes with it: the server rolls back what was left open.
             drop(conn.detach());
@@ -201,6 +215,7 @@ impl<D: Driver> PooledConn<D> {
                 state: Use::Settled,
                 tx: TxPhase::None,
                 lent: false,
+                unrecoverable: false,
             }),
         }
     }
@@ -279,6 +294,16 @@ impl<D: Driver> PooledConn<D> {
         match &mut self.held {
             Held::Own { checkout, .. } => checkout.lent = true,
             Held::External(external) => external.lent = true,
+        }
+    }
+
+    /// Marks the connection as in a protocol state no drain can read back (a `COPY`
+    /// under way: `true`), or out of it again (`false`): dropped while marked, it is
+    /// closed, not settled.
+    pub(crate) fn unrecoverable(&mut self, marked: bool) {
+        match &mut self.held {
+            Held::Own { checkout, .. } => checkout.unrecoverable = marked,
+            Held::External(external) => external.unrecoverable = marked,
         }
     }
 
