@@ -33,18 +33,24 @@ fn timed_out<T: std::fmt::Debug>(result: Result<T, Error>, started: Instant, wha
     );
 }
 
-#[tokio::test]
-async fn a_slow_postgres_statement_past_its_timeout_is_cancelled_on_the_server() {
+/// A schema whose sessions carry a name of their own, that name, and a second handle
+/// to watch them in `pg_stat_activity`.
+async fn observed_postgres(test: &str) -> Option<(support::PgSchema, String, Db)> {
     let app = unique_name("timeout");
-    let Some(pg) = support::postgres_with("timeout_postgres", |config| DbConfig {
+    let pg = support::postgres_with(test, |config| DbConfig {
         application_name: Some(app.clone()),
         ..config
     })
-    .await
-    else {
+    .await?;
+    let observer = Db::connect(&pg.base_url).await.unwrap();
+    Some((pg, app, observer))
+}
+
+#[tokio::test]
+async fn a_slow_postgres_statement_past_its_timeout_is_cancelled_on_the_server() {
+    let Some((pg, app, observer)) = observed_postgres("timeout_postgres").await else {
         return;
     };
-    let observer = Db::connect(&pg.base_url).await.unwrap();
     let started = Instant::now();
     let result = query("SELECT pg_sleep(30)")
         .timeout(LIMIT)
@@ -292,16 +298,9 @@ async fn a_timeout_inside_a_postgres_transaction_cancels_the_statement_and_dooms
 /// after 5 million rows), the statement is cancelled, and the session is idle again.
 #[tokio::test]
 async fn a_timeout_fires_in_the_middle_of_a_long_result() {
-    let app = unique_name("timeout_long");
-    let Some(pg) = support::postgres_with("timeout_long_result", |config| DbConfig {
-        application_name: Some(app.clone()),
-        ..config
-    })
-    .await
-    else {
+    let Some((pg, app, observer)) = observed_postgres("timeout_long_result").await else {
         return;
     };
-    let observer = Db::connect(&pg.base_url).await.unwrap();
     let sql = "SELECT i, repeat('x', 100) AS pad FROM generate_series(1, 5000000) AS i";
     let started = Instant::now();
     timed_out(
