@@ -94,3 +94,24 @@ pub fn rows(n: i32) -> Vec<User> {
         })
         .collect()
 }
+
+/// tokio-postgres's key=value form of `url`, with the schema on the search path.
+#[allow(dead_code)] // the benches with a tokio-postgres row use it
+pub fn tokio_postgres_config(url: &str, schema: &str) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    let mut config = format!(
+        "host={} port={} user={} dbname={} options=-csearch_path={schema}",
+        parsed.host_str().unwrap_or("127.0.0.1"),
+        parsed.port().unwrap_or(5432),
+        if parsed.username().is_empty() {
+            "postgres"
+        } else {
+            parsed.username()
+        },
+        parsed.path().trim_start_matches('/'),
+    );
+    if let Some(password) = parsed.password() {
+        config.push_str(&format!(" password={password}"));
+    }
+    config
+}

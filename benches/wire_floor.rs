@@ -50,7 +50,7 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::runtime::Runtime;
 use txova_db::{Db, DbConfig, Table, sqlx};
 
-use common::{CREATE_TABLE, SqlxUser, User, find_sql, rows, select_all_sql};
+use common::{CREATE_TABLE, SqlxUser, User, find_sql, rows, select_all_sql, tokio_postgres_config};
 use rounds::{Body, Rounds, body, interleave, median, nth, ratio, timed_with_cpu};
 use txova_db_test_support::{Service, server_url, unique_name};
 
@@ -159,26 +159,6 @@ async fn setup(url: &str) -> Setup {
         sqlx_dedicated: Arc::new(sqlx_dedicated),
         dbs: Arc::new(dbs),
     }
-}
-
-/// tokio-postgres's key=value form of `url`, with the schema on the search path.
-fn tokio_postgres_config(url: &str, schema: &str) -> String {
-    let parsed = url::Url::parse(url).unwrap();
-    let mut config = format!(
-        "host={} port={} user={} dbname={} options=-csearch_path={schema}",
-        parsed.host_str().unwrap_or("127.0.0.1"),
-        parsed.port().unwrap_or(5432),
-        if parsed.username().is_empty() {
-            "postgres"
-        } else {
-            parsed.username()
-        },
-        parsed.path().trim_start_matches('/'),
-    );
-    if let Some(password) = parsed.password() {
-        config.push_str(&format!(" password={password}"));
-    }
-    config
 }
 
 struct Workload {

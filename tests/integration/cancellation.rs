@@ -377,6 +377,21 @@ async fn insert_tagged(exec: &impl Executor, tag: &str) -> Result<u64, Error> {
     .await
 }
 
+/// `insert_many` of enough rows to go by `COPY` on Postgres (one `INSERT` elsewhere).
+async fn insert_bulk(exec: &impl Executor, tag: &str) -> Result<u64, Error> {
+    let rows: Vec<SweepRow> = (0..BULK_ROWS as i64)
+        .map(|n| SweepRow {
+            id: 0,
+            tag: tag.to_owned(),
+            n,
+        })
+        .collect();
+    SweepRow::insert_many(&rows).execute(exec).await
+}
+
+/// Rows of [`insert_bulk`]: just enough for `COPY`.
+const BULK_ROWS: usize = txova_db::Insert::<'static, SweepRow>::COPY_MIN_ROWS;
+
 /// All of a dropped transaction's rows or none; none if its body had not finished; all
 /// if the call returned `Ok`.
 async fn assert_atomic(fx: &Fixture, tag: &str, body_done: bool, ok: bool, what: &str) {
@@ -423,6 +438,34 @@ async fn sweep_statements(fx: &Fixture) {
                 assert!(seen <= 1);
             }
         },
+    )
+    .await;
+    sweep(
+        fx,
+        "insert_many().execute, by COPY on Postgres",
+        |polls| async move { insert_bulk(db, &format!("bulk-{polls}")).await },
+        async |polls, outcome| {
+            let seen = fx.visible(&format!("bulk-{polls}")).await;
+            let what = format!("{:?} bulk insert dropped after {polls} polls", fx.kind);
+            if let Some(result) = outcome {
+                assert_eq!(result.as_ref().ok(), Some(&(BULK_ROWS as u64)), "{what}");
+                assert_eq!(seen, BULK_ROWS as i64, "{what}");
+            } else {
+                assert!(seen == 0 || seen == BULK_ROWS as i64, "{what}: {seen} rows");
+            }
+        },
+    )
+    .await;
+    sweep(
+        fx,
+        "Db::prepare … query",
+        |_| async move {
+            let prepared = db
+                .prepare("SELECT count(*) FROM sweep_rows WHERE n >= $1")
+                .await?;
+            prepared.query().bind(0_i64).fetch_one(db).await
+        },
+        async |_, _| {},
     )
     .await;
     sweep(
@@ -606,6 +649,43 @@ async fn sweep_transactions(fx: &Fixture) {
             let body_done = done_explicit[polls].load(Ordering::SeqCst);
             let what = "Db::begin … commit";
             assert_atomic(fx, &format!("begin-{polls}"), body_done, ok, what).await;
+        },
+    )
+    .await;
+
+    // A bulk insert (a `COPY` on Postgres) in a transaction that goes on: dropped
+    // during the `COPY`, the transaction is lost, and nothing of it stays.
+    let done_bulk: Vec<Arc<AtomicBool>> = (0..RUNS).map(|_| Arc::default()).collect();
+    sweep(
+        fx,
+        "transaction with a bulk insert",
+        |polls| {
+            let (db, done) = (db.clone(), Arc::clone(&done_bulk[polls]));
+            async move {
+                let tag = format!("tx-bulk-{polls}");
+                db.transaction(|_| async {
+                    insert_tagged(&db, &tag).await?;
+                    insert_bulk(&db, &tag).await?;
+                    insert_tagged(&db, &tag).await?;
+                    done.store(true, Ordering::SeqCst);
+                    Ok::<_, Error>(())
+                })
+                .await
+            }
+        },
+        async |polls, outcome: Option<&Result<(), Error>>| {
+            let ok = matches!(outcome, Some(Ok(())));
+            let body_done = done_bulk[polls].load(Ordering::SeqCst);
+            let seen = fx.visible(&format!("tx-bulk-{polls}")).await;
+            let all = BULK_ROWS as i64 + 2;
+            let what = format!("{:?} transaction with a bulk insert, run {polls}", fx.kind);
+            if ok {
+                assert_eq!(seen, all, "{what}: committed, yet not all visible");
+            } else if body_done {
+                assert!(seen == 0 || seen == all, "{what}: {seen} rows");
+            } else {
+                assert_eq!(seen, 0, "{what}: an unfinished transaction's rows");
+            }
         },
     )
     .await;

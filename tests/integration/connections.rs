@@ -196,30 +196,45 @@ async fn copy_in_and_out_on_a_postgres_connection() {
         .unwrap();
     assert_eq!(out, csv);
 
-    // A bad row: the whole COPY is refused and nothing of it stays; the connection,
-    // whose protocol state sqlx may have lost, takes no more statements and is closed.
-    let err = conn
-        .copy_in(
+    // A bad row, a duplicate key, a table that is not there: the server refuses the
+    // whole COPY and nothing of it stays; sqlx has read its reply through, so the
+    // connection goes on.
+    let refused: [(&str, &[u8]); 3] = [
+        (
             "COPY fares FROM STDIN (FORMAT csv)",
             b"3,x,5\n4,y,not a number\n",
-        )
-        .await
-        .unwrap_err();
-    assert_ne!(err.kind(), ErrorKind::Connection, "{err}");
+        ),
+        ("COPY fares FROM STDIN (FORMAT csv)", b"5,x,5\n1,y,6\n"),
+        ("COPY no_such_table FROM STDIN (FORMAT csv)", b"1\n"),
+    ];
+    for (statement, data) in refused {
+        let err = conn.copy_in(statement, data).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::Database | ErrorKind::Duplicate),
+            "{err}"
+        );
+        assert_eq!(scalar::<i64>("SELECT count(*) FROM fares", &conn).await, 2);
+    }
+    drop(conn);
+    assert_eq!(
+        db.stats().connections_created,
+        1,
+        "refused COPYs keep their connection"
+    );
+
+    // Not a COPY at all: sqlx's reading of the connection is out of step with the
+    // server's (the rest of the SELECT's reply is unread), so the connection takes no
+    // more statements and is closed.
+    let conn = db.acquire().await.unwrap();
+    assert!(conn.copy_in("SELECT 1", b"").await.is_err());
     let lost = query("SELECT 1").execute(&conn).await.unwrap_err();
     assert_eq!(lost.kind(), ErrorKind::InvalidQuery, "{lost}");
     drop(conn);
-    assert_eq!(scalar::<i64>("SELECT count(*) FROM fares", db).await, 2);
     assert_eq!(
         db.stats().connections_created,
-        2,
-        "the failed COPY's connection was closed"
+        1,
+        "closed only once returned"
     );
-
-    // Not a COPY at all.
-    let conn = db.acquire().await.unwrap();
-    assert!(conn.copy_in("SELECT 1", b"").await.is_err());
-    drop(conn);
     let conn = db.acquire().await.unwrap();
     assert!(conn.copy_out("SELECT 1").await.is_err());
     drop(conn);

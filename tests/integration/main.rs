@@ -8,6 +8,7 @@ mod tcp_proxy;
 mod telemetry_capture;
 
 mod builder;
+mod bulk_copy;
 #[cfg(feature = "redis")]
 mod cache;
 mod cancellation;

@@ -85,6 +85,21 @@ pub trait Executor: sealed::Sealed + Send + Sync {
         params: &'a [Arc<dyn Param + 'a>],
         slot: &'a RowSlot,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+
+    /// Runs `sql`, a `COPY … FROM STDIN`, with `data` as its input; the rows copied.
+    /// Postgres only.
+    #[doc(hidden)]
+    fn copy_in_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        data: &'a [u8],
+    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
+        let _ = (sql, data);
+        std::future::ready(Err(Error::Unsupported {
+            feature: "COPY",
+            backend: self.backend(),
+        }))
+    }
 }
 
 /// One row in passing from a statement to the [`RowStream`] reading it.

@@ -138,6 +138,17 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     #[doc(hidden)]
     fn __insert_values(&self, out: &mut Vec<Arc<dyn Param>>);
 
+    /// Hands each insertable value to `visit`, in column order, without copying it
+    /// (the bulk `COPY` path).
+    #[doc(hidden)]
+    fn __visit_insert_values(&self, visit: &mut dyn FnMut(&dyn Param)) {
+        let mut values = Vec::new();
+        self.__insert_values(&mut values);
+        for value in &values {
+            visit(&**value);
+        }
+    }
+
     #[doc(hidden)]
     fn __update_values(&self, out: &mut Vec<Arc<dyn Param>>);
 
@@ -159,8 +170,9 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
         Insert::rows(std::iter::once(row))
     }
 
-    /// `INSERT` many rows as multi-row statements, split to stay under the backend's
-    /// bind-parameter limit.
+    /// `INSERT` many rows: by binary `COPY` on Postgres when there are many and the
+    /// table takes them so, otherwise as multi-row statements split to stay under the
+    /// backend's bind-parameter limit; see [`Insert`].
     fn insert_many<'r>(rows: impl IntoIterator<Item = &'r Self>) -> Insert<'r, Self> {
         Insert::rows(rows)
     }

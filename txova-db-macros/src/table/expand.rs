@@ -78,6 +78,12 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
             .collect()
     };
     let insert_values = push_values(&|f| !f.generated);
+    let visit_insert_values = columns.iter().filter(|f| !f.generated).map(|field| {
+        let field_ident = field.ident;
+        quote_spanned! {field.ty.span()=>
+            visit(&self.#field_ident);
+        }
+    });
     let insert_arrays = columns.iter().filter(|f| !f.generated).map(|field| {
         let field_ident = field.ident;
         let ty = field.ty;
@@ -146,6 +152,13 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
                 out: &mut ::std::vec::Vec<::txova_db::__private::Arc<dyn ::txova_db::__private::Param>>,
             ) {
                 #(#insert_values)*
+            }
+
+            fn __visit_insert_values(
+                &self,
+                visit: &mut dyn ::core::ops::FnMut(&dyn ::txova_db::__private::Param),
+            ) {
+                #(#visit_insert_values)*
             }
 
             fn __update_values(

@@ -118,8 +118,9 @@ macro_rules! on_connection {
                 c.unrecoverable(true);
             }
             let result = driver::$op::<B>(&mut **c, $sql $(, $arg)*).await;
-            // A failed COPY stays marked: the connection is closed when dropped.
-            if !$copy || result.is_ok() {
+            // A COPY that failed other than by the server's refusal stays marked: the
+            // connection is closed when dropped.
+            if !$copy || $crate::db::copy_kept_protocol(&result) {
                 c.unrecoverable(false);
             } else {
                 $conn.lost.store(true, std::sync::atomic::Ordering::Release);
@@ -233,5 +234,13 @@ impl Executor for Connection {
         slot: &'a RowSlot,
     ) -> Result<(), Error> {
         on_connection!(self, fetch_stream, sql, params, slot)?.map(|_| ())
+    }
+
+    fn copy_in_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        data: &'a [u8],
+    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
+        self.copy_in(sql, data)
     }
 }

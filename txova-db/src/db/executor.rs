@@ -61,6 +61,14 @@ impl Executor for Db {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         self.run_fetch_stream(sql, params, slot)
     }
+
+    fn copy_in_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        data: &'a [u8],
+    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
+        self.run_copy_in(sql, data)
+    }
 }
 
 /// A sqlx pool runs statements through a [`Db`] view of itself (a cheap wrapper; the
@@ -120,6 +128,14 @@ macro_rules! executor_for_pool {
                 Db::from(self.clone())
                     .run_fetch_stream(sql, params, slot)
                     .await
+            }
+
+            async fn copy_in_statement<'a>(
+                &'a self,
+                sql: &'a str,
+                data: &'a [u8],
+            ) -> Result<u64, Error> {
+                Db::from(self.clone()).run_copy_in(sql, data).await
             }
         }
     };

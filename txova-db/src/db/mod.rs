@@ -131,17 +131,32 @@ pub(crate) use with_pool_impl as with_pool;
 /// backend), and wrapping it by value made every caller's future that much larger to
 /// move, for every statement.
 macro_rules! run_on_pool {
-    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
+    // A `COPY`: dropped midway, or failed other than by the server's refusal (after
+    // which sqlx has read the reply through), the connection is in a protocol state no
+    // drain reads back, so it is closed rather than settled (a transaction on it is
+    // lost).
+    (copy $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        run_on_pool!(@run true, $db, $op, $sql $(, $arg)*)
+    };
+    (@run $copy:expr, $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {{
         let span = $db.statement_span($sql);
         if span.is_disabled() {
-            run_statement!(span, $db, $op, $sql $(, $arg)*)
+            run_statement!(span, $copy, $db, $op, $sql $(, $arg)*)
         } else {
             use tracing::Instrument as _;
-            Box::pin(async { run_statement!(span, $db, $op, $sql $(, $arg)*) })
+            Box::pin(async { run_statement!(span, $copy, $db, $op, $sql $(, $arg)*) })
                 .instrument(span.clone())
                 .await
         }
     }};
+    ($db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+        run_on_pool!(@run false, $db, $op, $sql $(, $arg)*)
+    };
+}
+
+/// Whether a `COPY` that ended so left its connection where sqlx reads it correctly.
+pub(crate) fn copy_kept_protocol<T>(result: &Result<T, sqlx::Error>) -> bool {
+    matches!(result, Ok(_) | Err(sqlx::Error::Database(_)))
 }
 
 /// The body of [`run_on_pool!`], in an async context returning `Result<_, Error>`.
@@ -153,13 +168,19 @@ macro_rules! run_on_pool {
 /// answers exactly like one killed while idle). The pool's checks keep dead idle
 /// connections from callers instead ([`pool`]).
 macro_rules! run_statement {
-    ($span:ident, $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
+    ($span:ident, $copy:expr, $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
         if let Some(tx) = ambient::current_for($db) {
             let mut conn = tx.connection().await?;
             let started = Instant::now();
             let result = ambient::with_tx_conn!(conn, |c, B| {
                 c.statement_started();
+                if $copy {
+                    c.unrecoverable(true);
+                }
                 let result = driver::$op::<B>(&mut **c, $sql $(, $arg)*).await;
+                if $copy && $crate::db::copy_kept_protocol(&result) {
+                    c.unrecoverable(false);
+                }
                 c.statement_finished(result.as_ref().err());
                 result
             })
@@ -178,7 +199,13 @@ macro_rules! run_statement {
                 let mut conn = $db.acquire_from(pool).await?;
                 let started = Instant::now();
                 conn.statement_started();
+                if $copy {
+                    conn.unrecoverable(true);
+                }
                 let result = driver::$op::<B>(&mut *conn, $sql $(, $arg)*).await;
+                if $copy && $crate::db::copy_kept_protocol(&result) {
+                    conn.unrecoverable(false);
+                }
                 conn.statement_finished(result.as_ref().err());
                 drop(conn);
                 let result = result.map_err(|e| $db.error(e));
@@ -349,6 +376,16 @@ impl Db {
         params: &[Arc<dyn Param + '_>],
     ) -> Result<crate::executor::ExecuteResult, Error> {
         run_on_pool!(self, execute, sql, params)
+    }
+
+    pub(crate) async fn run_copy_in(&self, sql: &str, data: &[u8]) -> Result<u64, Error> {
+        if self.backend() != Backend::Postgres {
+            return Err(Error::Unsupported {
+                feature: "COPY",
+                backend: self.backend(),
+            });
+        }
+        run_on_pool!(copy self, copy_in, sql, data)
     }
 
     pub(crate) async fn run_fetch_all(

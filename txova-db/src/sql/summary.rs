@@ -72,6 +72,11 @@ pub(crate) fn summarize(sql: &str) -> Summary<'_> {
         Operation::Select | Operation::Delete => word_after("FROM"),
         Operation::Insert => word_after("INTO"),
         Operation::Update => sql.split_ascii_whitespace().nth(1),
+        // `COPY "rides" ("a", …) FROM STDIN` (a `COPY (SELECT …)` names none).
+        Operation::Other if keyword.eq_ignore_ascii_case("COPY") => sql
+            .split_ascii_whitespace()
+            .nth(1)
+            .filter(|t| !t.starts_with('(')),
         Operation::Other => None,
     };
     Summary {
@@ -185,6 +190,14 @@ mod tests {
         assert_eq!(
             read("DELETE FROM `t` WHERE a = ?"),
             ("DELETE", Operation::Delete, Some("t"))
+        );
+        assert_eq!(
+            read(r#"COPY "rides" ("rider_id") FROM STDIN (FORMAT binary)"#),
+            ("COPY", Operation::Other, Some("rides"))
+        );
+        assert_eq!(
+            read("COPY (SELECT 1) TO STDOUT"),
+            ("COPY", Operation::Other, None)
         );
         assert_eq!(read("BEGIN"), ("BEGIN", Operation::Other, None));
         assert_eq!(read("SELECT 1"), ("SELECT", Operation::Select, None));

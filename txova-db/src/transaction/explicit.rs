@@ -204,4 +204,12 @@ impl Executor for Transaction {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         self.handle.stream_statement(sql, params, slot)
     }
+
+    fn copy_in_statement<'a>(
+        &'a self,
+        sql: &'a str,
+        data: &'a [u8],
+    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
+        self.handle.copy_in_statement(sql, data)
+    }
 }

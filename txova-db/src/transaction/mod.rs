@@ -625,4 +625,12 @@ impl crate::executor::Executor for Tx {
         )
         .await
     }
+
+    async fn copy_in_statement<'a>(&'a self, sql: &'a str, data: &'a [u8]) -> Result<u64, Error> {
+        ambient::scope(
+            Arc::clone(&self.inner),
+            self.inner.db().run_copy_in(sql, data),
+        )
+        .await
+    }
 }

@@ -23,6 +23,8 @@
 /// named by macro expansions through `__private`.
 #[doc(hidden)]
 pub mod backend;
+#[cfg(feature = "postgres")]
+pub(crate) mod copy;
 
 use std::fmt;
 
@@ -101,11 +103,46 @@ impl<T> Decode for T where T: DecodePostgres + DecodeSqlite + DecodeMySql + Size
 pub trait Param: fmt::Debug + Send + Sync {
     /// Adds this value to the statement's argument buffer, whichever backend's it is.
     fn add_to(&self, args: backend::Arguments<'_>) -> Result<(), sqlx::error::BoxDynError>;
+
+    /// The OID of the Postgres type this value encodes as, if the driver knows it (a
+    /// type named only by name, like a custom enum, has none until asked of the server).
+    /// By default none, which keeps the value out of binary `COPY`.
+    #[cfg(feature = "postgres")]
+    fn postgres_oid(&self) -> Option<u32> {
+        None
+    }
+
+    /// Writes this value in Postgres' binary format (the bytes of a `COPY … (FORMAT
+    /// binary)` field, without its length); whether it is NULL.
+    #[cfg(feature = "postgres")]
+    fn encode_postgres(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        let _ = buf;
+        Err(format!("{self:?} has no Postgres binary encoding here").into())
+    }
 }
 
 impl<T: Bind> Param for T {
     fn add_to(&self, args: backend::Arguments<'_>) -> Result<(), sqlx::error::BoxDynError> {
         args.push(self)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres_oid(&self) -> Option<u32> {
+        sqlx::Encode::<sqlx::Postgres>::produces(self)
+            .unwrap_or_else(<T as sqlx::Type<sqlx::Postgres>>::type_info)
+            .oid()
+            .map(|oid| oid.0)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn encode_postgres(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        sqlx::Encode::<sqlx::Postgres>::encode_by_ref(self, buf)
     }
 }
 

@@ -100,7 +100,7 @@ impl<D: Driver> TxConnection<D> {
         if !self.abandoned {
             return Ok(());
         }
-        if !D::DRAINS {
+        if !D::DRAINS || self.conn.is_unrecoverable() {
             self.conn.mark_broken();
             return Err(sqlx::Error::Protocol(
                 "a statement of this transaction was dropped midway, and this backend's \
@@ -116,6 +116,11 @@ impl<D: Driver> TxConnection<D> {
             self.note(Some(&error));
         }
         Ok(())
+    }
+
+    /// See [`PooledConn::unrecoverable`].
+    pub(crate) fn unrecoverable(&mut self, marked: bool) {
+        self.conn.unrecoverable(marked);
     }
 
     /// Call before sending a statement of the transaction.

@@ -307,6 +307,14 @@ impl<D: Driver> PooledConn<D> {
         }
     }
 
+    /// Whether the connection is marked with [`unrecoverable`](Self::unrecoverable).
+    pub(crate) fn is_unrecoverable(&self) -> bool {
+        match &self.held {
+            Held::Own { checkout, .. } => checkout.unrecoverable,
+            Held::External(external) => external.unrecoverable,
+        }
+    }
+
     /// Whether the connection was taken from the idle stack (rather than opened for
     /// this caller): only then can an error mean the server ended it while it waited.
     pub(crate) fn was_idle(&self) -> bool {
