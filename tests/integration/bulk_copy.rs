@@ -362,3 +362,80 @@ async fn insert_many_on_sqlite_is_unaffected() {
         ROWS as u64
     );
 }
+
+#[derive(Table, Debug, Clone)]
+#[table(name = "hostile_rows")]
+struct HostileRow {
+    #[column(primary_key)]
+    id: i64,
+    text: String,
+    number: i64,
+    ratio: f64,
+    note: Option<String>,
+}
+
+fn same(a: &HostileRow, b: &HostileRow) -> bool {
+    let ratio = a.ratio.to_bits() == b.ratio.to_bits() || (a.ratio.is_nan() && b.ratio.is_nan());
+    (a.id, &a.text, a.number, &a.note) == (b.id, &b.text, b.number, &b.note) && ratio
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any values through the COPY path: stored exactly as sent (NaN, infinities and
+    /// -0.0 included), or, where Postgres cannot store one (a NUL in text), a clear
+    /// error and nothing stored.
+    #[test]
+    fn hostile_values_arrive_intact_or_change_nothing(
+        seeds in proptest::collection::vec(
+            (
+                r#"[a-zA-Z0-9 '"`\\;:?$%*/\-#\n\t\r\x00é中😀]{0,24}"#,
+                proptest::prelude::any::<i64>(),
+                proptest::prelude::any::<f64>(),
+                proptest::option::of("[^\x00]{0,12}"),
+            ),
+            1..8,
+        ),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let Some(pg) = support::postgres("copy_hostile").await else {
+                return;
+            };
+            let db = &pg.db;
+            db.execute(
+                "CREATE TABLE hostile_rows (id BIGINT PRIMARY KEY, text TEXT NOT NULL, \
+                 number BIGINT NOT NULL, ratio DOUBLE PRECISION NOT NULL, note TEXT)",
+            )
+            .await
+            .unwrap();
+            let sent: Vec<HostileRow> = (0..ROWS)
+                .map(|i| {
+                    let (text, number, ratio, note) = seeds[i % seeds.len()].clone();
+                    HostileRow { id: i as i64, text, number, ratio, note }
+                })
+                .collect();
+            let traces = Traces::default();
+            let tracing = traces.install();
+            let result = HostileRow::insert_many(&sent).execute(db).await;
+            drop(tracing);
+            assert!(statements(&traces).iter().any(|s| s == "COPY hostile_rows"));
+            let stored = HostileRow::select()
+                .order_by(HostileRow::id.asc())
+                .fetch_all(db)
+                .await
+                .unwrap();
+            if sent.iter().any(|row| row.text.contains('\0')) {
+                let err = result.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Database, "{err}");
+                assert!(stored.is_empty(), "a refused COPY stored {} rows", stored.len());
+            } else {
+                assert_eq!(result.unwrap(), ROWS as u64);
+                assert_eq!(stored.len(), ROWS);
+                for (stored, sent) in stored.iter().zip(&sent) {
+                    assert!(same(stored, sent), "{sent:?} came back as {stored:?}");
+                }
+            }
+        });
+    }
+}
