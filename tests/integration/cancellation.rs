@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt as _;
 use txova_db::health::HealthMonitor;
-use txova_db::migrate::Migrator;
+use txova_db::migrate::{CodeMigration, Migrator};
 use txova_db::transaction::{Isolation, TxOptions};
 use txova_db::{
     Db, DbConfig, Error, ErrorKind, Executor, PageRequest, Table, UsesDb, query, transactional,
@@ -468,6 +468,37 @@ async fn sweep_statements(fx: &Fixture) {
         async |_, _| {},
     )
     .await;
+    // The first connect and LISTEN of a listener (Unsupported at once off Postgres).
+    sweep(
+        fx,
+        "Db::listen",
+        |polls| async move {
+            let listener = db.listen([format!("sweep_{polls}")]).await;
+            listener.map(drop)
+        },
+        async |_, _| {},
+    )
+    .await;
+    // A raw COPY on a lent connection (Unsupported at once off Postgres).
+    sweep(
+        fx,
+        "Connection::copy_in",
+        |polls| async move {
+            let conn = db.acquire().await?;
+            let rows: String = (0..500).map(|n| format!("raw-{polls}\t{n}\n")).collect();
+            conn.copy_in("COPY sweep_rows (tag, n) FROM STDIN", rows.as_bytes())
+                .await
+        },
+        async |polls, outcome| {
+            let seen = fx.visible(&format!("raw-{polls}")).await;
+            match outcome {
+                Some(Ok(copied)) => assert_eq!((*copied, seen), (500, 500)),
+                Some(Err(err)) => assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}"),
+                None => assert!(seen == 0 || seen == 500, "{seen} rows of a dropped COPY"),
+            }
+        },
+    )
+    .await;
     sweep(
         fx,
         "select().fetch_all",
@@ -818,6 +849,20 @@ fn migrations_of_run(dir: &std::path::Path, run: usize) -> Migrator {
         .table(format!("history_{run}"))
 }
 
+/// An SQL migration creating `c<run>_a` and a code migration adding one row to it,
+/// with history table `code_history_<run>`.
+fn code_migrations_of_run(run: usize) -> Migrator {
+    let create = format!("CREATE TABLE c{run}_a (id INTEGER PRIMARY KEY)");
+    let insert = format!("INSERT INTO c{run}_a (id) VALUES (1)");
+    let code = CodeMigration::new(2, "first_row", move |tx| {
+        let insert = insert.clone();
+        async move { query(insert).execute(&tx).await.map(drop) }
+    });
+    Migrator::from_files_and_code([("0001_create.up.sql", create.as_str())], [code])
+        .expect("migrator")
+        .table(format!("code_history_{run}"))
+}
+
 async fn sweep_migrations_and_health(fx: &Fixture) {
     let db = &fx.db;
     let dir = std::env::temp_dir().join(support::unique_name("sweep_migrations"));
@@ -852,6 +897,36 @@ async fn sweep_migrations_and_health(fx: &Fixture) {
     )
     .await;
     let _ = std::fs::remove_dir_all(&dir);
+
+    // A migration written in Rust among SQL files: whatever the drop, the next `up`
+    // finishes the job, and the code migration's work is done exactly once.
+    sweep(
+        fx,
+        "Migrator::up with a code migration",
+        |run| {
+            let migrator = code_migrations_of_run(run);
+            async move { migrator.up(db).await }
+        },
+        async |run, outcome| {
+            if outcome.is_none() {
+                match code_migrations_of_run(run).up(db).await {
+                    Ok(_) => {}
+                    Err(Error::Migration(dirty)) if fx.kind == Kind::MySql => {
+                        assert!(dirty.to_string().contains("dirty"), "{dirty}");
+                        return;
+                    }
+                    Err(err) => panic!("up after a drop at run {run}: {err}"),
+                }
+            }
+            let rows: i64 = query(format!("SELECT count(*) FROM c{run}_a"))
+                .fetch_one(db)
+                .await
+                .and_then(|row| row.try_get(0))
+                .unwrap_or_else(|e| panic!("c{run}_a after up: {e}"));
+            assert_eq!(rows, 1, "run {run}: the code migration ran {rows} times");
+        },
+    )
+    .await;
 
     let monitor = HealthMonitor::builder().database("db", db.clone()).start();
     sweep(
