@@ -26,6 +26,7 @@ mod golden_sql;
 mod listen;
 mod locks;
 mod migrations;
+mod plans;
 mod pool;
 mod prepared;
 mod properties;

@@ -143,6 +143,51 @@ async fn slow_query_warning_names_the_statement_without_its_values() {
 }
 
 #[tokio::test]
+async fn slow_queries_log_their_plan_without_values() {
+    let Some(pg) = support::postgres_with("slow_query_plans", |c| DbConfig {
+        slow_query_threshold: Some(Duration::ZERO),
+        explain_slow_queries: true,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    riders(&pg.db).await;
+    let traces = Traces::default();
+    let _tracing = traces.install();
+    let found = Rider::select()
+        .filter(Rider::email.eq("secret@example.com"))
+        .order_by(Rider::id.desc())
+        .fetch_all(&pg.db)
+        .await
+        .expect("select");
+    assert!(found.is_empty());
+
+    let plans: Vec<_> = traces
+        .events("txova_db::slow_query")
+        .into_iter()
+        .filter(|event| event.fields.contains_key("plan"))
+        .collect();
+    // The select's plan, and no plan of the EXPLAIN itself.
+    assert_eq!(plans.len(), 1, "{plans:#?}");
+    let plan = &plans[0].fields["plan"];
+    assert!(plan.contains("Seq Scan on riders"), "{plan}");
+    assert!(plan.contains("where"), "the condition is shown: {plan}");
+    assert!(
+        !plan.contains("secret"),
+        "a bound value reached the log: {plan}"
+    );
+    assert!(
+        // The filtered column, then the sorted one.
+        plans[0].fields["advice"].contains(r#"CREATE INDEX \"riders_email_id_idx\""#),
+        "{:?}",
+        plans[0].fields
+    );
+    assert!(!traces.everything().contains("secret@example.com"));
+}
+
+#[tokio::test]
 async fn n_plus_one_warns_once_per_statement_per_scope() {
     let (_file, db) = sqlite_with(|c| DbConfig {
         n_plus_one_threshold: Some(3),

@@ -83,6 +83,14 @@ pub struct DbConfig {
     /// values); `None` turns the warning off (default 1 s).
     #[serde(with = "humantime_serde")]
     pub slow_query_threshold: Option<Duration>,
+    /// Attach the plan to each slow-query warning: a statement over
+    /// `slow_query_threshold` that succeeded is explained (`EXPLAIN`, not `ANALYZE`:
+    /// nothing runs again) on the same executor right after, and the plan and its
+    /// [`advice`](crate::Plan::advice) logged on target `txova_db::slow_query`, with
+    /// every literal in its conditions replaced by `?` (Postgres and MariaDB print bound
+    /// values into plans). Off by default: the `EXPLAIN` adds a round trip to a call
+    /// that was already slow. `TXOVA_DB_EXPLAIN_SLOW_QUERIES=true`.
+    pub explain_slow_queries: bool,
     /// Reported to the server (Postgres `application_name`), visible in `pg_stat_activity`.
     pub application_name: Option<String>,
     /// Warn (target `txova_db::n_plus_one`) when one statement runs more than this many
@@ -116,6 +124,7 @@ impl Default for DbConfig {
             statement_timeout: None,
             lock_timeout: None,
             slow_query_threshold: Some(Duration::from_secs(1)),
+            explain_slow_queries: false,
             application_name: None,
             n_plus_one_threshold: None,
             breaker: BreakerConfig::disabled(),
@@ -222,6 +231,11 @@ impl DbConfig {
             parse_optional_duration,
         )?;
         env.read(
+            "TXOVA_DB_EXPLAIN_SLOW_QUERIES",
+            &mut config.explain_slow_queries,
+            parse_from_str,
+        )?;
+        env.read(
             "TXOVA_DB_APPLICATION_NAME",
             &mut config.application_name,
             |v| Ok(Some(v.to_owned())),
@@ -308,6 +322,7 @@ impl fmt::Debug for DbConfig {
             .field("statement_timeout", &self.statement_timeout)
             .field("lock_timeout", &self.lock_timeout)
             .field("slow_query_threshold", &self.slow_query_threshold)
+            .field("explain_slow_queries", &self.explain_slow_queries)
             .field("application_name", &self.application_name)
             .field("n_plus_one_threshold", &self.n_plus_one_threshold)
             .field("breaker", &self.breaker)
@@ -511,6 +526,7 @@ mod tests {
             statement_timeout: Some(Duration::from_secs(60)),
             lock_timeout: Some(Duration::from_millis(40)),
             slow_query_threshold: None,
+            explain_slow_queries: true,
             application_name: Some("rides".into()),
             n_plus_one_threshold: Some(12),
             breaker: BreakerConfig {
@@ -546,6 +562,7 @@ mod tests {
             ("TXOVA_DB_STATEMENT_TIMEOUT", "1m"),
             ("TXOVA_DB_LOCK_TIMEOUT", "40ms"),
             ("TXOVA_DB_SLOW_QUERY_THRESHOLD", "off"),
+            ("TXOVA_DB_EXPLAIN_SLOW_QUERIES", "true"),
             ("TXOVA_DB_APPLICATION_NAME", "rides"),
             ("TXOVA_DB_N_PLUS_ONE_THRESHOLD", "12"),
             ("TXOVA_DB_BREAKER", "on"),

@@ -25,7 +25,7 @@ const FLOORS: &[&[&str]] = &[
     &["executor"],
     // the typed builder and raw queries
     &[
-        "table", "column", "expr", "select", "write", "query", "schema",
+        "table", "column", "expr", "select", "write", "query", "schema", "plan",
     ],
     // the pool and its handle
     &["config", "db", "n_plus_one"],

@@ -167,6 +167,29 @@ impl<'q> Query<'q> {
         .await
     }
 
+    /// The plan the database would run this statement by; see [`Plan`](crate::Plan).
+    pub async fn explain(&self, exec: &impl Executor) -> Result<crate::Plan, Error> {
+        self.check()?;
+        within(
+            self.timeout,
+            crate::plan::explain(exec, &self.sql, &self.params, false),
+        )
+        .await
+    }
+
+    /// Runs the statement and returns the plan with what each step did (Postgres
+    /// `EXPLAIN ANALYZE`, MariaDB `ANALYZE`; [`Error::Unsupported`] on SQLite and
+    /// MySQL). The statement's effects happen: explain a write inside a transaction
+    /// that is rolled back.
+    pub async fn explain_analyze(&self, exec: &impl Executor) -> Result<crate::Plan, Error> {
+        self.check()?;
+        within(
+            self.timeout,
+            crate::plan::explain(exec, &self.sql, &self.params, true),
+        )
+        .await
+    }
+
     /// Runs the statement and returns every row.
     pub async fn fetch_all(self, exec: &impl Executor) -> Result<Vec<Row>, Error> {
         self.check()?;

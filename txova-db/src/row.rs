@@ -81,6 +81,22 @@ macro_rules! with_row {
 }
 
 impl Row {
+    /// Column `index` as text whatever its type is named, where the backend sends text
+    /// in that type's bytes (Postgres' `json`, which `EXPLAIN (FORMAT JSON)` returns
+    /// and `String` does not decode); `None` when it is not UTF-8 or not there.
+    pub(crate) fn text_bytes(&self, index: usize) -> Option<String> {
+        match &self.0 {
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => {
+                let raw = sqlx::Row::try_get_raw(row, index).ok()?;
+                let bytes = raw.as_bytes().ok()?;
+                String::from_utf8(bytes.to_vec()).ok()
+            }
+            #[allow(unreachable_patterns)]
+            _ => self.try_get::<String>(index).ok(),
+        }
+    }
+
     /// Decodes one column into `T`.
     ///
     /// Fails with [`ErrorKind::Decode`](crate::ErrorKind::Decode) when the column does not

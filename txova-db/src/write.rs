@@ -378,6 +378,20 @@ impl<'r, T: Table> Insert<'r, T> {
         self
     }
 
+    /// The plan of the (first) `INSERT` statement; see [`Plan`](crate::Plan). A bulk
+    /// insert that would go by `COPY` has no plan of its own: this is the `INSERT`
+    /// it falls back to.
+    pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
+        explain_first(exec, self.timeout, self.build(exec.backend(), false), false).await
+    }
+
+    /// Inserts the rows (by the (first) `INSERT` statement) and returns its plan with
+    /// what each step did (Postgres and MariaDB; [`Error::Unsupported`] elsewhere). The
+    /// rows are inserted: run it inside a transaction that is rolled back.
+    pub async fn explain_analyze<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
+        explain_first(exec, self.timeout, self.build(exec.backend(), false), true).await
+    }
+
     /// Runs the insert; returns the rows inserted.
     pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error> {
         Ok(self.execute_result(exec).await?.rows_affected())
@@ -502,6 +516,26 @@ impl<T: Table> Insert<'_, T> {
             .await
             .map(Some)
     }
+}
+
+/// The plan of the first of `built`.
+async fn explain_first<E: Executor>(
+    exec: &E,
+    timeout: Option<Duration>,
+    built: Result<Vec<Statement>, Error>,
+    analyze: bool,
+) -> Result<crate::Plan, Error> {
+    let statement = built?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::InvalidQuery {
+            reason: "nothing to insert".into(),
+        })?;
+    within(
+        timeout,
+        crate::plan::explain(exec, &statement.sql, &statement.params, analyze),
+    )
+    .await
 }
 
 fn first_statement(statements: Result<Vec<Statement>, Error>) -> Statement {
@@ -877,6 +911,23 @@ impl<T: Table, F> Update<T, F> {
         self
     }
 
+    /// The plan of this update; see [`Plan`](crate::Plan).
+    pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
+        let built = self.build(exec.backend(), false).map(|s| vec![s]);
+        explain_first(exec, self.rows.timeout, built, false).await
+    }
+
+    /// Runs the update and returns its plan with what each step did (Postgres and
+    /// MariaDB; [`Error::Unsupported`] elsewhere). The rows are changed: run it inside
+    /// a transaction that is rolled back.
+    pub async fn explain_analyze<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error>
+    where
+        F: RowsChosen,
+    {
+        let built = self.build(exec.backend(), false).map(|s| vec![s]);
+        explain_first(exec, self.rows.timeout, built, true).await
+    }
+
     /// Runs the update; returns the rows changed.
     pub async fn execute<E: Executor>(self, exec: &E) -> Result<u64, Error>
     where
@@ -1080,6 +1131,23 @@ impl<T: Table, F> Delete<T, F> {
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.rows.timeout = Some(limit);
         self
+    }
+
+    /// The plan of this delete; see [`Plan`](crate::Plan).
+    pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
+        let built = self.build(exec.backend(), false).map(|s| vec![s]);
+        explain_first(exec, self.rows.timeout, built, false).await
+    }
+
+    /// Runs the delete and returns its plan with what each step did (Postgres and
+    /// MariaDB; [`Error::Unsupported`] elsewhere). The rows are changed: run it inside
+    /// a transaction that is rolled back.
+    pub async fn explain_analyze<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error>
+    where
+        F: RowsChosen,
+    {
+        let built = self.build(exec.backend(), false).map(|s| vec![s]);
+        explain_first(exec, self.rows.timeout, built, true).await
     }
 
     /// Runs the delete; returns the rows deleted.

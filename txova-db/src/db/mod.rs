@@ -375,7 +375,61 @@ impl Db {
         sql: &str,
         params: &[Arc<dyn Param + '_>],
     ) -> Result<crate::executor::ExecuteResult, Error> {
-        run_on_pool!(self, execute, sql, params)
+        let started = self.explains_slow().then(Instant::now);
+        let result = run_on_pool!(self, execute, sql, params);
+        self.explain_if_slow(started, &result, sql, params).await;
+        result
+    }
+
+    fn explains_slow(&self) -> bool {
+        self.inner.config.explain_slow_queries && self.inner.config.slow_query_threshold.is_some()
+    }
+
+    /// With [`DbConfig::explain_slow_queries`], explains a statement that succeeded
+    /// slower than the threshold and logs its plan (boxed: only a slow call pays for
+    /// the explain's future).
+    async fn explain_if_slow<T>(
+        &self,
+        started: Option<Instant>,
+        result: &Result<T, Error>,
+        sql: &str,
+        params: &[Arc<dyn Param + '_>],
+    ) {
+        let (Some(started), Some(threshold)) = (started, self.inner.config.slow_query_threshold)
+        else {
+            return;
+        };
+        let elapsed = started.elapsed();
+        // Only the statements EXPLAIN takes (so never an EXPLAIN itself).
+        let explainable = !matches!(
+            crate::sql::summary::operation(sql).1,
+            crate::sql::summary::Operation::Other
+        );
+        if elapsed < threshold || result.is_err() || !explainable {
+            return;
+        }
+        let explained: std::pin::Pin<Box<dyn Future<Output = _> + Send + '_>> =
+            Box::pin(crate::plan::explain(self, sql, params, false));
+        match explained.await {
+            Ok(plan) => {
+                let plan = plan.redacted();
+                let advice: Vec<String> = plan.advice().iter().map(ToString::to_string).collect();
+                tracing::warn!(
+                    target: "txova_db::slow_query",
+                    statement = %crate::sql::summary::redact(sql, self.backend()),
+                    elapsed_ms = elapsed.as_secs_f64() * 1e3,
+                    plan = %plan,
+                    advice = ?advice,
+                    "slow query plan"
+                );
+            }
+            Err(error) => tracing::debug!(
+                target: "txova_db::slow_query",
+                statement = %crate::sql::summary::redact(sql, self.backend()),
+                %error,
+                "the slow query could not be explained"
+            ),
+        }
     }
 
     pub(crate) async fn run_copy_in(&self, sql: &str, data: &[u8]) -> Result<u64, Error> {
@@ -393,7 +447,10 @@ impl Db {
         sql: &str,
         params: &[Arc<dyn Param + '_>],
     ) -> Result<Vec<Row>, Error> {
-        run_on_pool!(self, fetch_all, sql, params)
+        let started = self.explains_slow().then(Instant::now);
+        let result = run_on_pool!(self, fetch_all, sql, params);
+        self.explain_if_slow(started, &result, sql, params).await;
+        result
     }
 
     pub(crate) async fn run_fetch_each(
@@ -402,7 +459,11 @@ impl Db {
         params: &[Arc<dyn Param + '_>],
         sink: &mut (dyn FnMut(Row) -> Result<(), Error> + Send),
     ) -> Result<(), Error> {
-        run_on_pool!(self, fetch_each, sql, params, sink)?.map(|_| ())
+        let started = self.explains_slow().then(Instant::now);
+        let result =
+            run_on_pool!(self, fetch_each, sql, params, sink).and_then(|done| done.map(|_| ()));
+        self.explain_if_slow(started, &result, sql, params).await;
+        result
     }
 
     /// Runs a statement for a [`RowStream`](crate::executor::RowStream), handing rows to
@@ -422,7 +483,10 @@ impl Db {
         sql: &str,
         params: &[Arc<dyn Param + '_>],
     ) -> Result<Option<Row>, Error> {
-        run_on_pool!(self, fetch_optional, sql, params)
+        let started = self.explains_slow().then(Instant::now);
+        let result = run_on_pool!(self, fetch_optional, sql, params);
+        self.explain_if_slow(started, &result, sql, params).await;
+        result
     }
 
     /// A connection from the pool, counted in the statistics; through the breaker when

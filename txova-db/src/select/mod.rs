@@ -613,6 +613,28 @@ impl<S, O> Select<S, O> {
         self
     }
 
+    /// The plan the database would run this query by; see [`Plan`](crate::Plan).
+    pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
+        let statement = self.build(exec.backend())?;
+        within(
+            self.timeout,
+            crate::plan::explain(exec, &statement.sql, &statement.params, false),
+        )
+        .await
+    }
+
+    /// Runs the query and returns the plan with what each step did: actual rows, and
+    /// times (Postgres `EXPLAIN ANALYZE`, MariaDB `ANALYZE`; [`Error::Unsupported`] on
+    /// SQLite and MySQL).
+    pub async fn explain_analyze<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
+        let statement = self.build(exec.backend())?;
+        within(
+            self.timeout,
+            crate::plan::explain(exec, &statement.sql, &statement.params, true),
+        )
+        .await
+    }
+
     /// Runs the query and decodes every row.
     pub async fn fetch_all<E: Executor>(self, exec: &E) -> Result<Vec<O>, Error>
     where
