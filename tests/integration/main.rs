@@ -30,6 +30,7 @@ mod plans;
 mod pool;
 mod prepared;
 mod properties;
+mod query_assertions;
 #[cfg(feature = "redis")]
 mod rate_limits;
 mod raw_query;

@@ -28,7 +28,7 @@ const FLOORS: &[&[&str]] = &[
         "table", "column", "expr", "select", "write", "query", "schema", "plan",
     ],
     // the pool and its handle
-    &["config", "db", "n_plus_one"],
+    &["config", "db", "n_plus_one", "testing"],
     &["transaction"],
     &["migrate"],
     // the store chain

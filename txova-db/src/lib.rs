@@ -26,6 +26,7 @@ pub mod session;
 pub mod sql;
 pub mod store;
 pub mod table;
+pub mod testing;
 pub mod transaction;
 pub mod types;
 pub mod write;

@@ -26,6 +26,8 @@ mod model;
 mod password;
 mod repo;
 mod service;
+#[cfg(test)]
+mod tests;
 
 use std::io::Write as _;
 use std::net::SocketAddr;

@@ -4,7 +4,7 @@
 use txova_db::cache::{Cache, UsesCache};
 use txova_db::lock::{Locks, UsesLocks};
 use txova_db::{
-    Db, Error, ErrorKind, Page, PageRequest, Table, UsesDb, cache_evict, cached, count, locked,
+    Db, Error, ErrorKind, Page, PageRequest, Table, UsesDb, cache_evict, cached, locked,
     transactional,
 };
 
@@ -12,6 +12,40 @@ use crate::model::{
     Assignment, Driver, DriverSort, NewDriver, NewRide, NewUser, Ride, RideSort, RiderProfile,
     User, role, status,
 };
+
+/// The queries of the requests riders make most, as values: the repositories run
+/// them, and the tests check their plans use an index.
+pub(crate) mod hot {
+    use txova_db::{Select, Table, count};
+
+    use crate::model::{Ride, RideSort, User, status};
+
+    /// Sign-in: the account by email (`users_email_unique`).
+    pub(crate) fn user_by_email(email: &str) -> Select<User, User> {
+        User::select().filter(User::email.eq(email))
+    }
+
+    /// A rider's rides, in the order asked for (`rides_user_idx`).
+    pub(crate) fn rides_of_user(user_id: i64, sort: RideSort) -> Select<Ride, Ride> {
+        Ride::select()
+            .filter(Ride::user_id.eq(user_id))
+            .order_by(sort)
+    }
+
+    /// The profile's first count (`rides_user_idx`).
+    pub(crate) fn rides_requested(user_id: i64) -> Select<Ride, i64> {
+        Ride::select()
+            .columns(count())
+            .filter(Ride::user_id.eq(user_id))
+    }
+
+    /// The profile's second count (`rides_user_idx`).
+    pub(crate) fn rides_completed(user_id: i64) -> Select<Ride, i64> {
+        Ride::select()
+            .columns(count())
+            .filter(Ride::user_id.eq(user_id) & Ride::status.eq(status::COMPLETED))
+    }
+}
 
 /// Riders: accounts and the cached profile.
 #[derive(Clone)]
@@ -95,10 +129,7 @@ impl Users {
     }
 
     pub(crate) async fn by_email(&self, email: &str) -> Result<Option<User>, Error> {
-        User::select()
-            .filter(User::email.eq(email))
-            .fetch_optional(&self.db)
-            .await
+        hot::user_by_email(email).fetch_optional(&self.db).await
     }
 
     /// The profile screen: one user and two counts, cached for 15 minutes. Concurrent
@@ -106,16 +137,8 @@ impl Users {
     #[cached(key = "user:profile:<id>", ttl = "15m")]
     pub(crate) async fn profile(&self, id: i64) -> Result<RiderProfile, Error> {
         let user = User::find(&self.db, id).await?.ok_or(Error::NotFound)?;
-        let rides_requested: i64 = Ride::select()
-            .columns(count())
-            .filter(Ride::user_id.eq(id))
-            .fetch_one(&self.db)
-            .await?;
-        let rides_completed: i64 = Ride::select()
-            .columns(count())
-            .filter(Ride::user_id.eq(id) & Ride::status.eq(status::COMPLETED))
-            .fetch_one(&self.db)
-            .await?;
+        let rides_requested = hot::rides_requested(id).fetch_one(&self.db).await?;
+        let rides_completed = hot::rides_completed(id).fetch_one(&self.db).await?;
         Ok(RiderProfile {
             id: user.id,
             name: user.name,
@@ -246,9 +269,7 @@ impl Rides {
         sort: Option<RideSort>,
         page: PageRequest,
     ) -> Result<Page<Ride>, Error> {
-        Ride::select()
-            .filter(Ride::user_id.eq(user_id))
-            .order_by(sort.unwrap_or(RideSort::IdDesc))
+        hot::rides_of_user(user_id, sort.unwrap_or(RideSort::IdDesc))
             .paginate(&self.db, page)
             .await
     }

@@ -120,6 +120,15 @@ pub(crate) async fn start(metrics: PrometheusHandle) -> Result<AppState, StartEr
         application_name: config.application_name.or(Some("rides".into())),
         ..config
     };
+    start_with(config, Store::from_env().await?, metrics).await
+}
+
+/// [`start`] with the database settings and the store given.
+pub(crate) async fn start_with(
+    config: DbConfig,
+    store: Store,
+    metrics: PrometheusHandle,
+) -> Result<AppState, StartError> {
     // A database still starting (a fresh container, a failover) is retried with backoff.
     let db = Db::connect_with_retry(config, &Backoff::default()).await?;
 
@@ -139,7 +148,6 @@ pub(crate) async fn start(metrics: PrometheusHandle) -> Result<AppState, StartEr
         return Err(StartError::Schema(report));
     }
 
-    let store = Store::from_env().await?;
     let cache = Cache::new(store.clone());
     let health = HealthMonitor::builder()
         .database("database", db.clone())

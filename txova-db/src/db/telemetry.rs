@@ -168,6 +168,14 @@ impl Db {
         outcome: Result<Option<usize>, &Error>,
         tx: Option<&AmbientTx>,
     ) {
+        crate::testing::record(
+            sql,
+            self.backend(),
+            elapsed,
+            outcome.as_ref().ok().copied().flatten(),
+            outcome.as_ref().err().map(|err| err.kind()),
+            tx.is_some(),
+        );
         let (_, operation) = summary::operation(sql);
         metrics::histogram!(
             "txova_db_query_duration_seconds",
