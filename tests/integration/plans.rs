@@ -130,6 +130,12 @@ async fn scenario(db: Db) {
             analyzed.nodes().any(|node| node.actual_rows.is_some()),
             "{analyzed}"
         );
+        if db.backend() == Backend::Postgres {
+            assert!(
+                analyzed.nodes().any(|node| node.buffers.is_some()),
+                "{analyzed}"
+            );
+        }
         // A write's effect happens, so one is analyzed inside a rolled-back transaction.
         let tx = db.begin().await.expect("begin");
         let deleted = Ride::delete()

@@ -49,7 +49,7 @@ pub use executor::{ExecuteResult, Executor, RowStream};
 pub use expr::{Expr, Join};
 pub use migrate::Migrator;
 pub use page::{KeysetPage, KeysetRequest, Page, PageRequest};
-pub use plan::{IndexAdvice, Plan, PlanNode};
+pub use plan::{Buffers, IndexAdvice, Plan, PlanNode};
 pub use query::{Query, query};
 pub use row::{ColumnRef, Row};
 pub use schema::{SchemaProblem, SchemaReport, TablesReport, verify_schema, verify_tables};

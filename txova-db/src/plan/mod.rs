@@ -4,7 +4,7 @@
 //! ([`Plan::uses_index`], [`Plan::seq_scans`]) and index advice for the scans that
 //! look like they want one ([`Plan::advice`]).
 //!
-//! Every builder and [`query`](crate::query) has `.explain(&db)`, and
+//! Every builder and [`query`](crate::query()) has `.explain(&db)`, and
 //! `.explain_analyze(&db)` where the backend can run a statement and report what it did
 //! (Postgres `EXPLAIN ANALYZE`, MariaDB `ANALYZE`).
 //!
@@ -65,6 +65,17 @@ pub struct Plan {
     sql: String,
 }
 
+/// The shared-buffer blocks a step touched (Postgres `EXPLAIN (ANALYZE, BUFFERS)`):
+/// `hit` were in memory, `read` came from the operating system or disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Buffers {
+    /// Blocks found in shared buffers.
+    pub hit: u64,
+    /// Blocks read in.
+    pub read: u64,
+}
+
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -91,6 +102,9 @@ pub struct PlanNode {
     pub actual_rows: Option<f64>,
     /// The planner's total cost (Postgres).
     pub cost: Option<f64>,
+    /// Blocks found in shared buffers and blocks read in, when the statement ran
+    /// (Postgres' `BUFFERS`).
+    pub buffers: Option<Buffers>,
     /// The steps that feed it.
     pub children: Vec<PlanNode>,
 }
@@ -107,6 +121,7 @@ impl PlanNode {
             estimated_rows: None,
             actual_rows: None,
             cost: None,
+            buffers: None,
             children: Vec::new(),
         }
     }
@@ -191,6 +206,9 @@ impl fmt::Display for Plan {
             }
             if let Some(rows) = node.actual_rows {
                 numbers.push(format!("actual rows={rows}"));
+            }
+            if let Some(buffers) = node.buffers {
+                numbers.push(format!("buffers hit={} read={}", buffers.hit, buffers.read));
             }
             if !numbers.is_empty() {
                 write!(f, " ({})", numbers.join(" "))?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Plan, PlanNode, unreadable};
+use super::{Buffers, Plan, PlanNode, unreadable};
 use crate::error::{Backend, Error};
 use crate::row::Row;
 
@@ -70,6 +70,14 @@ fn postgres_node(node: &Value) -> PlanNode {
     out.estimated_rows = node.get("Plan Rows").and_then(Value::as_f64);
     out.actual_rows = node.get("Actual Rows").and_then(Value::as_f64);
     out.cost = node.get("Total Cost").and_then(Value::as_f64);
+    let blocks = |key| node.get(key).and_then(Value::as_u64);
+    out.buffers = match (blocks("Shared Hit Blocks"), blocks("Shared Read Blocks")) {
+        (None, None) => None,
+        (hit, read) => Some(Buffers {
+            hit: hit.unwrap_or(0),
+            read: read.unwrap_or(0),
+        }),
+    };
     out.children = node
         .get("Plans")
         .and_then(Value::as_array)
@@ -277,7 +285,8 @@ mod tests {
         let json: Value = serde_json::from_str(
             r#"{"Node Type": "Sort", "Sort Key": ["at DESC"], "Plan Rows": 5, "Total Cost": 9.5,
                "Plans": [{"Node Type": "Seq Scan", "Relation Name": "rides", "Plan Rows": 5,
-               "Filter": "(status = 'a'::text)", "Actual Rows": 0}]}"#,
+               "Filter": "(status = 'a'::text)", "Actual Rows": 0,
+               "Shared Hit Blocks": 3, "Shared Read Blocks": 1}]}"#,
         )
         .unwrap();
         let node = postgres_node(&json);
@@ -287,5 +296,7 @@ mod tests {
         assert!(scan.full_scan);
         assert_eq!(scan.condition.as_deref(), Some("(status = 'a'::text)"));
         assert_eq!(scan.actual_rows, Some(0.0));
+        assert_eq!(scan.buffers, Some(Buffers { hit: 3, read: 1 }));
+        assert_eq!(node.buffers, None);
     }
 }
