@@ -1092,3 +1092,75 @@ async fn mysql_returning_reads_rows_back_by_their_generated_keys() {
     // Neither inserted anything.
     assert_eq!(User::select().count(&db).await.expect("count"), 2);
 }
+
+#[tokio::test]
+async fn subqueries_in_exists_and_correlated() {
+    on_every_backend("subqueries", |db| async move {
+        seed(&db).await;
+        let names_of = |select: Select<User, User>| {
+            let db = db.clone();
+            async move {
+                let users = select
+                    .order_by(User::name.asc())
+                    .fetch_all(&db)
+                    .await
+                    .expect("subquery select");
+                users.into_iter().map(|u| u.name).collect::<Vec<_>>()
+            }
+        };
+        let rides_of_user = || {
+            Ride::select()
+                .correlate::<User>()
+                .columns(Ride::id)
+                .filter(Ride::user_id.eq_column(User::id))
+        };
+        // IN (SELECT …): riders with a completed ride over 1000 cents.
+        let big_fares = Ride::select()
+            .columns(Ride::user_id)
+            .filter(Ride::status.eq("completed") & Ride::fare_cents.gt(1000));
+        assert_eq!(
+            names_of(User::select().filter(User::id.is_in_query(big_fares))).await,
+            ["Ana", "Bruno"]
+        );
+        // … and no ride still requested (a correlated NOT EXISTS), and active.
+        let big_fares = Ride::select()
+            .columns(Ride::user_id)
+            .filter(Ride::status.eq("completed") & Ride::fare_cents.gt(1000));
+        assert_eq!(
+            names_of(
+                User::select()
+                    .filter(User::status.eq("active"))
+                    .filter(User::id.is_in_query(big_fares))
+                    .filter(txova_db::not_exists(
+                        rides_of_user().filter(Ride::status.eq("requested"))
+                    ))
+            )
+            .await,
+            ["Bruno"]
+        );
+        // Correlated EXISTS and NOT EXISTS partition the users.
+        assert_eq!(
+            names_of(User::select().filter(txova_db::exists(rides_of_user()))).await,
+            ["Ana", "Bruno", "Dora"]
+        );
+        assert_eq!(
+            names_of(User::select().filter(txova_db::not_exists(rides_of_user()))).await,
+            ["Carla", "eva"]
+        );
+        // NOT IN over a NOT NULL column.
+        assert_eq!(
+            names_of(
+                User::select().filter(User::id.not_in_query(Ride::select().columns(Ride::user_id)))
+            )
+            .await,
+            ["Carla", "eva"]
+        );
+        // An aggregate subquery's single value: riders whose id is the largest rider id.
+        let top = Ride::select().columns(max(Ride::user_id));
+        assert_eq!(
+            names_of(User::select().filter(User::id.is_in_query(top))).await,
+            ["Dora"]
+        );
+    })
+    .await;
+}

@@ -251,3 +251,53 @@ fn untyped_builder_quotes_and_renumbers() {
         r#"SELECT `audit log`.`who`, `audit log`.`what "quoted"` FROM `audit log` WHERE ((at > ? AND note <> '?') AND (kind = ?)) ORDER BY `audit log`.`at` DESC"#
     );
 }
+
+#[test]
+fn subqueries_in_and_exists_per_dialect() {
+    // Users with a completed ride over 1000 cents; users without any ride; the
+    // placeholders continue across the nesting.
+    let query = User::select()
+        .columns(User::id)
+        .filter(User::status.eq("active"))
+        .filter(
+            User::id.is_in_query(
+                Ride::select()
+                    .columns(Ride::user_id)
+                    .filter(Ride::status.eq("completed") & Ride::fare_cents.gt(1000)),
+            ),
+        )
+        .filter(txova_db::not_exists(
+            Ride::select()
+                .correlate::<User>()
+                .columns(Ride::id)
+                .filter(Ride::user_id.eq_column(User::id))
+                .filter(Ride::status.eq("requested")),
+        ));
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        r#"SELECT "users"."id" FROM "users" WHERE ("users"."status" = $1 AND "users"."id" IN (SELECT "rides"."user_id" FROM "rides" WHERE ("rides"."status" = $2 AND "rides"."fare_cents" > $3)) AND NOT EXISTS (SELECT "rides"."id" FROM "rides" WHERE ("rides"."user_id" = "users"."id" AND "rides"."status" = $4)))"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Sqlite)),
+        r#"SELECT "users"."id" FROM "users" WHERE ("users"."status" = ? AND "users"."id" IN (SELECT "rides"."user_id" FROM "rides" WHERE ("rides"."status" = ? AND "rides"."fare_cents" > ?)) AND NOT EXISTS (SELECT "rides"."id" FROM "rides" WHERE ("rides"."user_id" = "users"."id" AND "rides"."status" = ?)))"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        "SELECT `users`.`id` FROM `users` WHERE (`users`.`status` = ? AND `users`.`id` IN (SELECT `rides`.`user_id` FROM `rides` WHERE (`rides`.`status` = ? AND `rides`.`fare_cents` > ?)) AND NOT EXISTS (SELECT `rides`.`id` FROM `rides` WHERE (`rides`.`user_id` = `users`.`id` AND `rides`.`status` = ?)))"
+    );
+    assert_eq!(
+        query.to_sql().params(),
+        [r#""active""#, r#""completed""#, "1000", r#""requested""#]
+    );
+    // A subquery that locks rows is refused, by name.
+    let locking = User::select()
+        .filter(User::id.not_in_query(Ride::select().columns(Ride::user_id).for_update()));
+    assert!(
+        locking
+            .to_sql()
+            .sql()
+            .contains("a subquery cannot lock rows"),
+        "{}",
+        locking.to_sql().sql()
+    );
+}

@@ -211,7 +211,8 @@ impl Text for Option<String> {}
 /// ```
 #[diagnostic::on_unimplemented(
     message = "a `{Self}` column cannot be compared with a `{W}` column",
-    label = "the joined columns must hold the same type"
+    label = "the columns compared must hold the same type",
+    note = "join or compare columns of one type (or one and its `Option`); a subquery given to `is_in_query` selects exactly one such column: `.columns(Table::column)`"
 )]
 pub trait Comparable<W> {}
 
@@ -358,6 +359,59 @@ impl<T: Table, V: Bind + 'static> Column<T, V> {
     /// `column IN (…)`; an empty list is `FALSE`.
     pub fn is_in<A: IntoValue<V>>(self, values: impl IntoIterator<Item = A>) -> Expr<T> {
         self.in_list(values, false)
+    }
+
+    /// `column IN (SELECT …)`: `query` selects one column, of a type this one can be
+    /// compared with (a subquery of another type, or of several columns, does not
+    /// compile). See [`Select::correlate`](crate::Select::correlate) for a subquery
+    /// that names the outer query's columns.
+    ///
+    /// ```
+    /// use txova_db::{Backend, Table};
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "users")]
+    /// struct User { #[column(primary_key)] id: i64, name: String }
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, user_id: i64, status: String }
+    ///
+    /// // Users with an open ride.
+    /// let riding = User::select().filter(User::id.is_in_query(
+    ///     Ride::select().columns(Ride::user_id).filter(Ride::status.eq("open")),
+    /// ));
+    /// assert_eq!(
+    ///     riding.to_sql_for(Backend::Postgres).sql(),
+    ///     r#"SELECT "users"."id", "users"."name" FROM "users" WHERE "users"."id" IN (SELECT "rides"."user_id" FROM "rides" WHERE "rides"."status" = $1)"#
+    /// );
+    /// ```
+    pub fn is_in_query<Q: 'static, W: 'static>(self, query: crate::Select<Q, W>) -> Expr<T>
+    where
+        V: Comparable<W>,
+    {
+        self.in_query(query, false)
+    }
+
+    /// `column NOT IN (SELECT …)`. As in SQL, a NULL among the subquery's values makes
+    /// the condition unknown for every row (no row matches): select a column that is
+    /// `NOT NULL`, or filter its NULLs out, or use [`not_exists`](crate::not_exists).
+    pub fn not_in_query<Q: 'static, W: 'static>(self, query: crate::Select<Q, W>) -> Expr<T>
+    where
+        V: Comparable<W>,
+    {
+        self.in_query(query, true)
+    }
+
+    fn in_query<Q: 'static, W: 'static>(
+        self,
+        query: crate::Select<Q, W>,
+        negated: bool,
+    ) -> Expr<T> {
+        Expr::new(Node::InSubquery {
+            column: self.col_ref(),
+            query: Arc::new(query),
+            negated,
+        })
     }
 
     /// `column NOT IN (…)`; an empty list is `TRUE`.

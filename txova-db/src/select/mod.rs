@@ -776,6 +776,63 @@ fn write_condition(node: &Node, w: &mut SqlWriter) -> Result<(), Error> {
     node.write(w)
 }
 
+impl<S, O> crate::sql::ast::Subquery for Select<S, O> {
+    fn write_subquery(&self, w: &mut SqlWriter) -> Result<(), Error> {
+        if self.lock.is_some() {
+            return Err(Error::InvalidQuery {
+                reason: "a subquery cannot lock rows (`for_update` / `for_share`): lock in \
+                         the outer query"
+                    .into(),
+            });
+        }
+        self.write(w, true)
+    }
+}
+
+/// `EXISTS (subquery)`: the rows of the outer query for which `query` finds a row.
+/// With [`Select::correlate`], the subquery's conditions may name the outer query's
+/// columns.
+///
+/// ```
+/// use txova_db::{Backend, Table, not_exists};
+///
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, name: String }
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64>, status: String }
+///
+/// // Drivers with no open ride.
+/// let idle = Driver::select().filter(not_exists(
+///     Ride::select()
+///         .correlate::<Driver>()
+///         .filter(Ride::driver_id.eq_column(Driver::id))
+///         .filter(Ride::status.eq("open")),
+/// ));
+/// assert_eq!(
+///     idle.to_sql_for(Backend::Postgres).sql(),
+///     r#"SELECT "drivers"."id", "drivers"."name" FROM "drivers" WHERE NOT EXISTS (SELECT "rides"."id", "rides"."driver_id", "rides"."status" FROM "rides" WHERE ("rides"."driver_id" = "drivers"."id" AND "rides"."status" = $1))"#
+/// );
+/// ```
+///
+/// The condition names no table of the outer query (`Expr<()>`), so any query takes
+/// it; give it to `.filter(..)` on its own rather than combined with `&`.
+pub fn exists<Q: 'static, O: 'static>(query: Select<Q, O>) -> Expr<()> {
+    Expr::new(Node::Exists {
+        query: Arc::new(query),
+        negated: false,
+    })
+}
+
+/// `NOT EXISTS (subquery)`; see [`exists`].
+pub fn not_exists<Q: 'static, O: 'static>(query: Select<Q, O>) -> Expr<()> {
+    Expr::new(Node::Exists {
+        query: Arc::new(query),
+        negated: true,
+    })
+}
+
 impl<S, O> Select<S, O> {
     /// Adds a condition (ANDed with earlier ones).
     pub fn filter<X, I>(self, condition: Expr<X>) -> Self
@@ -841,6 +898,30 @@ impl<S, O> Select<S, O> {
         Select {
             from: self.from,
             joins,
+            items: self.items,
+            filter: self.filter,
+            group_by: self.group_by,
+            having: self.having,
+            order: self.order,
+            limit: self.limit,
+            offset: self.offset,
+            lock: self.lock,
+            timeout: self.timeout,
+            decode: self.decode,
+            _source: PhantomData,
+        }
+    }
+
+    /// Lets this query, used as a subquery ([`exists`], [`Column::is_in_query`]),
+    /// name the columns of `U`, a table of the query it is nested in (a correlated
+    /// subquery): `U` is not joined here, its columns refer to the outer query's rows.
+    /// Run on its own, such a query fails: `U` is not in its `FROM`.
+    ///
+    /// [`Column::is_in_query`]: crate::Column::is_in_query
+    pub fn correlate<U: Table>(self) -> Select<Join<S, U>, O> {
+        Select {
+            from: self.from,
+            joins: self.joins,
             items: self.items,
             filter: self.filter,
             group_by: self.group_by,

@@ -16,7 +16,24 @@ pub(crate) struct ColRef {
     pub(crate) name: &'static str,
 }
 
+/// A `SELECT` nested in a condition: written into the outer statement's writer, so
+/// its placeholders continue the outer statement's numbering.
+pub(crate) trait Subquery: Send + Sync {
+    fn write_subquery(&self, w: &mut SqlWriter) -> Result<(), Error>;
+}
+
 pub(crate) enum Node {
+    /// `column [NOT] IN (SELECT …)`.
+    InSubquery {
+        column: ColRef,
+        query: Arc<dyn Subquery>,
+        negated: bool,
+    },
+    /// `[NOT] EXISTS (SELECT …)`.
+    Exists {
+        query: Arc<dyn Subquery>,
+        negated: bool,
+    },
     Compare {
         column: ColRef,
         op: &'static str,
@@ -112,6 +129,21 @@ impl Node {
                 pattern,
                 insensitive,
             } => write_like(w, *column, pattern, *insensitive),
+            Self::InSubquery {
+                column,
+                query,
+                negated,
+            } => {
+                w.qualified(column.table, column.name);
+                w.push(if *negated { " NOT IN (" } else { " IN (" });
+                query.write_subquery(w)?;
+                w.push(")");
+            }
+            Self::Exists { query, negated } => {
+                w.push(if *negated { "NOT EXISTS (" } else { "EXISTS (" });
+                query.write_subquery(w)?;
+                w.push(")");
+            }
             Self::Null { column, negated } => {
                 w.qualified(column.table, column.name);
                 w.push(if *negated { " IS NOT NULL" } else { " IS NULL" });
