@@ -5,7 +5,7 @@ use std::future::Future;
 
 use txova_db::{
     Backend, Db, Direction, ErrorKind, Expr, KeysetRequest, PageRequest, Select, Table, avg, count,
-    count_of, max, min, sum, verify_schema,
+    count_of, max, min, scalar, sum, verify_schema,
 };
 
 use crate::support;
@@ -1161,6 +1161,68 @@ async fn subqueries_in_exists_and_correlated() {
             names_of(User::select().filter(User::id.is_in_query(top))).await,
             ["Dora"]
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scalar_subqueries_as_values_and_in_comparisons() {
+    on_every_backend("scalar_subqueries", |db| async move {
+        seed(&db).await;
+        // Each rider's name with their ride count, computed per row.
+        let counts = User::select()
+            .columns((
+                User::name,
+                scalar(
+                    Ride::select()
+                        .correlate::<User>()
+                        .columns(count())
+                        .filter(Ride::user_id.eq_column(User::id)),
+                ),
+            ))
+            .order_by(User::name.asc())
+            .fetch_all(&db)
+            .await
+            .expect("scalar select");
+        let counts: Vec<(&str, Option<i64>)> =
+            counts.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+        assert_eq!(
+            counts,
+            [
+                ("Ana", Some(2)),
+                ("Bruno", Some(1)),
+                ("Carla", Some(0)),
+                ("Dora", Some(1)),
+                ("eva", Some(0))
+            ]
+        );
+        // A subquery that finds no row gives NULL.
+        let none = User::select()
+            .columns((
+                User::name,
+                scalar(Ride::select().columns(Ride::status).filter(Ride::id.lt(0))),
+            ))
+            .filter(User::name.eq("Ana"))
+            .fetch_one(&db)
+            .await
+            .expect("scalar of no row");
+        assert_eq!(none, ("Ana".to_owned(), None));
+        // Compared with a subquery's one value: the dearest ride, and those cheaper
+        // than the dearest.
+        let dearest = Ride::select()
+            .columns(Ride::fare_cents)
+            .filter(Ride::fare_cents.eq_query(Ride::select().columns(max(Ride::fare_cents))))
+            .fetch_all(&db)
+            .await
+            .expect("eq_query");
+        assert_eq!(dearest, [2500]);
+        let cheaper = Ride::select()
+            .columns(count())
+            .filter(Ride::fare_cents.lt_query(Ride::select().columns(max(Ride::fare_cents))))
+            .fetch_one(&db)
+            .await
+            .expect("lt_query");
+        assert_eq!(cheaper, 3);
     })
     .await;
 }

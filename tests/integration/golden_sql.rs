@@ -301,3 +301,29 @@ fn subqueries_in_and_exists_per_dialect() {
         locking.to_sql().sql()
     );
 }
+
+#[test]
+fn scalar_subqueries_per_dialect() {
+    let query = User::select()
+        .columns((
+            User::name,
+            txova_db::scalar(
+                Ride::select()
+                    .correlate::<User>()
+                    .columns(count())
+                    .filter(Ride::user_id.eq_column(User::id))
+                    .filter(Ride::status.eq("completed")),
+            ),
+        ))
+        .filter(User::id.ge_query(Ride::select().columns(txova_db::min(Ride::fare_cents))))
+        .filter(User::status.eq("active"));
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        r#"SELECT "users"."name", (SELECT COUNT(*) FROM "rides" WHERE ("rides"."user_id" = "users"."id" AND "rides"."status" = $1)) FROM "users" WHERE ("users"."id" >= (SELECT MIN("rides"."fare_cents") FROM "rides") AND "users"."status" = $2)"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        "SELECT `users`.`name`, (SELECT COUNT(*) FROM `rides` WHERE (`rides`.`user_id` = `users`.`id` AND `rides`.`status` = ?)) FROM `users` WHERE (`users`.`id` >= (SELECT MIN(`rides`.`fare_cents`) FROM `rides`) AND `users`.`status` = ?)"
+    );
+    assert_eq!(query.to_sql().params(), [r#""completed""#, r#""active""#]);
+}

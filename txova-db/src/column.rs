@@ -282,6 +282,65 @@ impl<T: Table, V> Column<T, V> {
     }
 }
 
+macro_rules! subquery_comparisons {
+    ($($method:ident => $op:literal),* $(,)?) => {
+        impl<T: Table, V> Column<T, V> {
+            $(
+                #[doc = concat!("`column ", $op, " (SELECT …)` against a subquery of one value; see [`eq_query`](Self::eq_query).")]
+                pub fn $method<Q: 'static, W: 'static>(self, query: crate::Select<Q, W>) -> Expr<T>
+                where
+                    V: Comparable<W>,
+                {
+                    Expr::new(Node::CompareSubquery {
+                        column: self.col_ref(),
+                        op: $op,
+                        query: Arc::new(query),
+                    })
+                }
+            )*
+        }
+    };
+}
+
+subquery_comparisons! {
+    ne_query => "<>",
+    lt_query => "<",
+    le_query => "<=",
+    gt_query => ">",
+    ge_query => ">=",
+}
+
+impl<T: Table, V> Column<T, V> {
+    /// `column = (SELECT …)` against a subquery of one value (an aggregate, say). A
+    /// subquery that finds no row gives NULL, which no row equals; one that finds
+    /// several rows fails on the server. `ne_query`, `lt_query`, `le_query`,
+    /// `gt_query` and `ge_query` compare likewise.
+    ///
+    /// ```
+    /// use txova_db::{Backend, Table, max};
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, fare_cents: i64 }
+    ///
+    /// // The dearest rides.
+    /// let dearest = Ride::select()
+    ///     .filter(Ride::fare_cents.eq_query(Ride::select().columns(max(Ride::fare_cents))));
+    /// let sql = dearest.to_sql_for(Backend::Postgres);
+    /// assert!(sql.sql().ends_with(r#"WHERE "rides"."fare_cents" = (SELECT MAX("rides"."fare_cents") FROM "rides")"#), "{}", sql.sql());
+    /// ```
+    pub fn eq_query<Q: 'static, W: 'static>(self, query: crate::Select<Q, W>) -> Expr<T>
+    where
+        V: Comparable<W>,
+    {
+        Expr::new(Node::CompareSubquery {
+            column: self.col_ref(),
+            op: "=",
+            query: Arc::new(query),
+        })
+    }
+}
+
 macro_rules! comparisons {
     ($($(#[$doc:meta])* $method:ident => $op:literal),* $(,)?) => {
         impl<T: Table, V: Bind + 'static> Column<T, V> {

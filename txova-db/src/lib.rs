@@ -53,7 +53,7 @@ pub use plan::{Buffers, IndexAdvice, Plan, PlanNode};
 pub use query::{Query, query};
 pub use row::{ColumnRef, Row};
 pub use schema::{SchemaProblem, SchemaReport, TablesReport, verify_schema, verify_tables};
-pub use select::{Select, avg, count, count_of, exists, max, min, not_exists, sum};
+pub use select::{Select, avg, count, count_of, exists, max, min, not_exists, scalar, sum};
 pub use table::{PrimaryKey, Table};
 pub use transaction::{Isolation, RetryPolicy, Transaction, Tx, TxOptions, UsesDb};
 pub use write::{Delete, Insert, Update};

@@ -16,9 +16,9 @@ use crate::model::{
 /// The queries of the requests riders make most, as values: the repositories run
 /// them, and the tests check their plans use an index.
 pub(crate) mod hot {
-    use txova_db::{Select, Table, count};
+    use txova_db::{Select, Table, count, not_exists};
 
-    use crate::model::{Ride, RideSort, User, status};
+    use crate::model::{Driver, DriverSort, Ride, RideSort, User, status};
 
     /// Sign-in: the account by email (`users_email_unique`).
     pub(crate) fn user_by_email(email: &str) -> Select<User, User> {
@@ -30,6 +30,22 @@ pub(crate) mod hot {
         Ride::select()
             .filter(Ride::user_id.eq(user_id))
             .order_by(sort)
+    }
+
+    /// The dispatcher's pick: a free driver who (should the flag and the rides ever
+    /// disagree) holds no ride still assigned, by a correlated `NOT EXISTS`
+    /// (`rides_driver_idx`).
+    pub(crate) fn free_driver() -> Select<Driver, Driver> {
+        Driver::select()
+            .filter(Driver::available.eq(true))
+            .filter(not_exists(
+                Ride::select()
+                    .correlate::<Driver>()
+                    .columns(Ride::id)
+                    .filter(Ride::driver_id.eq_column(Driver::id))
+                    .filter(Ride::status.eq(status::ASSIGNED)),
+            ))
+            .order_by(DriverSort::NameAsc)
     }
 
     /// The profile's first count (`rides_user_idx`).
@@ -300,12 +316,7 @@ impl Rides {
         // a driver is claimed only if still free (a second claim waits for the first
         // transaction and then updates nothing), and the next one is tried.
         let driver = loop {
-            let Some(driver) = Driver::select()
-                .filter(Driver::available.eq(true))
-                .order_by(DriverSort::NameAsc)
-                .fetch_optional(&self.db)
-                .await?
-            else {
+            let Some(driver) = hot::free_driver().fetch_optional(&self.db).await? else {
                 return Ok(Dispatch::NoDriverFree);
             };
             let claimed = Driver::update()

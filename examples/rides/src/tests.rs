@@ -240,6 +240,10 @@ async fn the_hot_queries_read_through_an_index() {
         by_email.nodes().any(|node| node.index.is_some()),
         "{by_email}"
     );
+    // The dispatcher's NOT EXISTS looks rides up by driver, not all of them.
+    let free = hot::free_driver().explain(db).await.expect("explain");
+    assert!(free.uses_index("rides_driver_idx"), "{free}");
+    assert_no_seq_scan(&free, "rides");
     let of_user = hot::rides_of_user(7, RideSort::IdDesc)
         .explain(db)
         .await

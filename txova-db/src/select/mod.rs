@@ -21,8 +21,8 @@ mod aggregate;
 mod selection;
 
 pub use aggregate::{Aggregate, AnyTable, Having, Numeric, avg, count, count_of, max, min, sum};
-pub use selection::Selection;
 use selection::decode_selection;
+pub use selection::{Scalar, ScalarValue, Selection, scalar};
 
 /// A `SELECT` over source `S` (a table, or a [`Join`] of tables) whose rows decode
 /// into `O` (the table's struct by default, a tuple after [`columns`](Self::columns),
@@ -127,6 +127,7 @@ enum ItemKind {
     Column(ColRef),
     Named(String),
     Aggregate(AggregateRef),
+    Subquery(Arc<dyn crate::sql::ast::Subquery>),
 }
 
 enum OrderItem {
@@ -476,6 +477,11 @@ impl<S, O> Select<S, O> {
                         Item(ItemKind::Column(c)) => w.qualified(c.table, c.name),
                         Item(ItemKind::Named(name)) => w.qualified(table, name),
                         Item(ItemKind::Aggregate(a)) => a.write(w),
+                        Item(ItemKind::Subquery(query)) => {
+                            w.push("(");
+                            query.write_subquery(w)?;
+                            w.push(")");
+                        }
                     }
                 }
             }

@@ -77,6 +77,70 @@ where
     }
 }
 
+/// What a scalar subquery may select: one value a column decodes into (implemented
+/// for every such type).
+#[diagnostic::on_unimplemented(
+    message = "a scalar subquery selects one value, not `{Self}`",
+    label = "this subquery's rows are not one value",
+    note = "select one column or aggregate in it: `.columns(Table::column)` or `.columns(count())`"
+)]
+pub trait ScalarValue {}
+
+impl<V> ScalarValue for V where Option<V>: Decode {}
+
+/// A subquery that selects one value, as a selected value of the outer query:
+/// `(SELECT …)`; see [`scalar`].
+pub struct Scalar<V> {
+    query: std::sync::Arc<dyn crate::sql::ast::Subquery>,
+    _value: std::marker::PhantomData<fn() -> V>,
+}
+
+/// `query`, a select of one column or aggregate, as one value of each row of the
+/// outer query (`SELECT …, (SELECT …)`), decoded as `Option<V>`: NULL when the
+/// subquery finds no row. Correlate it ([`Select::correlate`](crate::Select::correlate))
+/// to compute it per outer row.
+///
+/// ```
+/// use txova_db::{Backend, Table, count, scalar};
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, name: String }
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, user_id: i64 }
+///
+/// // Each rider's name and ride count.
+/// let counts = User::select().columns((
+///     User::name,
+///     scalar(Ride::select().correlate::<User>().columns(count()).filter(Ride::user_id.eq_column(User::id))),
+/// ));
+/// let _: &txova_db::Select<User, (String, Option<i64>)> = &counts;
+/// assert_eq!(
+///     counts.to_sql_for(Backend::Postgres).sql(),
+///     r#"SELECT "users"."name", (SELECT COUNT(*) FROM "rides" WHERE "rides"."user_id" = "users"."id") FROM "users""#
+/// );
+/// ```
+pub fn scalar<Q: 'static, V: ScalarValue + 'static>(query: crate::Select<Q, V>) -> Scalar<V> {
+    Scalar {
+        query: std::sync::Arc::new(query),
+        _value: std::marker::PhantomData,
+    }
+}
+
+impl<S, V> Selection<S, crate::select::AnyTable> for Scalar<V>
+where
+    Option<V>: Decode + 'static,
+{
+    type Output = Option<V>;
+    fn items(&self, out: &mut Vec<Item>) {
+        out.push(Item(ItemKind::Subquery(std::sync::Arc::clone(&self.query))));
+    }
+    fn decode(row: &Row, at: &mut usize) -> Result<Option<V>, Error> {
+        decode_next(row, at)
+    }
+}
+
 macro_rules! tuple_selection {
     ($(($T:ident, $I:ident, $v:ident)),+) => {
         impl<S, $($T, $I),+> Selection<S, ($($I,)+)> for ($($T,)+)

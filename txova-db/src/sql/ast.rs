@@ -29,6 +29,12 @@ pub(crate) enum Node {
         query: Arc<dyn Subquery>,
         negated: bool,
     },
+    /// `column <op> (SELECT …)`, a scalar subquery.
+    CompareSubquery {
+        column: ColRef,
+        op: &'static str,
+        query: Arc<dyn Subquery>,
+    },
     /// `[NOT] EXISTS (SELECT …)`.
     Exists {
         query: Arc<dyn Subquery>,
@@ -136,6 +142,14 @@ impl Node {
             } => {
                 w.qualified(column.table, column.name);
                 w.push(if *negated { " NOT IN (" } else { " IN (" });
+                query.write_subquery(w)?;
+                w.push(")");
+            }
+            Self::CompareSubquery { column, op, query } => {
+                w.qualified(column.table, column.name);
+                w.push(" ");
+                w.push(op);
+                w.push(" (");
                 query.write_subquery(w)?;
                 w.push(")");
             }

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS rides_driver_idx;
