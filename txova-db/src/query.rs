@@ -169,12 +169,7 @@ impl<'q> Query<'q> {
 
     /// The plan the database would run this statement by; see [`Plan`](crate::Plan).
     pub async fn explain(&self, exec: &impl Executor) -> Result<crate::Plan, Error> {
-        self.check()?;
-        within(
-            self.timeout,
-            crate::plan::explain(exec, &self.sql, &self.params, false),
-        )
-        .await
+        self.explain_with(exec, false).await
     }
 
     /// Runs the statement and returns the plan with what each step did (Postgres
@@ -182,10 +177,18 @@ impl<'q> Query<'q> {
     /// MySQL). The statement's effects happen: explain a write inside a transaction
     /// that is rolled back.
     pub async fn explain_analyze(&self, exec: &impl Executor) -> Result<crate::Plan, Error> {
+        self.explain_with(exec, true).await
+    }
+
+    async fn explain_with(
+        &self,
+        exec: &impl Executor,
+        analyze: bool,
+    ) -> Result<crate::Plan, Error> {
         self.check()?;
         within(
             self.timeout,
-            crate::plan::explain(exec, &self.sql, &self.params, true),
+            crate::plan::explain(exec, &self.sql, &self.params, analyze),
         )
         .await
     }

@@ -358,6 +358,16 @@ impl<'r, T: Table> Insert<'r, T> {
         Ok(())
     }
 
+    /// The first `INSERT` for `backend` (the others, for large batches, have its shape).
+    fn first_insert(&self, backend: Backend) -> Result<Statement, Error> {
+        self.build(backend, false)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::InvalidQuery {
+                reason: "nothing to insert".into(),
+            })
+    }
+
     /// The first statement as it would run on Postgres (the others, for large batches,
     /// have the same shape).
     pub fn to_sql(&self) -> Statement {
@@ -382,14 +392,14 @@ impl<'r, T: Table> Insert<'r, T> {
     /// insert that would go by `COPY` has no plan of its own: this is the `INSERT`
     /// it falls back to.
     pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
-        explain_first(exec, self.timeout, self.build(exec.backend(), false), false).await
+        explain_built(exec, self.timeout, self.first_insert(exec.backend()), false).await
     }
 
     /// Inserts the rows (by the (first) `INSERT` statement) and returns its plan with
     /// what each step did (Postgres and MariaDB; [`Error::Unsupported`] elsewhere). The
     /// rows are inserted: run it inside a transaction that is rolled back.
     pub async fn explain_analyze<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
-        explain_first(exec, self.timeout, self.build(exec.backend(), false), true).await
+        explain_built(exec, self.timeout, self.first_insert(exec.backend()), true).await
     }
 
     /// Runs the insert; returns the rows inserted.
@@ -518,19 +528,14 @@ impl<T: Table> Insert<'_, T> {
     }
 }
 
-/// The plan of the first of `built`.
-async fn explain_first<E: Executor>(
+/// The plan of a built statement.
+async fn explain_built<E: Executor>(
     exec: &E,
     timeout: Option<Duration>,
-    built: Result<Vec<Statement>, Error>,
+    built: Result<Statement, Error>,
     analyze: bool,
 ) -> Result<crate::Plan, Error> {
-    let statement = built?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::InvalidQuery {
-            reason: "nothing to insert".into(),
-        })?;
+    let statement = built?;
     within(
         timeout,
         crate::plan::explain(exec, &statement.sql, &statement.params, analyze),
@@ -913,8 +918,13 @@ impl<T: Table, F> Update<T, F> {
 
     /// The plan of this update; see [`Plan`](crate::Plan).
     pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
-        let built = self.build(exec.backend(), false).map(|s| vec![s]);
-        explain_first(exec, self.rows.timeout, built, false).await
+        explain_built(
+            exec,
+            self.rows.timeout,
+            self.build(exec.backend(), false),
+            false,
+        )
+        .await
     }
 
     /// Runs the update and returns its plan with what each step did (Postgres and
@@ -924,8 +934,13 @@ impl<T: Table, F> Update<T, F> {
     where
         F: RowsChosen,
     {
-        let built = self.build(exec.backend(), false).map(|s| vec![s]);
-        explain_first(exec, self.rows.timeout, built, true).await
+        explain_built(
+            exec,
+            self.rows.timeout,
+            self.build(exec.backend(), false),
+            true,
+        )
+        .await
     }
 
     /// Runs the update; returns the rows changed.
@@ -1135,8 +1150,13 @@ impl<T: Table, F> Delete<T, F> {
 
     /// The plan of this delete; see [`Plan`](crate::Plan).
     pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
-        let built = self.build(exec.backend(), false).map(|s| vec![s]);
-        explain_first(exec, self.rows.timeout, built, false).await
+        explain_built(
+            exec,
+            self.rows.timeout,
+            self.build(exec.backend(), false),
+            false,
+        )
+        .await
     }
 
     /// Runs the delete and returns its plan with what each step did (Postgres and
@@ -1146,8 +1166,13 @@ impl<T: Table, F> Delete<T, F> {
     where
         F: RowsChosen,
     {
-        let built = self.build(exec.backend(), false).map(|s| vec![s]);
-        explain_first(exec, self.rows.timeout, built, true).await
+        explain_built(
+            exec,
+            self.rows.timeout,
+            self.build(exec.backend(), false),
+            true,
+        )
+        .await
     }
 
     /// Runs the delete; returns the rows deleted.

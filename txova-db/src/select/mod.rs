@@ -621,22 +621,25 @@ impl<S, O> Select<S, O> {
 
     /// The plan the database would run this query by; see [`Plan`](crate::Plan).
     pub async fn explain<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
-        let statement = self.build(exec.backend())?;
-        within(
-            self.timeout,
-            crate::plan::explain(exec, &statement.sql, &statement.params, false),
-        )
-        .await
+        self.explain_with(exec, false).await
     }
 
     /// Runs the query and returns the plan with what each step did: actual rows, and
     /// times (Postgres `EXPLAIN ANALYZE`, MariaDB `ANALYZE`; [`Error::Unsupported`] on
     /// SQLite and MySQL).
     pub async fn explain_analyze<E: Executor>(&self, exec: &E) -> Result<crate::Plan, Error> {
+        self.explain_with(exec, true).await
+    }
+
+    async fn explain_with<E: Executor>(
+        &self,
+        exec: &E,
+        analyze: bool,
+    ) -> Result<crate::Plan, Error> {
         let statement = self.build(exec.backend())?;
         within(
             self.timeout,
-            crate::plan::explain(exec, &statement.sql, &statement.params, true),
+            crate::plan::explain(exec, &statement.sql, &statement.params, analyze),
         )
         .await
     }
