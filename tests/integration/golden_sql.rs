@@ -2,7 +2,7 @@
 
 use txova_db::{Backend, Direction, Select, Table, count, sum};
 
-use crate::builder::{Ride, User};
+use crate::builder::{Driver, Ride, User};
 
 fn sql(statement: txova_db::sql::Statement) -> String {
     statement.sql().to_owned()
@@ -132,10 +132,68 @@ fn joins_aggregates_group_by_having() {
     );
     let left = User::select()
         .left_join(User::id, Ride::user_id)
-        .columns((User::id, Ride::id.nullable()));
+        .columns((User::id, Ride::id));
     assert!(
         sql(left.to_sql()).contains(r#"LEFT JOIN "rides" ON "users"."id" = "rides"."user_id""#)
     );
+}
+
+#[test]
+fn outer_compound_and_three_table_joins_per_dialect() {
+    let query = User::select()
+        .left_join_on::<Ride>(|on| {
+            on.eq(User::id, Ride::user_id)
+                .and(Ride::status.eq("completed") | Ride::status.eq("assigned"))
+        })
+        .right_join(Ride::driver_id, Driver::id)
+        .columns((Driver::name, User::name, Ride::fare_cents))
+        .filter(Driver::city.eq("Beira").or_across(User::name.eq("Ana")));
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        r#"SELECT "drivers"."name", "users"."name", "rides"."fare_cents" FROM "users" LEFT JOIN "rides" ON ("users"."id" = "rides"."user_id" AND ("rides"."status" = $1 OR "rides"."status" = $2)) RIGHT JOIN "drivers" ON "rides"."driver_id" = "drivers"."id" WHERE ("drivers"."city" = $3 OR "users"."name" = $4)"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Sqlite)),
+        r#"SELECT "drivers"."name", "users"."name", "rides"."fare_cents" FROM "users" LEFT JOIN "rides" ON ("users"."id" = "rides"."user_id" AND ("rides"."status" = ? OR "rides"."status" = ?)) RIGHT JOIN "drivers" ON "rides"."driver_id" = "drivers"."id" WHERE ("drivers"."city" = ? OR "users"."name" = ?)"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        "SELECT `drivers`.`name`, `users`.`name`, `rides`.`fare_cents` FROM `users` LEFT JOIN `rides` ON (`users`.`id` = `rides`.`user_id` AND (`rides`.`status` = ? OR `rides`.`status` = ?)) RIGHT JOIN `drivers` ON `rides`.`driver_id` = `drivers`.`id` WHERE (`drivers`.`city` = ? OR `users`.`name` = ?)"
+    );
+    assert_eq!(
+        query.to_sql().params(),
+        [r#""completed""#, r#""assigned""#, r#""Beira""#, r#""Ana""#]
+    );
+
+    let full = Ride::select()
+        .full_join_on::<Driver>(|on| on.eq(Ride::driver_id, Driver::id))
+        .columns((Ride::id, Driver::id));
+    assert_eq!(
+        sql(full.to_sql_for(Backend::Postgres)),
+        r#"SELECT "rides"."id", "drivers"."id" FROM "rides" FULL JOIN "drivers" ON "rides"."driver_id" = "drivers"."id""#
+    );
+    assert_eq!(
+        sql(full.to_sql_for(Backend::Sqlite)),
+        r#"SELECT "rides"."id", "drivers"."id" FROM "rides" FULL JOIN "drivers" ON "rides"."driver_id" = "drivers"."id""#
+    );
+    let mysql = sql(full.to_sql_for(Backend::MySql));
+    assert!(
+        mysql.starts_with("/* ") && mysql.contains("FULL JOIN"),
+        "{mysql}"
+    );
+
+    // An ON of values only (no column equality) is a filtered cross join.
+    let cross = Ride::select()
+        .inner_join_on::<Driver>(|on| on.and(Driver::city.eq("Maputo")))
+        .columns((Ride::id, Driver::id));
+    assert_eq!(
+        sql(cross.to_sql()),
+        r#"SELECT "rides"."id", "drivers"."id" FROM "rides" INNER JOIN "drivers" ON "drivers"."city" = $1"#
+    );
+    let cross_all = Ride::select()
+        .inner_join_on::<Driver>(|on| on)
+        .columns((Ride::id, Driver::id));
+    assert!(sql(cross_all.to_sql()).ends_with(r#"INNER JOIN "drivers" ON 1 = 1"#));
 }
 
 #[test]

@@ -36,21 +36,27 @@ use crate::types::{Bind, Param};
 ///     r#"SELECT "users"."id", "users"."name", "users"."age", "users"."deleted_at" FROM "users" WHERE ("users"."age" >= $1 AND "users"."deleted_at" IS NULL) ORDER BY "users"."name" ASC"#
 /// );
 /// ```
-pub struct Column<T, V> {
+///
+/// `N` says whether the column can hold NULL ([`NotNull`] or [`MaybeNull`], read by
+/// the derive from the field's type): a column of the optional side of an outer join
+/// is decoded as `Option<V>` when it is [`NotNull`], and as its own `V` (already an
+/// `Option`) when it is [`MaybeNull`].
+pub struct Column<T, V, N = NotNull> {
     index: usize,
     name: &'static str,
     get: fn(&T) -> &V,
+    _null: PhantomData<fn() -> N>,
 }
 
-impl<T, V> Clone for Column<T, V> {
+impl<T, V, N> Clone for Column<T, V, N> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<T, V> Copy for Column<T, V> {}
+impl<T, V, N> Copy for Column<T, V, N> {}
 
-impl<T: Table, V> fmt::Debug for Column<T, V> {
+impl<T: Table, V, N> fmt::Debug for Column<T, V, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", T::NAME, self.name)
     }
@@ -145,7 +151,7 @@ impl IntoValue<Option<String>> for &str {
 #[diagnostic::on_unimplemented(
     message = "the column's type `{Self}` is not nullable",
     label = "`is_null` / `is_not_null` need a column whose field is an `Option<_>`",
-    note = "a non-Option field can never be NULL, so the test would always be false"
+    note = "a non-Option field is never NULL in its table, so the test would always be false; to find the rows an outer join left unmatched, write `.nullable().is_null()`"
 )]
 pub trait Nullable {
     /// The type inside the `Option`.
@@ -220,10 +226,88 @@ impl<V> Comparable<V> for V {}
 impl<V> Comparable<Option<V>> for V {}
 impl<V> Comparable<V> for Option<V> {}
 
-impl<T: Table, V> Column<T, V> {
+/// Whether a column can hold NULL: [`NotNull`] or [`MaybeNull`]. `#[derive(Table)]`
+/// reads it from the field's type (`Option<…>` or not) and writes it into the
+/// column's type; code that uses columns never names it.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+/// use txova_db::column::{MaybeNull, NotNull};
+///
+/// let _: txova_db::Column<Ride, i64, NotNull> = Ride::fare_cents;
+/// let _: txova_db::Column<Ride, Option<i64>, MaybeNull> = Ride::driver_id;
+/// ```
+pub trait Nullability: nullability::Sealed + 'static {
+    /// The type a value `V` of such a column decodes into when the row it belongs to
+    /// may be missing (the optional side of an outer join): `Option<V>` for
+    /// [`NotNull`], `V` itself (already an `Option`) for [`MaybeNull`].
+    type OrNull<V>;
+}
+
+mod nullability {
+    pub trait Sealed {}
+    impl Sealed for super::NotNull {}
+    impl Sealed for super::MaybeNull {}
+}
+
+/// A column that never holds NULL (its field is not an `Option`); see [`Nullability`].
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+/// let _: txova_db::Column<Ride, String, txova_db::column::NotNull> = Ride::status;
+/// ```
+pub struct NotNull;
+
+/// A column that may hold NULL (its field is an `Option`); see [`Nullability`].
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+/// let _: txova_db::Column<Ride, Option<i64>, txova_db::column::MaybeNull> = Ride::driver_id;
+/// ```
+pub struct MaybeNull;
+
+/// Columns that are never NULL ([`NotNull`]), which keyset pagination requires: a
+/// row whose key is NULL would be on no page.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table, Debug)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key, generated)] id: i64, status: String, #[column(sortable)] fare_cents: i64, driver_id: Option<i64> }
+/// fn never_null<V, N: txova_db::column::NeverNull>(_: txova_db::Column<Ride, V, N>) {}
+/// never_null(Ride::fare_cents);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "keyset pagination needs columns that are never NULL",
+    label = "this column's field is an `Option`",
+    note = "a row whose key is NULL would be on no page: paginate by NOT NULL columns (with the primary key as the tie-breaker), or by offset with `.paginate(..)`"
+)]
+pub trait NeverNull: Nullability {}
+
+impl NeverNull for NotNull {}
+
+impl Nullability for NotNull {
+    type OrNull<V> = Option<V>;
+}
+
+impl Nullability for MaybeNull {
+    type OrNull<V> = V;
+}
+
+impl<T: Table, V, N> Column<T, V, N> {
     #[doc(hidden)]
     pub const fn new(index: usize, name: &'static str, get: fn(&T) -> &V) -> Self {
-        Self { index, name, get }
+        Self {
+            index,
+            name,
+            get,
+            _null: PhantomData,
+        }
     }
 
     /// The column's SQL name.
@@ -276,15 +360,21 @@ impl<T: Table, V> Column<T, V> {
         Order::new(self.col_ref(), direction)
     }
 
-    /// Selects this column as `Option<V>`, for the nullable side of a LEFT or RIGHT join.
+    /// Selects this column as `Option<V>` whatever side of a join it is on. (A column
+    /// of the optional side of an outer join is selected as an `Option` without it.)
     pub fn nullable(self) -> NullableColumn<T, V> {
-        NullableColumn(self)
+        NullableColumn(Column {
+            index: self.index,
+            name: self.name,
+            get: self.get,
+            _null: PhantomData,
+        })
     }
 }
 
 macro_rules! subquery_comparisons {
     ($($method:ident => $op:literal),* $(,)?) => {
-        impl<T: Table, V> Column<T, V> {
+        impl<T: Table, V, N> Column<T, V, N> {
             $(
                 #[doc = concat!("`column ", $op, " (SELECT …)` against a subquery of one value; see [`eq_query`](Self::eq_query).")]
                 pub fn $method<Q: 'static, W: 'static>(self, query: crate::Select<Q, W>) -> Expr<T>
@@ -310,7 +400,7 @@ subquery_comparisons! {
     ge_query => ">=",
 }
 
-impl<T: Table, V> Column<T, V> {
+impl<T: Table, V, N> Column<T, V, N> {
     /// `column = (SELECT …)` against a subquery of one value (an aggregate, say). A
     /// subquery that finds no row gives NULL, which no row equals; one that finds
     /// several rows fails on the server. `ne_query`, `lt_query`, `le_query`,
@@ -343,7 +433,7 @@ impl<T: Table, V> Column<T, V> {
 
 macro_rules! comparisons {
     ($($(#[$doc:meta])* $method:ident => $op:literal),* $(,)?) => {
-        impl<T: Table, V: Bind + 'static> Column<T, V> {
+        impl<T: Table, V: Bind + 'static, N> Column<T, V, N> {
             $(
                 $(#[$doc])*
                 pub fn $method(self, value: impl IntoValue<V>) -> Expr<T> {
@@ -369,7 +459,7 @@ comparisons! {
     ge => ">=",
 }
 
-impl<T: Table, V: Bind + 'static> Column<T, V> {
+impl<T: Table, V: Bind + 'static, N> Column<T, V, N> {
     fn compare(self, op: &'static str, value: impl IntoValue<V>) -> Expr<T> {
         Expr::new(Node::Compare {
             column: self.col_ref(),
@@ -498,7 +588,7 @@ impl<T: Table, V: Bind + 'static> Column<T, V> {
     }
 
     /// `column = other` (for conditions between columns of the same row or a join).
-    pub fn eq_column<U: Table, W>(self, other: Column<U, W>) -> Expr<T>
+    pub fn eq_column<U: Table, W, M>(self, other: Column<U, W, M>) -> Expr<T>
     where
         V: Comparable<W>,
     {
@@ -512,7 +602,7 @@ impl<T: Table, V: Bind + 'static> Column<T, V> {
 
 // The bounds sit on the methods, not the impl, so a misuse reports the traits'
 // `on_unimplemented` messages rather than "method exists but bounds not satisfied".
-impl<T: Table, V> Column<T, V> {
+impl<T: Table, V, N> Column<T, V, N> {
     /// `column LIKE pattern`, case-sensitive on every backend (`%` any run, `_` one
     /// character, `\` escapes). On SQLite, whose LIKE ignores ASCII case, it is written
     /// as an equivalent `GLOB`.
@@ -541,7 +631,7 @@ impl<T: Table, V> Column<T, V> {
     }
 }
 
-impl<T: Table, V> Column<T, V> {
+impl<T: Table, V, N> Column<T, V, N> {
     /// `column IS NULL` (only for `Option` fields).
     pub fn is_null(self) -> Expr<T>
     where
@@ -591,6 +681,43 @@ impl<T, V> Clone for NullableColumn<T, V> {
     }
 }
 impl<T, V> Copy for NullableColumn<T, V> {}
+
+impl<T: Table, V> NullableColumn<T, V> {
+    /// `column IS NULL`, of any column: after an outer join, a column of the optional
+    /// side that is never NULL in its table is NULL where its row is missing, which
+    /// finds the rows with no match (an anti-join).
+    ///
+    /// ```
+    /// use txova_db::Table;
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "users")]
+    /// struct User { #[column(primary_key)] id: i64, name: String }
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, user_id: i64 }
+    ///
+    /// // Users who never rode.
+    /// let idle = User::select()
+    ///     .left_join(User::id, Ride::user_id)
+    ///     .filter(Ride::id.nullable().is_null());
+    /// assert!(idle.to_sql().sql().ends_with(r#"WHERE "rides"."id" IS NULL"#));
+    /// ```
+    pub fn is_null(self) -> Expr<T> {
+        Expr::new(Node::Null {
+            column: self.0.col_ref(),
+            negated: false,
+        })
+    }
+
+    /// `column IS NOT NULL`, of any column; see [`is_null`](Self::is_null).
+    pub fn is_not_null(self) -> Expr<T> {
+        Expr::new(Node::Null {
+            column: self.0.col_ref(),
+            negated: true,
+        })
+    }
+}
 
 /// A column of `T` known only at runtime, from [`Table::column_named`] or
 /// [`Column::erase`]: it is always one of `T`'s columns.
@@ -755,7 +882,7 @@ impl<T> Order<T> {
     }
 
     #[doc(hidden)]
-    pub fn __from_column<V>(column: Column<T, V>, direction: Direction) -> Self
+    pub fn __from_column<V, N>(column: Column<T, V, N>, direction: Direction) -> Self
     where
         T: Table,
     {

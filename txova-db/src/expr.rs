@@ -4,6 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::column::Nullability;
 use crate::sql::SqlWriter;
 use crate::sql::ast::Node;
 use crate::table::Table;
@@ -125,22 +126,84 @@ impl<S> Expr<S> {
         conditions.into_iter().fold(Self::never(), Self::or)
     }
 
+    /// Both conditions, over different tables: `Ride::status.eq("done")
+    /// .and_across(Driver::city.eq("Beira"))`. (`&` combines conditions of one
+    /// table.) The query it filters must have both tables.
+    ///
+    /// ```
+    /// use txova_db::Table;
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64>, fare_cents: i64 }
+    /// #[derive(Table)]
+    /// #[table(name = "drivers")]
+    /// struct Driver { #[column(primary_key)] id: i64, city: String }
+    ///
+    /// let dear_in_beira = Ride::fare_cents.gt(5_000).and_across(Driver::city.eq("Beira"));
+    /// let select = Ride::select().inner_join(Ride::driver_id, Driver::id).filter(dear_in_beira);
+    /// assert!(select.to_sql().sql().ends_with(r#"WHERE ("rides"."fare_cents" > $1 AND "drivers"."city" = $2)"#));
+    /// ```
+    pub fn and_across<U>(self, other: Expr<U>) -> Expr<Both<S, U>> {
+        Expr::new(Expr::<()>::new(self.node).and(Expr::new(other.node)).node)
+    }
+
+    /// Either condition, over different tables; see [`and_across`](Self::and_across).
+    ///
+    /// ```
+    /// use txova_db::Table;
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+    /// #[derive(Table)]
+    /// #[table(name = "drivers")]
+    /// struct Driver { #[column(primary_key)] id: i64, name: String }
+    ///
+    /// // The rides with no driver and the drivers with no ride.
+    /// let unmatched = Ride::select()
+    ///     .full_join(Ride::driver_id, Driver::id)
+    ///     .filter(Ride::id.nullable().is_null().or_across(Driver::id.nullable().is_null()));
+    /// assert!(unmatched.to_sql().sql().ends_with(r#"WHERE ("rides"."id" IS NULL OR "drivers"."id" IS NULL)"#));
+    /// ```
+    pub fn or_across<U>(self, other: Expr<U>) -> Expr<Both<S, U>> {
+        Expr::new(Expr::<()>::new(self.node).or(Expr::new(other.node)).node)
+    }
+
     pub(crate) fn is_always(&self) -> bool {
         matches!(self.node, Node::Const(true))
     }
 }
 
-impl<S> std::ops::BitAnd for Expr<S> {
+/// `&` and `|` combine conditions on one table (or one set of tables); conditions on
+/// different tables combine with [`Expr::and_across`] and [`Expr::or_across`].
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// let _ = Ride::id.gt(1) & Ride::driver_id.is_null();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`&` and `|` combine conditions on one table: this one is on `{Self}`, the other on `{S}`",
+    label = "a condition on `{Self}`",
+    note = "combine conditions on different tables with `.and_across(..)` or `.or_across(..)`"
+)]
+pub trait SameTables<S> {}
+
+impl<S> SameTables<S> for S {}
+
+impl<S, U: SameTables<S>> std::ops::BitAnd<Expr<U>> for Expr<S> {
     type Output = Self;
-    fn bitand(self, rhs: Self) -> Self {
-        self.and(rhs)
+    fn bitand(self, rhs: Expr<U>) -> Self {
+        self.and(Expr::new(rhs.node))
     }
 }
 
-impl<S> std::ops::BitOr for Expr<S> {
+impl<S, U: SameTables<S>> std::ops::BitOr<Expr<U>> for Expr<S> {
     type Output = Self;
-    fn bitor(self, rhs: Self) -> Self {
-        self.or(rhs)
+    fn bitor(self, rhs: Expr<U>) -> Self {
+        self.or(Expr::new(rhs.node))
     }
 }
 
@@ -199,7 +262,83 @@ impl<S> fmt::Debug for Expr<S> {
     label = "this condition or column belongs to `{X}`",
     note = "join `{X}` first (`.inner_join(..)`), or use a column of the table you select from"
 )]
-pub trait Contains<X, I> {}
+pub trait Contains<X, I> {
+    /// Whether `X`'s row is always there ([`Required`]) or may be missing, all NULL,
+    /// because `X` is on the optional side of an outer join ([`Optional`]).
+    type Side: Side;
+}
+
+/// Whether a table's row is always present in a query's rows: [`Required`] or
+/// [`Optional`]. A selected column's output type follows from it (see [`Join`]).
+///
+/// ```
+/// use txova_db::Table;
+/// use txova_db::expr::{Contains, Here, Optional, Required, There};
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64 }
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, user_id: i64 }
+///
+/// // In `users LEFT JOIN rides`, the user is always there, the ride may not be.
+/// type Source = txova_db::expr::LeftJoin<User, Ride>;
+/// fn side<S: Contains<X, I, Side = Wanted>, X, I, Wanted>() {}
+/// side::<Source, User, There<Here>, Required>();
+/// side::<Source, Ride, Here, Optional>();
+/// ```
+pub trait Side: side::Sealed + 'static {
+    /// What a column holding `V` (of nullability `N`) decodes into on this side.
+    type Value<V, N: Nullability>;
+}
+
+mod side {
+    pub trait Sealed {}
+    impl Sealed for super::Required {}
+    impl Sealed for super::Optional {}
+}
+
+/// The side of a table whose row every result row has: the table selected from, and
+/// the tables joined with `INNER JOIN` (and the right one of a `RIGHT JOIN`). Its
+/// columns decode as their own type.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// // Both sides of an inner join are required: a driver's name is a `String`.
+/// let _: &txova_db::Select<txova_db::Join<Ride, Driver>, (i64, String)> =
+///     &Ride::select().inner_join(Ride::driver_id, Driver::id).columns((Ride::id, Driver::name));
+/// ```
+pub struct Required;
+
+/// The side of a table whose row may be missing from a result row, its columns all
+/// NULL: the joined table of a `LEFT JOIN`, the tables before a `RIGHT JOIN`, both
+/// sides of a `FULL JOIN`. Its columns decode as `Option<V>` (a column that is an
+/// `Option` already stays one).
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// // A ride may have no driver: the driver's name is an `Option<String>`.
+/// let _: &txova_db::Select<txova_db::expr::LeftJoin<Ride, Driver>, (i64, Option<String>)> =
+///     &Ride::select().left_join(Ride::driver_id, Driver::id).columns((Ride::id, Driver::name));
+/// ```
+pub struct Optional;
+
+impl Side for Required {
+    type Value<V, N: Nullability> = V;
+}
+
+impl Side for Optional {
+    type Value<V, N: Nullability> = N::OrNull<V>;
+}
 
 /// Index marker: the table is the last one joined (or the only one).
 ///
@@ -246,9 +385,138 @@ pub struct There<I>(PhantomData<I>);
 /// ```
 pub struct Join<S, U>(PhantomData<fn() -> (S, U)>);
 
-impl<T: Table> Contains<T, Here> for T {}
-impl<S, U: Table> Contains<U, Here> for Join<S, U> {}
-impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for Join<S, U> {}
+/// The tables `S` with `U` joined by `LEFT JOIN`: `U`'s columns are selected as
+/// `Option`s ([`Optional`]).
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, name: String }
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, user_id: i64, driver_id: Option<i64> }
+///
+/// // Every user, with each of their rides if they have any.
+/// let select = User::select()
+///     .left_join(User::id, Ride::user_id)
+///     .columns((User::name, Ride::id, Ride::driver_id));
+/// let _: &txova_db::Select<txova_db::expr::LeftJoin<User, Ride>, (String, Option<i64>, Option<i64>)> =
+///     &select;
+/// ```
+pub struct LeftJoin<S, U>(PhantomData<fn() -> (S, U)>);
+
+/// The tables `S` with `U` joined by `RIGHT JOIN`: the columns of `S`'s tables are
+/// selected as `Option`s ([`Optional`]), `U`'s as they are.
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, name: String }
+///
+/// // Every driver, with each of their rides if they have any.
+/// let select = Ride::select()
+///     .right_join(Ride::driver_id, Driver::id)
+///     .columns((Driver::name, Ride::id));
+/// let _: &txova_db::Select<txova_db::expr::RightJoin<Ride, Driver>, (String, Option<i64>)> =
+///     &select;
+/// ```
+pub struct RightJoin<S, U>(PhantomData<fn() -> (S, U)>);
+
+/// The tables `S` with `U` joined by `FULL JOIN`: every column is selected as an
+/// `Option` ([`Optional`]).
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, name: String }
+///
+/// let select = Ride::select()
+///     .full_join(Ride::driver_id, Driver::id)
+///     .columns((Ride::id, Driver::name));
+/// let _: &txova_db::Select<txova_db::expr::FullJoin<Ride, Driver>, (Option<i64>, Option<String>)> =
+///     &select;
+/// ```
+pub struct FullJoin<S, U>(PhantomData<fn() -> (S, U)>);
+
+impl<T: Table> Contains<T, Here> for T {
+    type Side = Required;
+}
+
+impl<S, U: Table> Contains<U, Here> for Join<S, U> {
+    type Side = Required;
+}
+impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for Join<S, U> {
+    type Side = S::Side;
+}
+
+impl<S, U: Table> Contains<U, Here> for LeftJoin<S, U> {
+    type Side = Optional;
+}
+impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for LeftJoin<S, U> {
+    type Side = S::Side;
+}
+
+impl<S, U: Table> Contains<U, Here> for RightJoin<S, U> {
+    type Side = Required;
+}
+impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for RightJoin<S, U> {
+    type Side = Optional;
+}
+
+impl<S, U: Table> Contains<U, Here> for FullJoin<S, U> {
+    type Side = Optional;
+}
+impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for FullJoin<S, U> {
+    type Side = Optional;
+}
+
+/// The tables of a condition over two of them, from [`Expr::and_across`] and
+/// [`Expr::or_across`]: a query may take it when it has both.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// use txova_db::expr::{Both, Expr};
+///
+/// let _: Expr<Both<Ride, Driver>> = Ride::id.eq(1).or_across(Driver::name.eq("Rui"));
+/// ```
+pub struct Both<A, B>(PhantomData<fn() -> (A, B)>);
+
+/// Index marker of [`Both`]: where each of the two tables is. Inferred, never written.
+///
+/// ```
+/// # use txova_db::Table;
+/// # #[derive(Table)] #[table(name = "rides")]
+/// # struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64> }
+/// # #[derive(Table)] #[table(name = "drivers")]
+/// # struct Driver { #[column(primary_key)] id: i64, name: String }
+/// let _ = Ride::select()
+///     .inner_join(Ride::driver_id, Driver::id)
+///     .filter(Ride::id.eq(1).or_across(Driver::name.eq("Rui")));
+/// ```
+pub struct Each<I, K>(PhantomData<fn() -> (I, K)>);
+
+impl<S, A, B, I, K> Contains<Both<A, B>, Each<I, K>> for S
+where
+    S: Contains<A, I> + Contains<B, K>,
+{
+    type Side = Required;
+}
 
 /// A value bound for a condition, boxed; see [`Expr::raw`].
 pub fn param<V: Bind + 'static>(value: V) -> Arc<dyn Param> {

@@ -46,14 +46,14 @@ pub use db::{
 };
 pub use error::{AbortCause, Backend, ConfigError, DatabaseError, Error, ErrorKind};
 pub use executor::{ExecuteResult, Executor, RowStream};
-pub use expr::{Expr, Join};
+pub use expr::{Expr, FullJoin, Join, LeftJoin, RightJoin};
 pub use migrate::Migrator;
 pub use page::{KeysetPage, KeysetRequest, Page, PageRequest};
 pub use plan::{Buffers, IndexAdvice, Plan, PlanNode};
 pub use query::{Query, query};
 pub use row::{ColumnRef, Row};
 pub use schema::{SchemaProblem, SchemaReport, TablesReport, verify_schema, verify_tables};
-pub use select::{Select, avg, count, count_of, exists, max, min, not_exists, scalar, sum};
+pub use select::{On, Select, avg, count, count_of, exists, max, min, not_exists, scalar, sum};
 pub use table::{PrimaryKey, Table};
 pub use transaction::{Isolation, RetryPolicy, Transaction, Tx, TxOptions, UsesDb};
 pub use write::{Delete, Insert, Update};

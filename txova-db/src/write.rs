@@ -89,15 +89,15 @@ pub trait ColumnList<T> {
     fn names(self) -> Vec<&'static str>;
 }
 
-impl<T: Table, V, const N: usize> ColumnList<T> for [Column<T, V>; N] {
+impl<T: Table, V, N, const LEN: usize> ColumnList<T> for [Column<T, V, N>; LEN] {
     fn names(self) -> Vec<&'static str> {
         self.iter().map(|c| c.name()).collect()
     }
 }
 
 macro_rules! column_tuple {
-    ($($V:ident $c:ident),+) => {
-        impl<T: Table, $($V),+> ColumnList<T> for ($(Column<T, $V>,)+) {
+    ($($V:ident $N:ident $c:ident),+) => {
+        impl<T: Table, $($V, $N),+> ColumnList<T> for ($(Column<T, $V, $N>,)+) {
             fn names(self) -> Vec<&'static str> {
                 let ($($c,)+) = self;
                 vec![$($c.name()),+]
@@ -106,12 +106,12 @@ macro_rules! column_tuple {
     };
 }
 
-column_tuple!(A a);
-column_tuple!(A a, B b);
-column_tuple!(A a, B b, C c);
-column_tuple!(A a, B b, C c, D d);
-column_tuple!(A a, B b, C c, D d, E e);
-column_tuple!(A a, B b, C c, D d, E e, F f);
+column_tuple!(A NA a);
+column_tuple!(A NA a, B NB b);
+column_tuple!(A NA a, B NB b, C NC c);
+column_tuple!(A NA a, B NB b, C NC c, D ND d);
+column_tuple!(A NA a, B NB b, C NC c, D ND d, E NE e);
+column_tuple!(A NA a, B NB b, C NC c, D ND d, E NE e, F NF f);
 
 impl<'r, T: Table> Insert<'r, T> {
     pub(crate) fn rows(rows: impl IntoIterator<Item = &'r T>) -> Self {
@@ -860,9 +860,9 @@ impl<T: Table> Update<T, Unfiltered> {
 
 impl<T: Table, F> Update<T, F> {
     /// `SET column = value`.
-    pub fn set<V: Bind + 'static>(
+    pub fn set<V: Bind + 'static, N>(
         mut self,
-        column: Column<T, V>,
+        column: Column<T, V, N>,
         value: impl IntoValue<V>,
     ) -> Self {
         self.set.push((column.name(), Arc::new(value.into_value())));

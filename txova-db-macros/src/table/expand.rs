@@ -7,6 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
 use super::ast::{Container, Field, pascal_case};
+use super::rust_type::FieldType;
 
 pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
     let ident = container.ident;
@@ -105,9 +106,14 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         let ty = field.ty;
         let name = &field.column_name;
         let doc = format!("Column `{name}` of table `{table_name}`.");
+        let nullability = if FieldType::read(ty).optional {
+            quote!(::txova_db::__private::MaybeNull)
+        } else {
+            quote!(::txova_db::__private::NotNull)
+        };
         quote_spanned! {field.ident.span()=>
             #[doc = #doc]
-            #vis const #field_ident: ::txova_db::__private::Column<#ident, #ty> =
+            #vis const #field_ident: ::txova_db::__private::Column<#ident, #ty, #nullability> =
                 ::txova_db::__private::Column::new(#index, #name, |row: &#ident| &row.#field_ident);
         }
     });

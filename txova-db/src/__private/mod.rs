@@ -7,7 +7,7 @@ pub use crate::types::backend;
 pub use array::{ArrayParamFallback, ArrayParamViaPostgres, ArrayProbe};
 
 pub use crate::cache::{Cache, CacheKey, UsesCache};
-pub use crate::column::{Column, Direction, Order};
+pub use crate::column::{Column, Direction, MaybeNull, NotNull, Order};
 pub use crate::db::Db;
 pub use crate::error::{Error, InvalidSortKey};
 pub use crate::lock::{LockOptions, Locks, UsesLocks};

@@ -62,7 +62,9 @@ impl<X> std::ops::BitOr for Having<X> {
 /// ```
 pub struct AnyTable;
 
-impl<S> Contains<(), AnyTable> for S {}
+impl<S> Contains<(), AnyTable> for S {
+    type Side = crate::expr::Required;
+}
 
 /// An aggregate function over table `X` (or over no table, for `count()`) whose
 /// value decodes into `Out`.
@@ -158,7 +160,7 @@ pub fn count() -> Aggregate<(), i64> {
 }
 
 /// `COUNT(column)`: the rows where `column` is not NULL.
-pub fn count_of<X: Table, V>(column: Column<X, V>) -> Aggregate<X, i64> {
+pub fn count_of<X: Table, V, N>(column: Column<X, V, N>) -> Aggregate<X, i64> {
     Aggregate {
         aggregate: AggregateRef {
             function: "COUNT",
@@ -209,7 +211,7 @@ numeric!(f64, true: f32, f64);
 
 /// `SUM(column)`: `None` when no row has a value. Cast so that every backend returns
 /// `i64` for integers and `f64` for floats (Postgres would return NUMERIC).
-pub fn sum<X: Table, V: Numeric>(column: Column<X, V>) -> Aggregate<X, Option<V::Sum>> {
+pub fn sum<X: Table, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V::Sum>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "SUM",
@@ -221,7 +223,7 @@ pub fn sum<X: Table, V: Numeric>(column: Column<X, V>) -> Aggregate<X, Option<V:
 }
 
 /// `AVG(column)` as `f64`.
-pub fn avg<X: Table, V: Numeric>(column: Column<X, V>) -> Aggregate<X, Option<f64>> {
+pub fn avg<X: Table, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Option<f64>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "AVG",
@@ -233,7 +235,7 @@ pub fn avg<X: Table, V: Numeric>(column: Column<X, V>) -> Aggregate<X, Option<f6
 }
 
 /// `MIN(column)`.
-pub fn min<X: Table, V>(column: Column<X, V>) -> Aggregate<X, Option<V>> {
+pub fn min<X: Table, V, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "MIN",
@@ -245,7 +247,7 @@ pub fn min<X: Table, V>(column: Column<X, V>) -> Aggregate<X, Option<V>> {
 }
 
 /// `MAX(column)`.
-pub fn max<X: Table, V>(column: Column<X, V>) -> Aggregate<X, Option<V>> {
+pub fn max<X: Table, V, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "MAX",

@@ -6,10 +6,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::column::{Comparable, NeverNull};
 use crate::column::{AnyColumn, Column, Direction, Order};
 use crate::error::{Backend, Error};
 use crate::executor::{Executor, RowStream, fetch_all_decoded, within};
-use crate::expr::{Contains, Expr, Join};
+use crate::expr::{Contains, Expr, FullJoin, Join, LeftJoin, RightJoin};
 use crate::page::{KeysetPage, KeysetRequest, Page, PageRequest};
 use crate::row::Row;
 use crate::sql::ast::{AggregateRef, ColRef, Node};
@@ -112,9 +113,28 @@ impl FromClause {
 }
 
 struct JoinClause {
-    kind: &'static str,
+    kind: JoinKind,
     table: &'static str,
     on: Node,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+impl JoinKind {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Inner => "INNER JOIN",
+            Self::Left => "LEFT JOIN",
+            Self::Right => "RIGHT JOIN",
+            Self::Full => "FULL JOIN",
+        }
+    }
 }
 
 /// One item of the select list (plumbing of [`Selection`]).
@@ -498,8 +518,14 @@ impl<S, O> Select<S, O> {
         w.push(" FROM ");
         w.ident(table);
         for join in &self.joins {
+            if join.kind == JoinKind::Full && w.backend() == Backend::MySql {
+                return Err(Error::Unsupported {
+                    feature: "FULL JOIN",
+                    backend: Backend::MySql,
+                });
+            }
             w.push(" ");
-            w.push(join.kind);
+            w.push(join.kind.sql());
             w.push(" ");
             w.ident(join.table);
             w.push(" ON ");
@@ -864,7 +890,7 @@ impl<S, O> Select<S, O> {
     }
 
     /// `GROUP BY column` (call again for more columns).
-    pub fn group_by<X, V, I>(mut self, column: Column<X, V>) -> Self
+    pub fn group_by<X, V, N, I>(mut self, column: Column<X, V, N>) -> Self
     where
         X: Table,
         S: Contains<X, I>,
@@ -883,27 +909,17 @@ impl<S, O> Select<S, O> {
         self
     }
 
-    fn join<X, U, V, W, I>(
+    /// Adds `kind U ON on` and retypes the query: its source becomes `J`, its rows
+    /// `O2` (decoded by `decode`).
+    fn joined<J, O2>(
         self,
-        kind: &'static str,
-        left: Column<X, V>,
-        right: Column<U, W>,
-    ) -> Select<Join<S, U>, O>
-    where
-        X: Table,
-        U: Table,
-        S: Contains<X, I>,
-    {
+        kind: JoinKind,
+        table: &'static str,
+        on: Node,
+        decode: fn(Row) -> Result<O2, Error>,
+    ) -> Select<J, O2> {
         let mut joins = self.joins;
-        joins.push(JoinClause {
-            kind,
-            table: U::NAME,
-            on: Node::ColumnCompare {
-                left: left.col_ref(),
-                op: "=",
-                right: right.col_ref(),
-            },
-        });
+        joins.push(JoinClause { kind, table, on });
         Select {
             from: self.from,
             joins,
@@ -916,7 +932,7 @@ impl<S, O> Select<S, O> {
             offset: self.offset,
             lock: self.lock,
             timeout: self.timeout,
-            decode: self.decode,
+            decode,
             _source: PhantomData,
         }
     }
@@ -946,50 +962,226 @@ impl<S, O> Select<S, O> {
     }
 
     /// `INNER JOIN U ON left = right`, where `left` is a column of a table already in
-    /// the query and `right` a column of the table joined.
-    pub fn inner_join<X, U, V, W, I>(
+    /// the query and `right` a column of the table joined. For a condition of more
+    /// than one equality, see [`inner_join_on`](Self::inner_join_on).
+    pub fn inner_join<X, U, V, N, W, M, I>(
         self,
-        left: Column<X, V>,
-        right: Column<U, W>,
+        left: Column<X, V, N>,
+        right: Column<U, W, M>,
     ) -> Select<Join<S, U>, O>
     where
         X: Table,
         U: Table,
         S: Contains<X, I>,
-        V: crate::column::Comparable<W>,
+        V: Comparable<W>,
     {
-        self.join("INNER JOIN", left, right)
+        let decode = self.decode;
+        self.joined(JoinKind::Inner, U::NAME, equal(&left, &right), decode)
     }
 
-    /// `LEFT JOIN U ON left = right`; select `U`'s columns with `.nullable()`.
-    pub fn left_join<X, U, V, W, I>(
+    /// `LEFT JOIN U ON left = right`: every row of the query so far, with `U`'s
+    /// matching rows or none. `U`'s columns are selected as `Option`s
+    /// ([`Optional`](crate::expr::Optional)).
+    pub fn left_join<X, U, V, N, W, M, I>(
         self,
-        left: Column<X, V>,
-        right: Column<U, W>,
-    ) -> Select<Join<S, U>, O>
+        left: Column<X, V, N>,
+        right: Column<U, W, M>,
+    ) -> Select<LeftJoin<S, U>, O>
     where
         X: Table,
         U: Table,
         S: Contains<X, I>,
-        V: crate::column::Comparable<W>,
+        V: Comparable<W>,
     {
-        self.join("LEFT JOIN", left, right)
+        let decode = self.decode;
+        self.joined(JoinKind::Left, U::NAME, equal(&left, &right), decode)
     }
 
-    /// `RIGHT JOIN U ON left = right`; select the left side's columns with
-    /// `.nullable()`.
-    pub fn right_join<X, U, V, W, I>(
+    /// `RIGHT JOIN U ON left = right`: every row of `U`, with the query's matching
+    /// rows or none, so the tables before it are selected as `Option`s
+    /// ([`Optional`](crate::expr::Optional)). The rows selected so far could be
+    /// missing: the query's rows are [`Row`]s until `.columns(..)` says what to read.
+    pub fn right_join<X, U, V, N, W, M, I>(
         self,
-        left: Column<X, V>,
-        right: Column<U, W>,
-    ) -> Select<Join<S, U>, O>
+        left: Column<X, V, N>,
+        right: Column<U, W, M>,
+    ) -> Select<RightJoin<S, U>, Row>
     where
         X: Table,
         U: Table,
         S: Contains<X, I>,
-        V: crate::column::Comparable<W>,
+        V: Comparable<W>,
     {
-        self.join("RIGHT JOIN", left, right)
+        self.joined(JoinKind::Right, U::NAME, equal(&left, &right), Ok)
+    }
+
+    /// `FULL JOIN U ON left = right`: the rows of both sides, matched where they
+    /// match, so every column is selected as an `Option`. Postgres and SQLite have
+    /// it; on MySQL and MariaDB the query fails with [`Error::Unsupported`]. Its rows
+    /// are [`Row`]s until `.columns(..)` says what to read.
+    pub fn full_join<X, U, V, N, W, M, I>(
+        self,
+        left: Column<X, V, N>,
+        right: Column<U, W, M>,
+    ) -> Select<FullJoin<S, U>, Row>
+    where
+        X: Table,
+        U: Table,
+        S: Contains<X, I>,
+        V: Comparable<W>,
+    {
+        self.joined(JoinKind::Full, U::NAME, equal(&left, &right), Ok)
+    }
+
+    /// `INNER JOIN U ON …` with a condition of several parts, built by `on` from an
+    /// [`On`] that may name the columns of `U` and of every table already in the
+    /// query: equalities between columns ([`On::eq`]) and conditions on values
+    /// ([`On::and`]).
+    ///
+    /// ```
+    /// use txova_db::{Backend, Table};
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "users")]
+    /// struct User { #[column(primary_key)] id: i64, name: String }
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, user_id: i64, status: String }
+    ///
+    /// // Users with their active rides.
+    /// let select = User::select()
+    ///     .inner_join_on::<Ride>(|on| on.eq(User::id, Ride::user_id).and(Ride::status.eq("active")))
+    ///     .columns((User::name, Ride::id));
+    /// assert_eq!(
+    ///     select.to_sql_for(Backend::Postgres).sql(),
+    ///     r#"SELECT "users"."name", "rides"."id" FROM "users" INNER JOIN "rides" ON ("users"."id" = "rides"."user_id" AND "rides"."status" = $1)"#
+    /// );
+    /// ```
+    pub fn inner_join_on<U: Table>(
+        self,
+        on: impl FnOnce(On<Join<S, U>>) -> On<Join<S, U>>,
+    ) -> Select<Join<S, U>, O> {
+        let decode = self.decode;
+        self.joined(JoinKind::Inner, U::NAME, on(On::new()).node, decode)
+    }
+
+    /// `LEFT JOIN U ON …` with a condition of several parts; see
+    /// [`inner_join_on`](Self::inner_join_on) and [`left_join`](Self::left_join).
+    /// A condition on `U`'s values here chooses which of its rows join; the same
+    /// condition in `.filter(..)` would drop the rows that have none.
+    ///
+    /// ```
+    /// use txova_db::Table;
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "users")]
+    /// struct User { #[column(primary_key)] id: i64, name: String }
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, user_id: i64, status: String }
+    ///
+    /// // Every user, with their active ride if they have one.
+    /// let select = User::select()
+    ///     .left_join_on::<Ride>(|on| on.eq(User::id, Ride::user_id).and(Ride::status.eq("active")))
+    ///     .columns((User::name, Ride::id));
+    /// let _: &txova_db::Select<_, (String, Option<i64>)> = &select;
+    /// ```
+    pub fn left_join_on<U: Table>(
+        self,
+        on: impl FnOnce(On<LeftJoin<S, U>>) -> On<LeftJoin<S, U>>,
+    ) -> Select<LeftJoin<S, U>, O> {
+        let decode = self.decode;
+        self.joined(JoinKind::Left, U::NAME, on(On::new()).node, decode)
+    }
+
+    /// `RIGHT JOIN U ON …` with a condition of several parts; see
+    /// [`inner_join_on`](Self::inner_join_on) and [`right_join`](Self::right_join).
+    pub fn right_join_on<U: Table>(
+        self,
+        on: impl FnOnce(On<RightJoin<S, U>>) -> On<RightJoin<S, U>>,
+    ) -> Select<RightJoin<S, U>, Row> {
+        self.joined(JoinKind::Right, U::NAME, on(On::new()).node, Ok)
+    }
+
+    /// `FULL JOIN U ON …` with a condition of several parts; see
+    /// [`inner_join_on`](Self::inner_join_on) and [`full_join`](Self::full_join).
+    pub fn full_join_on<U: Table>(
+        self,
+        on: impl FnOnce(On<FullJoin<S, U>>) -> On<FullJoin<S, U>>,
+    ) -> Select<FullJoin<S, U>, Row> {
+        self.joined(JoinKind::Full, U::NAME, on(On::new()).node, Ok)
+    }
+}
+
+/// `left = right`, for a join's condition.
+fn equal<X: Table, V, N, U: Table, W, M>(left: &Column<X, V, N>, right: &Column<U, W, M>) -> Node {
+    Node::ColumnCompare {
+        left: left.col_ref(),
+        op: "=",
+        right: right.col_ref(),
+    }
+}
+
+/// The condition of a join, built in the closure given to
+/// [`Select::inner_join_on`] (and `left_join_on`, `right_join_on`, `full_join_on`):
+/// its parts may name the columns of `J`'s tables, the query's and the one joined.
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "rides")]
+/// struct Ride { #[column(primary_key)] id: i64, driver_id: Option<i64>, city: String }
+/// #[derive(Table)]
+/// #[table(name = "drivers")]
+/// struct Driver { #[column(primary_key)] id: i64, city: String, active: bool }
+///
+/// // The ride's driver, if they are active and in the ride's city.
+/// let _ = Ride::select().left_join_on::<Driver>(|on| {
+///     on.eq(Ride::driver_id, Driver::id)
+///         .eq(Ride::city, Driver::city)
+///         .and(Driver::active.eq(true))
+/// });
+/// ```
+#[must_use = "the condition is the closure's result: return it"]
+pub struct On<J> {
+    node: Node,
+    _source: PhantomData<fn() -> J>,
+}
+
+impl<J> On<J> {
+    fn new() -> Self {
+        Self {
+            node: Node::Const(true),
+            _source: PhantomData,
+        }
+    }
+
+    fn push(self, node: Node) -> Self {
+        Self {
+            node: Expr::<()>::new(self.node).and(Expr::new(node)).node,
+            _source: PhantomData,
+        }
+    }
+
+    /// And `left = right`: two columns of the query's tables (the one joined
+    /// included) holding the same type.
+    pub fn eq<X, V, N, Y, W, M, I, K>(self, left: Column<X, V, N>, right: Column<Y, W, M>) -> Self
+    where
+        X: Table,
+        Y: Table,
+        J: Contains<X, I> + Contains<Y, K>,
+        V: Comparable<W>,
+    {
+        self.push(equal(&left, &right))
+    }
+
+    /// And `condition`, over one of the query's tables (the one joined included).
+    pub fn and<X, I>(self, condition: Expr<X>) -> Self
+    where
+        J: Contains<X, I>,
+    {
+        self.push(condition.node)
     }
 }
 
@@ -1015,6 +1207,12 @@ impl<T: Table> sealed::Sealed for T {}
 impl<T: Table> Source for T {}
 impl<S: Source, U: Table> sealed::Sealed for Join<S, U> {}
 impl<S: Source, U: Table> Source for Join<S, U> {}
+impl<S: Source, U: Table> sealed::Sealed for LeftJoin<S, U> {}
+impl<S: Source, U: Table> Source for LeftJoin<S, U> {}
+impl<S: Source, U: Table> sealed::Sealed for RightJoin<S, U> {}
+impl<S: Source, U: Table> Source for RightJoin<S, U> {}
+impl<S: Source, U: Table> sealed::Sealed for FullJoin<S, U> {}
+impl<S: Source, U: Table> Source for FullJoin<S, U> {}
 
 impl<S: Source, O> Select<S, O> {
     /// Selects `selection` — a column, an aggregate, or a tuple of them — and decodes
@@ -1051,16 +1249,17 @@ impl<T: Table> Select<T, T> {
     ///
     /// Unlike `OFFSET`, the cost does not grow with the page number and rows inserted
     /// meanwhile do not shift the pages.
-    pub async fn keyset<E, V>(
+    pub async fn keyset<E, V, N>(
         mut self,
         exec: &E,
-        column: Column<T, V>,
+        column: Column<T, V, N>,
         direction: Direction,
         request: KeysetRequest<V>,
     ) -> Result<KeysetPage<T, V>, Error>
     where
         E: Executor,
         V: Bind + Clone + 'static,
+        N: NeverNull,
     {
         let limit = request.effective_limit();
         if let Some(after) = request.after {
@@ -1081,10 +1280,10 @@ impl<T: Table> Select<T, T> {
 
     /// Keyset pagination over two columns — a sort column that may repeat and a
     /// unique tie-breaker, e.g. `(created_at, id)` — compared as a row value.
-    pub async fn keyset2<E, A, B>(
+    pub async fn keyset2<E, A, NA, B, NB>(
         mut self,
         exec: &E,
-        columns: (Column<T, A>, Column<T, B>),
+        columns: (Column<T, A, NA>, Column<T, B, NB>),
         direction: Direction,
         request: KeysetRequest<(A, B)>,
     ) -> Result<KeysetPage<T, (A, B)>, Error>
@@ -1092,6 +1291,8 @@ impl<T: Table> Select<T, T> {
         E: Executor,
         A: Bind + Clone + 'static,
         B: Bind + Clone + 'static,
+        NA: NeverNull,
+        NB: NeverNull,
     {
         let limit = request.effective_limit();
         let (first, second) = columns;

@@ -1,9 +1,9 @@
 //! What `.columns(..)` accepts and how its rows decode: a column, an aggregate, or a
 //! tuple of them.
 
-use crate::column::{Column, NullableColumn};
+use crate::column::{Column, Nullability, NullableColumn};
 use crate::error::Error;
-use crate::expr::Contains;
+use crate::expr::{Contains, Side};
 use crate::row::Row;
 use crate::table::Table;
 use crate::types::Decode;
@@ -47,17 +47,20 @@ pub(super) fn decode_next<V: Decode>(row: &Row, at: &mut usize) -> Result<V, Err
     Ok(value)
 }
 
-impl<S, X, V, I> Selection<S, I> for Column<X, V>
+/// A column decodes as its own type, or as an `Option` of it when its table is on the
+/// optional side of an outer join ([`Side`]).
+impl<S, X, V, N, I> Selection<S, I> for Column<X, V, N>
 where
     X: Table,
+    N: Nullability,
     S: Contains<X, I>,
-    V: Decode + 'static,
+    <S::Side as Side>::Value<V, N>: Decode + 'static,
 {
-    type Output = V;
+    type Output = <S::Side as Side>::Value<V, N>;
     fn items(&self, out: &mut Vec<Item>) {
         out.push(Item(ItemKind::Column(self.col_ref())));
     }
-    fn decode(row: &Row, at: &mut usize) -> Result<V, Error> {
+    fn decode(row: &Row, at: &mut usize) -> Result<Self::Output, Error> {
         decode_next(row, at)
     }
 }
