@@ -625,6 +625,97 @@ async fn compound_join_conditions_and_three_tables() {
     .await;
 }
 
+txova_db::alias!(Previous);
+txova_db::alias!(Later);
+
+#[tokio::test]
+async fn aliases_join_a_table_to_itself() {
+    use txova_db::table::Aliased;
+    on_every_backend("aliases_self_join", |db| async move {
+        seed(&db).await;
+        // Each ride with the fare of the same user's ride just before it, if any: the
+        // table joined to itself under an alias, with a compound ON across both.
+        let with_previous: Vec<(String, i64, Option<i64>)> = Ride::select()
+            .inner_join(Ride::user_id, User::id)
+            .left_join_on::<Aliased<Ride, Previous>>(|on| {
+                on.eq(Ride::user_id, Ride::user_id.of::<Previous>())
+                    .and(Ride::id.of::<Previous>().lt_column(Ride::id))
+            })
+            .columns((
+                User::name,
+                Ride::fare_cents,
+                Ride::fare_cents.of::<Previous>(),
+            ))
+            .order_by(Ride::id.asc())
+            .fetch_all(&db)
+            .await
+            .expect("self-join");
+        assert_eq!(
+            with_previous,
+            [
+                ("Ana".into(), 1500, None),
+                ("Ana".into(), 900, Some(1500)),
+                ("Bruno".into(), 2500, None),
+                ("Dora".into(), 700, None),
+            ]
+        );
+        // The same table under two aliases in one query, and a filter across them.
+        let between: Vec<(i64, Option<i64>, Option<i64>)> = Ride::select()
+            .left_join_on::<Aliased<Ride, Previous>>(|on| {
+                on.eq(Ride::user_id, Ride::user_id.of::<Previous>())
+                    .and(Ride::id.of::<Previous>().lt_column(Ride::id))
+            })
+            .left_join_on::<Aliased<Ride, Later>>(|on| {
+                on.eq(Ride::user_id, Ride::user_id.of::<Later>())
+                    .and(Ride::id.of::<Later>().gt_column(Ride::id))
+            })
+            .filter(
+                Ride::id
+                    .of::<Previous>()
+                    .nullable()
+                    .is_not_null()
+                    .or_across(Ride::id.of::<Later>().nullable().is_not_null()),
+            )
+            .columns((
+                Ride::fare_cents,
+                Ride::fare_cents.of::<Previous>(),
+                Ride::fare_cents.of::<Later>(),
+            ))
+            .order_by(Ride::id.asc())
+            .fetch_all(&db)
+            .await
+            .expect("two aliases");
+        assert_eq!(between, [(1500, None, Some(900)), (900, Some(1500), None)]);
+        // A correlated subquery over the outer query's own table: each user's last
+        // ride is the one no later ride of theirs follows.
+        let last: Vec<i64> = Ride::select()
+            .filter(txova_db::not_exists(
+                Select::<Aliased<Ride, Later>, Ride>::aliased()
+                    .correlate::<Ride>()
+                    .filter(Ride::user_id.of::<Later>().eq_column(Ride::user_id))
+                    .filter(Ride::id.of::<Later>().gt_column(Ride::id)),
+            ))
+            .columns(Ride::fare_cents)
+            .order_by(Ride::fare_cents.asc())
+            .fetch_all(&db)
+            .await
+            .expect("last rides");
+        assert_eq!(last, [700, 900, 2500]);
+        // Whole rows read through the alias.
+        let earlier: Vec<Ride> = Select::<Aliased<Ride, Previous>, Ride>::aliased()
+            .filter(Ride::fare_cents.of::<Previous>().ge(1500))
+            .order_by(Ride::fare_cents.of::<Previous>().asc())
+            .fetch_all(&db)
+            .await
+            .expect("rows through an alias");
+        assert_eq!(
+            earlier.iter().map(|r| r.fare_cents).collect::<Vec<_>>(),
+            [1500, 2500]
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn aggregates_group_by_and_having() {
     on_every_backend("aggregates_group_by_having", |db| async move {

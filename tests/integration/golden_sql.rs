@@ -196,6 +196,43 @@ fn outer_compound_and_three_table_joins_per_dialect() {
     assert!(sql(cross_all.to_sql()).ends_with(r#"INNER JOIN "drivers" ON 1 = 1"#));
 }
 
+txova_db::alias!(Earlier);
+
+#[test]
+fn aliases_per_dialect() {
+    use txova_db::table::Aliased;
+    let query = Ride::select()
+        .left_join_on::<Aliased<Ride, Earlier>>(|on| {
+            on.eq(Ride::user_id, Ride::user_id.of::<Earlier>())
+                .and(Ride::id.of::<Earlier>().lt_column(Ride::id))
+        })
+        .columns((Ride::id, Ride::id.of::<Earlier>()))
+        .filter(Ride::status.of::<Earlier>().eq("completed"))
+        .order_by(Ride::id.of::<Earlier>().desc());
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        r#"SELECT "rides"."id", "earlier"."id" FROM "rides" LEFT JOIN "rides" AS "earlier" ON ("rides"."user_id" = "earlier"."user_id" AND "earlier"."id" < "rides"."id") WHERE "earlier"."status" = $1 ORDER BY "earlier"."id" DESC"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Sqlite)),
+        r#"SELECT "rides"."id", "earlier"."id" FROM "rides" LEFT JOIN "rides" AS "earlier" ON ("rides"."user_id" = "earlier"."user_id" AND "earlier"."id" < "rides"."id") WHERE "earlier"."status" = ? ORDER BY "earlier"."id" DESC"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        "SELECT `rides`.`id`, `earlier`.`id` FROM `rides` LEFT JOIN `rides` AS `earlier` ON (`rides`.`user_id` = `earlier`.`user_id` AND `earlier`.`id` < `rides`.`id`) WHERE `earlier`.`status` = ? ORDER BY `earlier`.`id` DESC"
+    );
+    let aliased = txova_db::Select::<Aliased<Ride, Earlier>, Ride>::aliased()
+        .filter(Ride::id.of::<Earlier>().eq(7))
+        .order_by_name("id", Direction::Asc);
+    assert!(aliased.is_err(), "id is not a sortable column of rides");
+    let aliased = txova_db::Select::<Aliased<Ride, Earlier>, Ride>::aliased()
+        .filter(Ride::id.of::<Earlier>().eq(7));
+    assert_eq!(
+        sql(aliased.to_sql_for(Backend::MySql)),
+        "SELECT `earlier`.`id`, `earlier`.`user_id`, `earlier`.`driver_id`, `earlier`.`fare_cents`, `earlier`.`status` FROM `rides` AS `earlier` WHERE `earlier`.`id` = ?"
+    );
+}
+
 #[test]
 fn insert_upsert_update_delete() {
     let ana = User {

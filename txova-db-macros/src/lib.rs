@@ -4,6 +4,7 @@
 //! Depend on `txova-db` and use the macros through its re-exports; the expansions name
 //! runtime items through `::txova_db::__private`, so this crate is not usable alone.
 
+mod alias;
 mod attr;
 mod body;
 mod cache;
@@ -69,4 +70,11 @@ pub fn locked(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     embed::embed_migrations(input.into()).into()
+}
+
+/// The SQL name of `txova_db::alias!(Name)`: `Name` in snake case. Not public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __alias_name(input: TokenStream) -> TokenStream {
+    alias::alias_name(input.into()).into()
 }

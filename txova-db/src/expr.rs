@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::column::Nullability;
 use crate::sql::SqlWriter;
 use crate::sql::ast::Node;
-use crate::table::Table;
+use crate::table::Relation;
 use crate::types::{Bind, Param};
 
 /// A condition over the columns of `S` (a table, or the tables of a join).
@@ -450,35 +450,35 @@ pub struct RightJoin<S, U>(PhantomData<fn() -> (S, U)>);
 /// ```
 pub struct FullJoin<S, U>(PhantomData<fn() -> (S, U)>);
 
-impl<T: Table> Contains<T, Here> for T {
+impl<T: Relation> Contains<T, Here> for T {
     type Side = Required;
 }
 
-impl<S, U: Table> Contains<U, Here> for Join<S, U> {
+impl<S, U: Relation> Contains<U, Here> for Join<S, U> {
     type Side = Required;
 }
-impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for Join<S, U> {
+impl<S: Contains<X, I>, U, X: Relation, I> Contains<X, There<I>> for Join<S, U> {
     type Side = S::Side;
 }
 
-impl<S, U: Table> Contains<U, Here> for LeftJoin<S, U> {
+impl<S, U: Relation> Contains<U, Here> for LeftJoin<S, U> {
     type Side = Optional;
 }
-impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for LeftJoin<S, U> {
+impl<S: Contains<X, I>, U, X: Relation, I> Contains<X, There<I>> for LeftJoin<S, U> {
     type Side = S::Side;
 }
 
-impl<S, U: Table> Contains<U, Here> for RightJoin<S, U> {
+impl<S, U: Relation> Contains<U, Here> for RightJoin<S, U> {
     type Side = Required;
 }
-impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for RightJoin<S, U> {
+impl<S: Contains<X, I>, U, X: Relation, I> Contains<X, There<I>> for RightJoin<S, U> {
     type Side = Optional;
 }
 
-impl<S, U: Table> Contains<U, Here> for FullJoin<S, U> {
+impl<S, U: Relation> Contains<U, Here> for FullJoin<S, U> {
     type Side = Optional;
 }
-impl<S: Contains<X, I>, U, X: Table, I> Contains<X, There<I>> for FullJoin<S, U> {
+impl<S: Contains<X, I>, U, X: Relation, I> Contains<X, There<I>> for FullJoin<S, U> {
     type Side = Optional;
 }
 
@@ -511,11 +511,28 @@ pub struct Both<A, B>(PhantomData<fn() -> (A, B)>);
 /// ```
 pub struct Each<I, K>(PhantomData<fn() -> (I, K)>);
 
-impl<S, A, B, I, K> Contains<Both<A, B>, Each<I, K>> for S
-where
-    S: Contains<A, I> + Contains<B, K>,
-{
-    type Side = Required;
+// One impl per source type rather than one for every `S`: the untyped builder's
+// source must keep `Expr<()>` as the only condition it takes, so `Expr::raw` infers.
+macro_rules! contains_both {
+    ($(impl<$($p:ident),*> for $source:ty $(where $bound:ident: $trait:ident)?;)*) => {
+        $(
+            impl<$($p,)* A, B, I, K> Contains<Both<A, B>, Each<I, K>> for $source
+            where
+                $source: Contains<A, I> + Contains<B, K>,
+                $($bound: $trait,)?
+            {
+                type Side = Required;
+            }
+        )*
+    };
+}
+
+contains_both! {
+    impl<T> for T where T: Relation;
+    impl<S, U> for Join<S, U>;
+    impl<S, U> for LeftJoin<S, U>;
+    impl<S, U> for RightJoin<S, U>;
+    impl<S, U> for FullJoin<S, U>;
 }
 
 /// A value bound for a condition, boxed; see [`Expr::raw`].

@@ -2,6 +2,7 @@
 //! every table gets from it.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::column::{AnyColumn, Column, IntoValue};
@@ -300,4 +301,102 @@ pub trait PrimaryKey: Table {
     type Key: Bind + Clone + 'static;
     /// The key column.
     const KEY: Column<Self, Self::Key>;
+}
+
+/// A table as a query names it: the table itself (every [`Table`] is one), or the
+/// table under another name, [`Aliased`], so that one query can read it twice (a
+/// self-join: a user and their referrer). Columns, conditions and joins are typed by
+/// relation, so the two are never confused.
+///
+/// ```
+/// use txova_db::table::Relation;
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, referrer_id: Option<i64> }
+///
+/// txova_db::alias!(Referrer);
+///
+/// assert_eq!(<User as Relation>::QUALIFIER, "users");
+/// assert_eq!(<txova_db::table::Aliased<User, Referrer> as Relation>::QUALIFIER, "referrer");
+/// ```
+pub trait Relation: Send + Sync + 'static {
+    /// The table read.
+    type Table: Table;
+    /// The name its columns are qualified with: the table's name, or the alias.
+    const QUALIFIER: &'static str;
+}
+
+impl<T: Table> Relation for T {
+    type Table = T;
+    const QUALIFIER: &'static str = T::NAME;
+}
+
+/// A name a query gives a table it reads twice; declared with [`alias!`](crate::alias),
+/// used as `User::id.of::<Referrer>()` (see [`Aliased`]).
+///
+/// ```
+/// txova_db::alias!(pub Referrer);
+/// assert_eq!(<Referrer as txova_db::table::Alias>::NAME, "referrer");
+/// ```
+pub trait Alias: Send + Sync + 'static {
+    /// The alias in SQL.
+    const NAME: &'static str;
+}
+
+/// Table `T` under the alias `A`: `FROM users JOIN users AS referrer`. Its columns are
+/// `T`'s, retargeted with [`Column::of`](crate::Column::of).
+///
+/// ```
+/// use txova_db::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// struct User { #[column(primary_key)] id: i64, name: String, referrer_id: Option<i64> }
+///
+/// txova_db::alias!(Referrer);
+///
+/// // Each user with the name of whoever referred them, if anyone did.
+/// let select = User::select()
+///     .left_join(User::referrer_id, User::id.of::<Referrer>())
+///     .columns((User::name, User::name.of::<Referrer>()));
+/// assert_eq!(
+///     select.to_sql().sql(),
+///     r#"SELECT "users"."name", "referrer"."name" FROM "users" LEFT JOIN "users" AS "referrer" ON "users"."referrer_id" = "referrer"."id""#
+/// );
+/// let _: &txova_db::Select<_, (String, Option<String>)> = &select;
+/// ```
+pub struct Aliased<T, A>(PhantomData<fn() -> (T, A)>);
+
+impl<T: Table, A: Alias> Relation for Aliased<T, A> {
+    type Table = T;
+    const QUALIFIER: &'static str = A::NAME;
+}
+
+/// Declares an alias (a unit struct implementing [`Alias`](crate::table::Alias)),
+/// named in SQL by its name in snake case: `alias!(Referrer)` is `"referrer"`,
+/// `alias!(pub PreviousRide)` is `"previous_ride"`. Give the SQL name yourself with
+/// `alias!(Referrer = "ref")`.
+///
+/// ```
+/// txova_db::alias!(pub PreviousRide);
+/// txova_db::alias!(Boss = "manager");
+/// use txova_db::table::Alias;
+/// assert_eq!(PreviousRide::NAME, "previous_ride");
+/// assert_eq!(Boss::NAME, "manager");
+/// ```
+#[macro_export]
+macro_rules! alias {
+    ($vis:vis $name:ident) => {
+        $crate::alias!($vis $name = $crate::__private::snake_case_alias!($name));
+    };
+    ($vis:vis $name:ident = $sql:expr) => {
+        #[doc = concat!("The alias `", stringify!($name), "` of a table read twice in one query.")]
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name;
+        impl $crate::table::Alias for $name {
+            const NAME: &'static str = $sql;
+        }
+    };
 }

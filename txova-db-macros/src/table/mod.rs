@@ -11,6 +11,8 @@ use proc_macro2::TokenStream;
 
 use crate::ctxt::Ctxt;
 
+pub(crate) use ast::snake_case;
+
 /// The derive as a plain function over token streams, so it can be unit-tested.
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let input: syn::DeriveInput = match syn::parse2(input) {

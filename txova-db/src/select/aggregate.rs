@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::expr::{Contains, Expr};
 use crate::row::Row;
 use crate::sql::ast::{AggregateRef, Cast, Node};
-use crate::table::Table;
+use crate::table::Relation;
 use crate::types::{Bind, Decode};
 
 use super::selection::{Selection, decode_next};
@@ -160,7 +160,7 @@ pub fn count() -> Aggregate<(), i64> {
 }
 
 /// `COUNT(column)`: the rows where `column` is not NULL.
-pub fn count_of<X: Table, V, N>(column: Column<X, V, N>) -> Aggregate<X, i64> {
+pub fn count_of<X: Relation, V, N>(column: Column<X, V, N>) -> Aggregate<X, i64> {
     Aggregate {
         aggregate: AggregateRef {
             function: "COUNT",
@@ -211,7 +211,7 @@ numeric!(f64, true: f32, f64);
 
 /// `SUM(column)`: `None` when no row has a value. Cast so that every backend returns
 /// `i64` for integers and `f64` for floats (Postgres would return NUMERIC).
-pub fn sum<X: Table, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V::Sum>> {
+pub fn sum<X: Relation, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V::Sum>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "SUM",
@@ -223,7 +223,7 @@ pub fn sum<X: Table, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Opt
 }
 
 /// `AVG(column)` as `f64`.
-pub fn avg<X: Table, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Option<f64>> {
+pub fn avg<X: Relation, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Option<f64>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "AVG",
@@ -235,7 +235,7 @@ pub fn avg<X: Table, V: Numeric, N>(column: Column<X, V, N>) -> Aggregate<X, Opt
 }
 
 /// `MIN(column)`.
-pub fn min<X: Table, V, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V>> {
+pub fn min<X: Relation, V, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "MIN",
@@ -247,7 +247,7 @@ pub fn min<X: Table, V, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V>> {
 }
 
 /// `MAX(column)`.
-pub fn max<X: Table, V, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V>> {
+pub fn max<X: Relation, V, N>(column: Column<X, V, N>) -> Aggregate<X, Option<V>> {
     Aggregate {
         aggregate: AggregateRef {
             function: "MAX",

@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::column::{Comparable, NeverNull};
 use crate::column::{AnyColumn, Column, Direction, Order};
+use crate::column::{Comparable, NeverNull};
 use crate::error::{Backend, Error};
 use crate::executor::{Executor, RowStream, fetch_all_decoded, within};
 use crate::expr::{Contains, Expr, FullJoin, Join, LeftJoin, RightJoin};
@@ -15,7 +15,7 @@ use crate::page::{KeysetPage, KeysetRequest, Page, PageRequest};
 use crate::row::Row;
 use crate::sql::ast::{AggregateRef, ColRef, Node};
 use crate::sql::{SqlWriter, Statement};
-use crate::table::{ColumnInfo, Table};
+use crate::table::{Alias, Aliased, ColumnInfo, Relation, Table};
 use crate::types::Bind;
 
 mod aggregate;
@@ -93,6 +93,8 @@ pub struct Dynamic;
 enum FromClause {
     Table {
         name: &'static str,
+        /// The name its columns are qualified with: `name`, or an alias.
+        qualifier: &'static str,
         columns: &'static [ColumnInfo],
     },
     Dynamic {
@@ -110,11 +112,21 @@ impl FromClause {
             Self::Dynamic { name, .. } => name,
         }
     }
+
+    /// What its columns are qualified with.
+    fn qualifier(&self) -> &str {
+        match self {
+            Self::Table { qualifier, .. } => qualifier,
+            Self::Dynamic { name, .. } => name,
+        }
+    }
 }
 
 struct JoinClause {
     kind: JoinKind,
     table: &'static str,
+    /// The name its columns are qualified with: `table`, or an alias.
+    qualifier: &'static str,
     on: Node,
 }
 
@@ -170,9 +182,46 @@ enum LockWait {
 
 impl<T: Table> Select<T, T> {
     pub(crate) fn of_table() -> Self {
+        Self::of_relation::<T>()
+    }
+}
+
+impl<T: Table, A: Alias> Select<Aliased<T, A>, T> {
+    /// Selects from `T` under the alias `A` (`FROM rides AS previous`): for a
+    /// subquery over the table its outer query reads, or a query whose first table is
+    /// joined to itself. The rows are `T`'s; name its columns with
+    /// [`Column::of`](crate::Column::of).
+    ///
+    /// ```
+    /// use txova_db::table::Aliased;
+    /// use txova_db::{Select, Table, not_exists};
+    ///
+    /// #[derive(Table)]
+    /// #[table(name = "rides")]
+    /// struct Ride { #[column(primary_key)] id: i64, user_id: i64 }
+    ///
+    /// txova_db::alias!(Later);
+    ///
+    /// // Each user's last ride: no later ride of the same user exists.
+    /// let last = Ride::select().filter(not_exists(
+    ///     Select::<Aliased<Ride, Later>, Ride>::aliased()
+    ///         .correlate::<Ride>()
+    ///         .filter(Ride::user_id.of::<Later>().eq_column(Ride::user_id))
+    ///         .filter(Ride::id.of::<Later>().gt_column(Ride::id)),
+    /// ));
+    /// assert!(last.to_sql().sql().contains(r#"NOT EXISTS (SELECT "later"."id", "later"."user_id" FROM "rides" AS "later" WHERE ("later"."user_id" = "rides"."user_id" AND "later"."id" > "rides"."id"))"#), "{}", last.to_sql().sql());
+    /// ```
+    pub fn aliased() -> Self {
+        Self::of_relation::<Aliased<T, A>>()
+    }
+}
+
+impl<S, T: Table> Select<S, T> {
+    fn of_relation<R: Relation<Table = T>>() -> Self {
         Select {
             from: FromClause::Table {
                 name: T::NAME,
+                qualifier: R::QUALIFIER,
                 columns: T::COLUMNS,
             },
             joins: Vec::new(),
@@ -333,8 +382,9 @@ impl<S, O> Select<S, O> {
     pub fn order_by_name(mut self, name: &str, direction: Direction) -> Result<Self, Error> {
         match &self.from {
             FromClause::Table {
-                name: table,
+                qualifier: table,
                 columns,
+                ..
             } => {
                 let column = columns
                     .iter()
@@ -495,7 +545,7 @@ impl<S, O> Select<S, O> {
                     }
                     match item {
                         Item(ItemKind::Column(c)) => w.qualified(c.table, c.name),
-                        Item(ItemKind::Named(name)) => w.qualified(table, name),
+                        Item(ItemKind::Named(name)) => w.qualified(self.from.qualifier(), name),
                         Item(ItemKind::Aggregate(a)) => a.write(w),
                         Item(ItemKind::Subquery(query)) => {
                             w.push("(");
@@ -505,18 +555,27 @@ impl<S, O> Select<S, O> {
                     }
                 }
             }
-            (None, FromClause::Table { name, columns }) => {
+            (
+                None,
+                FromClause::Table {
+                    qualifier, columns, ..
+                },
+            ) => {
                 for (i, column) in columns.iter().enumerate() {
                     if i > 0 {
                         w.push(", ");
                     }
-                    w.qualified(name, column.name);
+                    w.qualified(qualifier, column.name);
                 }
             }
             (None, FromClause::Dynamic { .. }) => w.push("*"),
         }
         w.push(" FROM ");
         w.ident(table);
+        if self.from.qualifier() != table {
+            w.push(" AS ");
+            w.ident(self.from.qualifier());
+        }
         for join in &self.joins {
             if join.kind == JoinKind::Full && w.backend() == Backend::MySql {
                 return Err(Error::Unsupported {
@@ -528,6 +587,10 @@ impl<S, O> Select<S, O> {
             w.push(join.kind.sql());
             w.push(" ");
             w.ident(join.table);
+            if join.qualifier != join.table {
+                w.push(" AS ");
+                w.ident(join.qualifier);
+            }
             w.push(" ON ");
             join.on.write(w)?;
         }
@@ -559,7 +622,7 @@ impl<S, O> Select<S, O> {
                 }
                 let (table_name, column, direction) = match o {
                     OrderItem::Column(c, d) => (c.table, c.name, *d),
-                    OrderItem::Named(name, d) => (table, name.as_str(), *d),
+                    OrderItem::Named(name, d) => (self.from.qualifier(), name.as_str(), *d),
                 };
                 w.qualified(table_name, column);
                 w.push(" ");
@@ -892,7 +955,7 @@ impl<S, O> Select<S, O> {
     /// `GROUP BY column` (call again for more columns).
     pub fn group_by<X, V, N, I>(mut self, column: Column<X, V, N>) -> Self
     where
-        X: Table,
+        X: Relation,
         S: Contains<X, I>,
     {
         self.group_by.push(column.col_ref());
@@ -911,15 +974,19 @@ impl<S, O> Select<S, O> {
 
     /// Adds `kind U ON on` and retypes the query: its source becomes `J`, its rows
     /// `O2` (decoded by `decode`).
-    fn joined<J, O2>(
+    fn joined<J, O2, U: Relation>(
         self,
         kind: JoinKind,
-        table: &'static str,
         on: Node,
         decode: fn(Row) -> Result<O2, Error>,
     ) -> Select<J, O2> {
         let mut joins = self.joins;
-        joins.push(JoinClause { kind, table, on });
+        joins.push(JoinClause {
+            kind,
+            table: <U::Table as Table>::NAME,
+            qualifier: U::QUALIFIER,
+            on,
+        });
         Select {
             from: self.from,
             joins,
@@ -943,7 +1010,7 @@ impl<S, O> Select<S, O> {
     /// Run on its own, such a query fails: `U` is not in its `FROM`.
     ///
     /// [`Column::is_in_query`]: crate::Column::is_in_query
-    pub fn correlate<U: Table>(self) -> Select<Join<S, U>, O> {
+    pub fn correlate<U: Relation>(self) -> Select<Join<S, U>, O> {
         Select {
             from: self.from,
             joins: self.joins,
@@ -970,13 +1037,13 @@ impl<S, O> Select<S, O> {
         right: Column<U, W, M>,
     ) -> Select<Join<S, U>, O>
     where
-        X: Table,
-        U: Table,
+        X: Relation,
+        U: Relation,
         S: Contains<X, I>,
         V: Comparable<W>,
     {
         let decode = self.decode;
-        self.joined(JoinKind::Inner, U::NAME, equal(&left, &right), decode)
+        self.joined::<_, _, U>(JoinKind::Inner, equal(&left, &right), decode)
     }
 
     /// `LEFT JOIN U ON left = right`: every row of the query so far, with `U`'s
@@ -988,13 +1055,13 @@ impl<S, O> Select<S, O> {
         right: Column<U, W, M>,
     ) -> Select<LeftJoin<S, U>, O>
     where
-        X: Table,
-        U: Table,
+        X: Relation,
+        U: Relation,
         S: Contains<X, I>,
         V: Comparable<W>,
     {
         let decode = self.decode;
-        self.joined(JoinKind::Left, U::NAME, equal(&left, &right), decode)
+        self.joined::<_, _, U>(JoinKind::Left, equal(&left, &right), decode)
     }
 
     /// `RIGHT JOIN U ON left = right`: every row of `U`, with the query's matching
@@ -1007,12 +1074,12 @@ impl<S, O> Select<S, O> {
         right: Column<U, W, M>,
     ) -> Select<RightJoin<S, U>, Row>
     where
-        X: Table,
-        U: Table,
+        X: Relation,
+        U: Relation,
         S: Contains<X, I>,
         V: Comparable<W>,
     {
-        self.joined(JoinKind::Right, U::NAME, equal(&left, &right), Ok)
+        self.joined::<_, _, U>(JoinKind::Right, equal(&left, &right), Ok)
     }
 
     /// `FULL JOIN U ON left = right`: the rows of both sides, matched where they
@@ -1025,12 +1092,12 @@ impl<S, O> Select<S, O> {
         right: Column<U, W, M>,
     ) -> Select<FullJoin<S, U>, Row>
     where
-        X: Table,
-        U: Table,
+        X: Relation,
+        U: Relation,
         S: Contains<X, I>,
         V: Comparable<W>,
     {
-        self.joined(JoinKind::Full, U::NAME, equal(&left, &right), Ok)
+        self.joined::<_, _, U>(JoinKind::Full, equal(&left, &right), Ok)
     }
 
     /// `INNER JOIN U ON …` with a condition of several parts, built by `on` from an
@@ -1057,12 +1124,12 @@ impl<S, O> Select<S, O> {
     ///     r#"SELECT "users"."name", "rides"."id" FROM "users" INNER JOIN "rides" ON ("users"."id" = "rides"."user_id" AND "rides"."status" = $1)"#
     /// );
     /// ```
-    pub fn inner_join_on<U: Table>(
+    pub fn inner_join_on<U: Relation>(
         self,
         on: impl FnOnce(On<Join<S, U>>) -> On<Join<S, U>>,
     ) -> Select<Join<S, U>, O> {
         let decode = self.decode;
-        self.joined(JoinKind::Inner, U::NAME, on(On::new()).node, decode)
+        self.joined::<_, _, U>(JoinKind::Inner, on(On::new()).node, decode)
     }
 
     /// `LEFT JOIN U ON …` with a condition of several parts; see
@@ -1086,35 +1153,38 @@ impl<S, O> Select<S, O> {
     ///     .columns((User::name, Ride::id));
     /// let _: &txova_db::Select<_, (String, Option<i64>)> = &select;
     /// ```
-    pub fn left_join_on<U: Table>(
+    pub fn left_join_on<U: Relation>(
         self,
         on: impl FnOnce(On<LeftJoin<S, U>>) -> On<LeftJoin<S, U>>,
     ) -> Select<LeftJoin<S, U>, O> {
         let decode = self.decode;
-        self.joined(JoinKind::Left, U::NAME, on(On::new()).node, decode)
+        self.joined::<_, _, U>(JoinKind::Left, on(On::new()).node, decode)
     }
 
     /// `RIGHT JOIN U ON …` with a condition of several parts; see
     /// [`inner_join_on`](Self::inner_join_on) and [`right_join`](Self::right_join).
-    pub fn right_join_on<U: Table>(
+    pub fn right_join_on<U: Relation>(
         self,
         on: impl FnOnce(On<RightJoin<S, U>>) -> On<RightJoin<S, U>>,
     ) -> Select<RightJoin<S, U>, Row> {
-        self.joined(JoinKind::Right, U::NAME, on(On::new()).node, Ok)
+        self.joined::<_, _, U>(JoinKind::Right, on(On::new()).node, Ok)
     }
 
     /// `FULL JOIN U ON …` with a condition of several parts; see
     /// [`inner_join_on`](Self::inner_join_on) and [`full_join`](Self::full_join).
-    pub fn full_join_on<U: Table>(
+    pub fn full_join_on<U: Relation>(
         self,
         on: impl FnOnce(On<FullJoin<S, U>>) -> On<FullJoin<S, U>>,
     ) -> Select<FullJoin<S, U>, Row> {
-        self.joined(JoinKind::Full, U::NAME, on(On::new()).node, Ok)
+        self.joined::<_, _, U>(JoinKind::Full, on(On::new()).node, Ok)
     }
 }
 
 /// `left = right`, for a join's condition.
-fn equal<X: Table, V, N, U: Table, W, M>(left: &Column<X, V, N>, right: &Column<U, W, M>) -> Node {
+fn equal<X: Relation, V, N, U: Relation, W, M>(
+    left: &Column<X, V, N>,
+    right: &Column<U, W, M>,
+) -> Node {
     Node::ColumnCompare {
         left: left.col_ref(),
         op: "=",
@@ -1168,8 +1238,8 @@ impl<J> On<J> {
     /// included) holding the same type.
     pub fn eq<X, V, N, Y, W, M, I, K>(self, left: Column<X, V, N>, right: Column<Y, W, M>) -> Self
     where
-        X: Table,
-        Y: Table,
+        X: Relation,
+        Y: Relation,
         J: Contains<X, I> + Contains<Y, K>,
         V: Comparable<W>,
     {
@@ -1205,14 +1275,14 @@ mod sealed {
 
 impl<T: Table> sealed::Sealed for T {}
 impl<T: Table> Source for T {}
-impl<S: Source, U: Table> sealed::Sealed for Join<S, U> {}
-impl<S: Source, U: Table> Source for Join<S, U> {}
-impl<S: Source, U: Table> sealed::Sealed for LeftJoin<S, U> {}
-impl<S: Source, U: Table> Source for LeftJoin<S, U> {}
-impl<S: Source, U: Table> sealed::Sealed for RightJoin<S, U> {}
-impl<S: Source, U: Table> Source for RightJoin<S, U> {}
-impl<S: Source, U: Table> sealed::Sealed for FullJoin<S, U> {}
-impl<S: Source, U: Table> Source for FullJoin<S, U> {}
+impl<S: Source, U: Relation> sealed::Sealed for Join<S, U> {}
+impl<S: Source, U: Relation> Source for Join<S, U> {}
+impl<S: Source, U: Relation> sealed::Sealed for LeftJoin<S, U> {}
+impl<S: Source, U: Relation> Source for LeftJoin<S, U> {}
+impl<S: Source, U: Relation> sealed::Sealed for RightJoin<S, U> {}
+impl<S: Source, U: Relation> Source for RightJoin<S, U> {}
+impl<S: Source, U: Relation> sealed::Sealed for FullJoin<S, U> {}
+impl<S: Source, U: Relation> Source for FullJoin<S, U> {}
 
 impl<S: Source, O> Select<S, O> {
     /// Selects `selection` — a column, an aggregate, or a tuple of them — and decodes

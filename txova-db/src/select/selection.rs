@@ -5,7 +5,7 @@ use crate::column::{Column, Nullability, NullableColumn};
 use crate::error::Error;
 use crate::expr::{Contains, Side};
 use crate::row::Row;
-use crate::table::Table;
+use crate::table::Relation;
 use crate::types::Decode;
 
 use super::{Item, ItemKind};
@@ -51,7 +51,7 @@ pub(super) fn decode_next<V: Decode>(row: &Row, at: &mut usize) -> Result<V, Err
 /// optional side of an outer join ([`Side`]).
 impl<S, X, V, N, I> Selection<S, I> for Column<X, V, N>
 where
-    X: Table,
+    X: Relation,
     N: Nullability,
     S: Contains<X, I>,
     <S::Side as Side>::Value<V, N>: Decode + 'static,
@@ -67,7 +67,7 @@ where
 
 impl<S, X, V, I> Selection<S, I> for NullableColumn<X, V>
 where
-    X: Table,
+    X: Relation,
     S: Contains<X, I>,
     Option<V>: Decode + 'static,
 {
