@@ -221,11 +221,11 @@ fn aliases_per_dialect() {
         sql(query.to_sql_for(Backend::MySql)),
         "SELECT `rides`.`id`, `earlier`.`id` FROM `rides` LEFT JOIN `rides` AS `earlier` ON (`rides`.`user_id` = `earlier`.`user_id` AND `earlier`.`id` < `rides`.`id`) WHERE `earlier`.`status` = ? ORDER BY `earlier`.`id` DESC"
     );
-    let aliased = txova_db::Select::<Aliased<Ride, Earlier>, Ride>::aliased()
+    let aliased = Select::<Aliased<Ride, Earlier>, Ride>::aliased()
         .filter(Ride::id.of::<Earlier>().eq(7))
         .order_by_name("id", Direction::Asc);
     assert!(aliased.is_err(), "id is not a sortable column of rides");
-    let aliased = txova_db::Select::<Aliased<Ride, Earlier>, Ride>::aliased()
+    let aliased = Select::<Aliased<Ride, Earlier>, Ride>::aliased()
         .filter(Ride::id.of::<Earlier>().eq(7));
     assert_eq!(
         sql(aliased.to_sql_for(Backend::MySql)),
