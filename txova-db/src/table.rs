@@ -340,6 +340,11 @@ impl<T: Table> Relation for T {
 /// txova_db::alias!(pub Referrer);
 /// assert_eq!(<Referrer as txova_db::table::Alias>::NAME, "referrer");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an alias",
+    label = "`of::<A>()` takes an alias",
+    note = "declare one with `txova_db::alias!(Referrer);` and write `User::id.of::<Referrer>()`"
+)]
 pub trait Alias: Send + Sync + 'static {
     /// The alias in SQL.
     const NAME: &'static str;

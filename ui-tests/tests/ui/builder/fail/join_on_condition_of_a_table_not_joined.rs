@@ -1,0 +1,11 @@
+#[path = "../../models.rs"]
+mod models;
+use models::{AuditEntry, Ride, User};
+use txova_db::Table;
+
+fn main() {
+    let _ = User::select().left_join_on::<Ride>(|on| {
+        on.eq(User::id, Ride::user_id)
+            .and(AuditEntry::message.eq("x"))
+    });
+}
