@@ -225,8 +225,8 @@ fn aliases_per_dialect() {
         .filter(Ride::id.of::<Earlier>().eq(7))
         .order_by_name("id", Direction::Asc);
     assert!(aliased.is_err(), "id is not a sortable column of rides");
-    let aliased = Select::<Aliased<Ride, Earlier>, Ride>::aliased()
-        .filter(Ride::id.of::<Earlier>().eq(7));
+    let aliased =
+        Select::<Aliased<Ride, Earlier>, Ride>::aliased().filter(Ride::id.of::<Earlier>().eq(7));
     assert_eq!(
         sql(aliased.to_sql_for(Backend::MySql)),
         "SELECT `earlier`.`id`, `earlier`.`user_id`, `earlier`.`driver_id`, `earlier`.`fare_cents`, `earlier`.`status` FROM `rides` AS `earlier` WHERE `earlier`.`id` = ?"

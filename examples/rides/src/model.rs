@@ -18,7 +18,11 @@ pub(crate) struct User {
     /// `rider` or `admin` (the `users_role_known` check).
     #[serde(skip)]
     pub(crate) role: String,
+    /// The rider who referred this one, if any.
+    pub(crate) referrer_id: Option<i64>,
 }
+
+txova_db::alias!(pub(crate) Referrer);
 
 /// Who may do what: riders ride, admins also manage drivers and see `/health/details`.
 pub(crate) mod role {
@@ -84,6 +88,9 @@ pub(crate) struct NewUser {
     pub(crate) name: String,
     pub(crate) email: String,
     pub(crate) password: String,
+    /// The id of the rider who referred this one.
+    #[serde(default)]
+    pub(crate) referrer_id: Option<i64>,
 }
 
 /// `POST /drivers`.
@@ -130,6 +137,8 @@ pub(crate) struct RiderProfile {
     pub(crate) id: i64,
     pub(crate) name: String,
     pub(crate) email: String,
+    /// The name of the rider who referred this one.
+    pub(crate) referred_by: Option<String>,
     pub(crate) rides_requested: i64,
     pub(crate) rides_completed: i64,
 }

@@ -16,9 +16,10 @@ use crate::model::{
 /// The queries of the requests riders make most, as values: the repositories run
 /// them, and the tests check their plans use an index.
 pub(crate) mod hot {
-    use txova_db::{Select, Table, count, not_exists};
+    use txova_db::table::Aliased;
+    use txova_db::{LeftJoin, Select, Table, count, not_exists};
 
-    use crate::model::{Driver, DriverSort, Ride, RideSort, User, status};
+    use crate::model::{Driver, DriverSort, Referrer, Ride, RideSort, User, status};
 
     /// Sign-in: the account by email (`users_email_unique`).
     pub(crate) fn user_by_email(email: &str) -> Select<User, User> {
@@ -46,6 +47,20 @@ pub(crate) mod hot {
                     .filter(Ride::status.eq(status::ASSIGNED)),
             ))
             .order_by(DriverSort::NameAsc)
+    }
+
+    /// `users LEFT JOIN users AS referrer`.
+    pub(crate) type UserWithReferrer = LeftJoin<User, Aliased<User, Referrer>>;
+    /// A rider's name, email, and their referrer's name.
+    pub(crate) type NameEmailReferrer = (String, String, Option<String>);
+
+    /// The profile: a rider's name and email, and the name of whoever referred them,
+    /// through a self-join of `users` (the primary key, both sides).
+    pub(crate) fn profile_of_user(user_id: i64) -> Select<UserWithReferrer, NameEmailReferrer> {
+        User::select()
+            .left_join(User::referrer_id, User::id.of::<Referrer>())
+            .columns((User::name, User::email, User::name.of::<Referrer>()))
+            .filter(User::id.eq(user_id))
     }
 
     /// The profile's first count (`rides_user_idx`).
@@ -100,6 +115,7 @@ impl Users {
             email: new.email,
             password_hash,
             role: role::RIDER.into(),
+            referrer_id: new.referrer_id,
         })
         .returning()
         .fetch_one(&self.db)
@@ -128,6 +144,7 @@ impl Users {
                 email: email.into(),
                 password_hash: password_hash.into(),
                 role: role::ADMIN.into(),
+                referrer_id: None,
             })
             .execute(&self.db)
             .await?;
@@ -152,13 +169,17 @@ impl Users {
     /// misses of one rider run the queries once; a store outage falls through to them.
     #[cached(key = "user:profile:<id>", ttl = "15m")]
     pub(crate) async fn profile(&self, id: i64) -> Result<RiderProfile, Error> {
-        let user = User::find(&self.db, id).await?.ok_or(Error::NotFound)?;
+        let (name, email, referred_by) = hot::profile_of_user(id)
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or(Error::NotFound)?;
         let rides_requested = hot::rides_requested(id).fetch_one(&self.db).await?;
         let rides_completed = hot::rides_completed(id).fetch_one(&self.db).await?;
         Ok(RiderProfile {
-            id: user.id,
-            name: user.name,
-            email: user.email,
+            id,
+            name,
+            email,
+            referred_by,
             rides_requested,
             rides_completed,
         })

@@ -119,15 +119,43 @@ async fn each_request_runs_a_fixed_number_of_statements() {
     expect("sign-in: the account by email", status, captured, 1);
     let ana = body["token"].as_str().expect("a token").to_owned();
 
-    let (status, _, captured) = call(&app, Method::GET, "/me", Some(&ana), None).await;
+    let (status, profile, captured) = call(&app, Method::GET, "/me", Some(&ana), None).await;
     expect(
-        "profile, missed: the user and two counts",
+        "profile, missed: the user with their referrer, and two counts",
         status,
         captured,
         3,
     );
+    assert_eq!(profile["referred_by"], Value::Null, "{profile}");
+    let ana_id = profile["id"].as_i64().expect("Ana's id");
     let (status, _, captured) = call(&app, Method::GET, "/me", Some(&ana), None).await;
     expect("profile, cached", status, captured, 0);
+
+    // A rider Ana referred: the profile names her, read through the self-join.
+    let (status, _, captured) = call(
+        &app,
+        Method::POST,
+        "/users",
+        None,
+        Some(json!({
+            "name": "Bea", "email": "bea@example.com", "password": "bea's password",
+            "referrer_id": ana_id,
+        })),
+    )
+    .await;
+    expect("sign-up with a referrer: the INSERT", status, captured, 1);
+    let (_, body, _) = call(
+        &app,
+        Method::POST,
+        "/sessions",
+        None,
+        Some(json!({ "email": "bea@example.com", "password": "bea's password" })),
+    )
+    .await;
+    let bea = body["token"].as_str().expect("a token").to_owned();
+    let (status, profile, captured) = call(&app, Method::GET, "/me", Some(&bea), None).await;
+    expect("Bea's profile", status, captured, 3);
+    assert_eq!(profile["referred_by"], "Ana", "{profile}");
 
     let (status, _, captured) = call(
         &app,
@@ -226,6 +254,7 @@ async fn the_hot_queries_read_through_an_index() {
             "users",
             User::select().filter(User::id.eq(7)).explain(db).await,
         ),
+        ("users", hot::profile_of_user(7).explain(db).await),
     ];
     for (table, plan) in plans {
         let plan = plan.expect("explain");
