@@ -716,6 +716,139 @@ async fn aliases_join_a_table_to_itself() {
     .await;
 }
 
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "people")]
+pub struct Person {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub referrer_id: Option<i64>,
+}
+
+/// The rows of a CTE: typed like a table, created by no migration.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "referred", unchecked)]
+pub struct Referred {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(name = "rider_totals", unchecked)]
+pub struct RiderTotal {
+    pub user_id: i64,
+    pub total: Option<i64>,
+}
+
+/// Ana (1) referred Bea (2) and Caio (3); Bea referred Dan (4); Eli (5) and Fay (6)
+/// referred each other.
+async fn seed_people(db: &Db) {
+    db.execute_script(
+        "CREATE TABLE people (id BIGINT PRIMARY KEY, name VARCHAR(50) NOT NULL, referrer_id BIGINT);
+         INSERT INTO people VALUES (1, 'Ana', NULL), (2, 'Bea', 1), (3, 'Caio', 1), (4, 'Dan', 2),
+                                   (5, 'Eli', 6), (6, 'Fay', 5);",
+    )
+    .await
+    .expect("people");
+}
+
+/// Everyone `root` referred, directly or through others.
+fn referral_tree(root: i64, distinct: bool) -> txova_db::select::Cte<Referred> {
+    let initial = Person::select()
+        .columns((Person::id, Person::name))
+        .filter(Person::referrer_id.eq(root));
+    let step = Person::select()
+        .inner_join(Person::referrer_id, Referred::id)
+        .columns((Person::id, Person::name));
+    if distinct {
+        txova_db::select::Cte::recursive_distinct(initial, step)
+    } else {
+        txova_db::select::Cte::recursive(initial, step)
+    }
+}
+
+#[tokio::test]
+async fn common_table_expressions_plain_and_recursive() {
+    on_every_backend("ctes", |db| async move {
+        seed(&db).await;
+        seed_people(&db).await;
+        // A plain CTE of aggregates, joined back to users and filtered.
+        let totals = txova_db::select::Cte::<RiderTotal>::new(
+            Ride::select()
+                .columns((Ride::user_id, sum(Ride::fare_cents)))
+                .filter(Ride::status.eq("completed"))
+                .group_by(Ride::user_id),
+        );
+        let by_name: Vec<(String, Option<i64>)> = User::select()
+            .with(totals)
+            .inner_join(User::id, RiderTotal::user_id)
+            .filter(RiderTotal::total.gt(1000))
+            .columns((User::name, RiderTotal::total))
+            .order_by(User::name.asc())
+            .fetch_all(&db)
+            .await
+            .expect("plain cte");
+        assert_eq!(
+            by_name,
+            [("Ana".into(), Some(1500)), ("Bruno".into(), Some(2500))]
+        );
+        // WITH RECURSIVE: Ana's referral tree, read as whole rows of the CTE.
+        let mut tree: Vec<Referred> = Referred::select()
+            .with(referral_tree(1, false))
+            .fetch_all(&db)
+            .await
+            .expect("recursive cte");
+        tree.sort_by_key(|r| r.id);
+        assert_eq!(
+            tree.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["Bea", "Caio", "Dan"]
+        );
+        // UNION ends on a cycle: Eli and Fay referred each other.
+        let mut loop_: Vec<i64> = Referred::select()
+            .with(referral_tree(5, true))
+            .columns(Referred::id)
+            .fetch_all(&db)
+            .await
+            .expect("recursive cte over a cycle");
+        loop_.sort();
+        assert_eq!(loop_, [5, 6]);
+        // An update and a delete take the CTE through a subquery.
+        let renamed = Person::update()
+            .set(Person::name, "referred by Bea")
+            .filter(
+                Person::id.is_in_query(
+                    Referred::select()
+                        .with(referral_tree(2, false))
+                        .columns(Referred::id),
+                ),
+            )
+            .execute(&db)
+            .await
+            .expect("update through a cte");
+        assert_eq!(renamed, 1);
+        let deleted = Person::delete()
+            .filter(
+                Person::id.is_in_query(
+                    Referred::select()
+                        .with(referral_tree(1, false))
+                        .columns(Referred::id),
+                ),
+            )
+            .execute(&db)
+            .await
+            .expect("delete through a cte");
+        assert_eq!(deleted, 3);
+        let left: Vec<String> = Person::select()
+            .columns(Person::name)
+            .order_by(Person::id.asc())
+            .fetch_all(&db)
+            .await
+            .expect("who is left");
+        assert_eq!(left, ["Ana", "Eli", "Fay"]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn aggregates_group_by_and_having() {
     on_every_backend("aggregates_group_by_having", |db| async move {

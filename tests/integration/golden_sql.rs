@@ -2,7 +2,7 @@
 
 use txova_db::{Backend, Direction, Select, Table, count, sum};
 
-use crate::builder::{Driver, Ride, User};
+use crate::builder::{Driver, Person, Referred, Ride, User};
 
 fn sql(statement: txova_db::sql::Statement) -> String {
     statement.sql().to_owned()
@@ -230,6 +230,53 @@ fn aliases_per_dialect() {
     assert_eq!(
         sql(aliased.to_sql_for(Backend::MySql)),
         "SELECT `earlier`.`id`, `earlier`.`user_id`, `earlier`.`driver_id`, `earlier`.`fare_cents`, `earlier`.`status` FROM `rides` AS `earlier` WHERE `earlier`.`id` = ?"
+    );
+}
+
+#[test]
+fn common_table_expressions_per_dialect() {
+    let tree = txova_db::select::Cte::<Referred>::recursive(
+        Person::select()
+            .columns((Person::id, Person::name))
+            .filter(Person::referrer_id.eq(1)),
+        Person::select()
+            .inner_join(Person::referrer_id, Referred::id)
+            .columns((Person::id, Person::name)),
+    );
+    let query = Referred::select()
+        .with(tree)
+        .filter(Referred::name.ne("Dan"))
+        .limit(5);
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Postgres)),
+        r#"WITH RECURSIVE "referred" ("id", "name") AS (SELECT "people"."id", "people"."name" FROM "people" WHERE "people"."referrer_id" = $1 UNION ALL SELECT "people"."id", "people"."name" FROM "people" INNER JOIN "referred" ON "people"."referrer_id" = "referred"."id") SELECT "referred"."id", "referred"."name" FROM "referred" WHERE "referred"."name" <> $2 LIMIT 5"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::Sqlite)),
+        r#"WITH RECURSIVE "referred" ("id", "name") AS (SELECT "people"."id", "people"."name" FROM "people" WHERE "people"."referrer_id" = ? UNION ALL SELECT "people"."id", "people"."name" FROM "people" INNER JOIN "referred" ON "people"."referrer_id" = "referred"."id") SELECT "referred"."id", "referred"."name" FROM "referred" WHERE "referred"."name" <> ? LIMIT 5"#
+    );
+    assert_eq!(
+        sql(query.to_sql_for(Backend::MySql)),
+        "WITH RECURSIVE `referred` (`id`, `name`) AS (SELECT `people`.`id`, `people`.`name` FROM `people` WHERE `people`.`referrer_id` = ? UNION ALL SELECT `people`.`id`, `people`.`name` FROM `people` INNER JOIN `referred` ON `people`.`referrer_id` = `referred`.`id`) SELECT `referred`.`id`, `referred`.`name` FROM `referred` WHERE `referred`.`name` <> ? LIMIT 5"
+    );
+    assert_eq!(query.to_sql().params(), ["Some(1)", r#""Dan""#]);
+
+    // Through a subquery, the WITH goes along, and the placeholders number on.
+    let delete = Person::delete().filter(
+        Person::name.eq("x")
+            & Person::id.is_in_query(
+                Referred::select()
+                    .with(txova_db::select::Cte::<Referred>::new(
+                        Person::select()
+                            .columns((Person::id, Person::name))
+                            .filter(Person::referrer_id.eq(2)),
+                    ))
+                    .columns(Referred::id),
+            ),
+    );
+    assert_eq!(
+        sql(delete.to_sql()),
+        r#"DELETE FROM "people" WHERE ("people"."name" = $1 AND "people"."id" IN (WITH "referred" ("id", "name") AS (SELECT "people"."id", "people"."name" FROM "people" WHERE "people"."referrer_id" = $2) SELECT "referred"."id" FROM "referred"))"#
     );
 }
 

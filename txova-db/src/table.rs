@@ -126,6 +126,9 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     const NAME: &'static str;
     /// Every column, in field order: the allowlist for runtime names.
     const COLUMNS: &'static [ColumnInfo];
+    /// The columns' field types, in order, as a tuple: what the query of a common
+    /// table expression of this type selects ([`Cte`](crate::select::Cte)).
+    type Values: Send + 'static;
 
     /// Decodes the row by position: the columns are [`COLUMNS`](Self::COLUMNS), in
     /// order, from `offset` (what the typed builder selects).

@@ -133,12 +133,14 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         });
 
     let sort_enum = sort_enum(container, &columns);
+    let value_types = columns.iter().map(|field| field.ty);
 
     quote! {
         #[automatically_derived]
         impl ::txova_db::__private::Table for #ident {
             const NAME: &'static str = #table_name;
             const COLUMNS: &'static [::txova_db::__private::ColumnInfo] = &[#(#infos),*];
+            type Values = (#(#value_types,)*);
 
             fn __decode(
                 row: &::txova_db::__private::Row,

@@ -19,9 +19,12 @@ use crate::table::{Alias, Aliased, ColumnInfo, Relation, Table};
 use crate::types::Bind;
 
 mod aggregate;
+mod cte;
 mod selection;
 
 pub use aggregate::{Aggregate, AnyTable, Having, Numeric, avg, count, count_of, max, min, sum};
+pub use cte::Cte;
+use cte::CteClause;
 use selection::decode_selection;
 pub use selection::{Scalar, ScalarValue, Selection, scalar};
 
@@ -59,6 +62,7 @@ pub use selection::{Scalar, ScalarValue, Selection, scalar};
 /// ```
 #[must_use = "a query does nothing until it is fetched"]
 pub struct Select<S = Dynamic, O = Row> {
+    with: Vec<CteClause>,
     from: FromClause,
     joins: Vec<JoinClause>,
     items: Option<Vec<Item>>,
@@ -219,6 +223,7 @@ impl<T: Table, A: Alias> Select<Aliased<T, A>, T> {
 impl<S, T: Table> Select<S, T> {
     fn of_relation<R: Relation<Table = T>>() -> Self {
         Select {
+            with: Vec::new(),
             from: FromClause::Table {
                 name: T::NAME,
                 qualifier: R::QUALIFIER,
@@ -269,6 +274,7 @@ impl Select<Dynamic, Row> {
     /// ```
     pub fn from(table: impl Into<String>) -> Self {
         Select {
+            with: Vec::new(),
             from: FromClause::Dynamic {
                 name: table.into(),
                 allowlist: None,
@@ -536,6 +542,7 @@ impl<S, O> Select<S, O> {
                 reason: format!("{table:?} cannot name a table"),
             });
         }
+        cte::write_with(&self.with, w)?;
         w.push("SELECT ");
         match (&self.items, &self.from) {
             (Some(items), _) => {
@@ -988,6 +995,7 @@ impl<S, O> Select<S, O> {
             on,
         });
         Select {
+            with: self.with,
             from: self.from,
             joins,
             items: self.items,
@@ -1004,6 +1012,17 @@ impl<S, O> Select<S, O> {
         }
     }
 
+    /// Defines the common table expression `cte` for this query (`WITH …`), which
+    /// may then read `C` like a table: select from it, join it, or name it in a
+    /// subquery. A query used as a subquery keeps its `WITH`, which is how an update
+    /// or a delete takes one: `filter(User::id.is_in_query(Tree::select().with(tree)
+    /// .columns(Tree::id)))`. Call again for more; `WITH RECURSIVE` is written when
+    /// one of them recurses.
+    pub fn with<C: Table>(mut self, cte: Cte<C>) -> Self {
+        self.with.push(cte.into_clause());
+        self
+    }
+
     /// Lets this query, used as a subquery ([`exists`], [`Column::is_in_query`]),
     /// name the columns of `U`, a table of the query it is nested in (a correlated
     /// subquery): `U` is not joined here, its columns refer to the outer query's rows.
@@ -1012,6 +1031,7 @@ impl<S, O> Select<S, O> {
     /// [`Column::is_in_query`]: crate::Column::is_in_query
     pub fn correlate<U: Relation>(self) -> Select<Join<S, U>, O> {
         Select {
+            with: self.with,
             from: self.from,
             joins: self.joins,
             items: self.items,
@@ -1294,6 +1314,7 @@ impl<S: Source, O> Select<S, O> {
         let mut items = Vec::new();
         selection.items(&mut items);
         Select {
+            with: self.with,
             from: self.from,
             joins: self.joins,
             items: Some(items),
