@@ -1,1 +1,2 @@
+DROP INDEX users_referrer_idx;
 ALTER TABLE users DROP COLUMN referrer_id;

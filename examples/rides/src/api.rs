@@ -35,6 +35,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/sessions", post(sign_in))
         .route("/sessions/current", axum::routing::delete(sign_out))
         .route("/me", get(profile).patch(rename))
+        .route("/me/referrals", get(referrals))
         .route("/drivers", post(create_driver).get(list_drivers))
         .route("/rides", post(request_ride).get(list_rides))
         .route("/rides/{id}", get(get_ride))
@@ -398,6 +399,11 @@ async fn sign_out(State(state): State<AppState>, rider: Rider) -> ApiResult<Stat
 
 async fn profile(State(state): State<AppState>, rider: Rider) -> ApiResult<impl IntoResponse> {
     Ok(Json(state.users.profile(rider.user_id).await?))
+}
+
+/// The riders this rider brought in, directly or through others.
+async fn referrals(State(state): State<AppState>, rider: Rider) -> ApiResult<impl IntoResponse> {
+    Ok(Json(state.users.referrals(rider.user_id).await?))
 }
 
 async fn rename(

@@ -24,6 +24,16 @@ pub(crate) struct User {
 
 txova_db::alias!(pub(crate) Referrer);
 
+/// A rider someone brought in, directly or through the riders they brought in
+/// (`GET /me/referrals`): the rows of a recursive common table expression.
+#[derive(Table, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[table(name = "referral_tree", unchecked)]
+pub(crate) struct Referral {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) referrer_id: Option<i64>,
+}
+
 /// Who may do what: riders ride, admins also manage drivers and see `/health/details`.
 pub(crate) mod role {
     pub(crate) const RIDER: &str = "rider";

@@ -9,17 +9,18 @@ use txova_db::{
 };
 
 use crate::model::{
-    Assignment, Driver, DriverSort, NewDriver, NewRide, NewUser, Ride, RideSort, RiderProfile,
-    User, role, status,
+    Assignment, Driver, DriverSort, NewDriver, NewRide, NewUser, Referral, Ride, RideSort,
+    RiderProfile, User, role, status,
 };
 
 /// The queries of the requests riders make most, as values: the repositories run
 /// them, and the tests check their plans use an index.
 pub(crate) mod hot {
+    use txova_db::select::Cte;
     use txova_db::table::Aliased;
     use txova_db::{LeftJoin, Select, Table, count, not_exists};
 
-    use crate::model::{Driver, DriverSort, Referrer, Ride, RideSort, User, status};
+    use crate::model::{Driver, DriverSort, Referral, Referrer, Ride, RideSort, User, status};
 
     /// Sign-in: the account by email (`users_email_unique`).
     pub(crate) fn user_by_email(email: &str) -> Select<User, User> {
@@ -61,6 +62,21 @@ pub(crate) mod hot {
             .left_join(User::referrer_id, User::id.of::<Referrer>())
             .columns((User::name, User::email, User::name.of::<Referrer>()))
             .filter(User::id.eq(user_id))
+    }
+
+    /// The riders `user_id` brought in, directly or not, by a recursive CTE over
+    /// `users` (`users_referrer_idx` at each step); `UNION` ends it should referrals
+    /// ever form a loop.
+    pub(crate) fn referral_tree(user_id: i64) -> Select<Referral, Referral> {
+        let tree = Cte::<Referral>::recursive_distinct(
+            User::select()
+                .columns((User::id, User::name, User::referrer_id))
+                .filter(User::referrer_id.eq(user_id)),
+            User::select()
+                .inner_join(User::referrer_id, Referral::id)
+                .columns((User::id, User::name, User::referrer_id)),
+        );
+        Referral::select().with(tree).order_by(Referral::id.asc())
     }
 
     /// The profile's first count (`rides_user_idx`).
@@ -183,6 +199,11 @@ impl Users {
             rides_requested,
             rides_completed,
         })
+    }
+
+    /// The riders `id` brought in, directly or through others, oldest first.
+    pub(crate) async fn referrals(&self, id: i64) -> Result<Vec<Referral>, Error> {
+        hot::referral_tree(id).fetch_all(&self.db).await
     }
 
     /// Renames a rider. The cached profile is evicted once the rename has succeeded

@@ -156,6 +156,16 @@ async fn each_request_runs_a_fixed_number_of_statements() {
     let (status, profile, captured) = call(&app, Method::GET, "/me", Some(&bea), None).await;
     expect("Bea's profile", status, captured, 3);
     assert_eq!(profile["referred_by"], "Ana", "{profile}");
+    let (status, referrals, captured) =
+        call(&app, Method::GET, "/me/referrals", Some(&ana), None).await;
+    expect(
+        "the referral tree: one recursive query",
+        status,
+        captured,
+        1,
+    );
+    assert_eq!(referrals[0]["name"], "Bea", "{referrals}");
+    assert_eq!(referrals.as_array().map(Vec::len), Some(1), "{referrals}");
 
     let (status, _, captured) = call(
         &app,
@@ -255,6 +265,7 @@ async fn the_hot_queries_read_through_an_index() {
             User::select().filter(User::id.eq(7)).explain(db).await,
         ),
         ("users", hot::profile_of_user(7).explain(db).await),
+        ("users", hot::referral_tree(7).explain(db).await),
     ];
     for (table, plan) in plans {
         let plan = plan.expect("explain");
@@ -278,4 +289,7 @@ async fn the_hot_queries_read_through_an_index() {
         .await
         .expect("explain");
     assert!(of_user.uses_index("rides_user_idx"), "{of_user}");
+    // Each round of the referral tree finds the next riders by the referrer index.
+    let tree = hot::referral_tree(7).explain(db).await.expect("explain");
+    assert!(tree.uses_index("users_referrer_idx"), "{tree}");
 }

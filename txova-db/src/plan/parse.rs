@@ -95,6 +95,27 @@ pub(super) fn sqlite(rows: &[Row]) -> Result<Plan, Error> {
         let detail: String = row.try_get(3)?;
         flat.push((id, parent, sqlite_node(&detail)));
     }
+    // A common table expression or subquery SQLite computes (`CO-ROUTINE x`,
+    // `MATERIALIZE x`) is read by `SCAN x`: a scan of rows the statement made, not of
+    // a table an index could serve.
+    let computed: Vec<String> = flat
+        .iter()
+        .filter_map(|(_, _, node)| {
+            let op = &node.operation;
+            op.strip_prefix("CO-ROUTINE ")
+                .or_else(|| op.strip_prefix("MATERIALIZE "))
+                .map(|name| name.trim().to_owned())
+        })
+        .collect();
+    for (_, _, node) in &mut flat {
+        if node
+            .relation
+            .as_ref()
+            .is_some_and(|relation| computed.contains(relation))
+        {
+            node.full_scan = false;
+        }
+    }
     fn children_of(parent: i64, flat: &[(i64, i64, PlanNode)]) -> Vec<PlanNode> {
         flat.iter()
             .filter(|(_, p, _)| *p == parent)
@@ -209,9 +230,13 @@ fn mariadb_table(table: &Value) -> PlanNode {
     let mut node = PlanNode::new(access);
     node.relation = text(table, "table_name");
     node.index = text(table, "key");
-    // `index` reads a whole index; InnoDB's PRIMARY index is the table itself.
-    node.full_scan = node.operation == "ALL"
-        || (node.operation == "index" && node.index.as_deref() == Some("PRIMARY"));
+    // `index` reads a whole index; InnoDB's PRIMARY index is the table itself. Rows
+    // the statement made (`<derived2>`: a CTE or a subquery in FROM, `<subquery3>`,
+    // `<union1,2>`) are no table an index could serve.
+    let computed = node.relation.as_deref().is_some_and(|r| r.starts_with('<'));
+    node.full_scan = !computed
+        && (node.operation == "ALL"
+            || (node.operation == "index" && node.index.as_deref() == Some("PRIMARY")));
     node.condition = text(table, "attached_condition");
     node.estimated_rows = table.get("rows").and_then(Value::as_f64);
     node.actual_rows = table.get("r_rows").and_then(Value::as_f64);
