@@ -60,6 +60,9 @@ pub use write::{Delete, Insert, Update};
 
 /// `#[derive(Table)]`: see [`Table`].
 pub use txova_db_macros::Table;
+// `alias!`'s SQL name, in snake case; not public API.
+#[doc(hidden)]
+pub use txova_db_macros::__alias_name;
 
 /// Caches an async function's `Ok` or `Some` value in a [`cache::Cache`], keyed by a
 /// template over its parameters; see [`cache::Cache::get_or_set`] for what happens on a

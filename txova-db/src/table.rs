@@ -397,7 +397,7 @@ impl<T: Table, A: Alias> Relation for Aliased<T, A> {
 #[macro_export]
 macro_rules! alias {
     ($vis:vis $name:ident) => {
-        $crate::alias!($vis $name = $crate::__private::snake_case_alias!($name));
+        $crate::alias!($vis $name = $crate::__alias_name!($name));
     };
     ($vis:vis $name:ident = $sql:expr) => {
         #[doc = concat!("The alias `", stringify!($name), "` of a table read twice in one query.")]

@@ -17,7 +17,6 @@ pub use crate::table::{ColumnInfo, PrimaryKey, Table};
 pub use crate::transaction::{Isolation, Tx, TxOptions, UsesDb};
 pub use crate::types::{Param, sql_type_of};
 pub use serde;
-pub use txova_db_macros::__alias_name as snake_case_alias;
 
 pub use std::sync::Arc;
 
