@@ -23,6 +23,8 @@ mod explicit_transactions;
 mod faults;
 mod golden_sql;
 #[cfg(feature = "redis")]
+mod kv;
+#[cfg(feature = "redis")]
 mod listen;
 mod locks;
 mod migrations;

@@ -222,6 +222,23 @@ impl EmbeddedStore {
         shard.entries.remove(key).is_some_and(|e| e.live(now))
     }
 
+    /// Every live string whose key starts with `prefix`, in no particular order.
+    pub(crate) fn scan_prefix(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let now = Instant::now();
+        let mut found = Vec::new();
+        for i in 0..SHARDS {
+            let shard = self.lock(i);
+            for (key, entry) in &shard.entries {
+                if let (true, true, Value::Bytes(bytes)) =
+                    (key.starts_with(prefix), entry.live(now), &entry.value)
+                {
+                    found.push((key.clone(), bytes.clone()));
+                }
+            }
+        }
+        found
+    }
+
     /// Removes every key matching the Redis glob `pattern`; how many live ones went.
     pub(crate) fn delete_pattern(&self, pattern: &str) -> u64 {
         let now = Instant::now();

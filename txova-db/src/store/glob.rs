@@ -2,6 +2,21 @@
 //! `stringmatchlen` does, so `delete_pattern` means the same on the embedded store as
 //! on a server.
 
+/// The glob that matches exactly the keys starting with `prefix`: its special
+/// characters escaped, then `*`.
+#[cfg(any(feature = "redis", test))]
+pub(crate) fn prefix_pattern(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('*');
+    pattern
+}
+
 /// Whether `text` matches the Redis glob `pattern`.
 pub(crate) fn matches(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
@@ -96,7 +111,24 @@ fn class(pattern: &[u8], start: usize, c: u8) -> Option<(bool, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use proptest::prelude::*;
+
+    use super::{matches, prefix_pattern};
+
+    proptest! {
+        /// An escaped prefix matches exactly the keys that start with it, whatever
+        /// glob characters it holds.
+        #[test]
+        fn a_prefix_pattern_matches_exactly_its_prefix(
+            prefix in "[a-c*?\\[\\]\\\\^-]{0,6}",
+            key in "[a-c*?\\[\\]\\\\^-]{0,8}",
+        ) {
+            let pattern = prefix_pattern(&prefix);
+            prop_assert_eq!(matches(pattern.as_bytes(), key.as_bytes()), key.starts_with(&prefix));
+            let extended = format!("{prefix}{key}");
+            prop_assert!(matches(pattern.as_bytes(), extended.as_bytes()));
+        }
+    }
 
     #[test]
     fn follows_redis_glob_rules() {

@@ -9,6 +9,7 @@
 
 mod embedded;
 mod glob;
+mod kv;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
 pub(crate) use embedded::{Slot, Value};
+pub use kv::{Batch, Kv};
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisClient, RedisConfig};
@@ -318,7 +320,7 @@ impl Store {
                 let mut deleted = 0;
                 if client.is_cluster() {
                     for (host, port) in client.cluster_primaries().await? {
-                        deleted += scan_delete(
+                        deleted += scan_pages(
                             pattern,
                             |cmd| client.query_node(cmd, &host, port),
                             |keys| {
@@ -332,7 +334,7 @@ impl Store {
                         .await?;
                     }
                 } else {
-                    deleted += scan_delete(
+                    deleted += scan_pages(
                         pattern,
                         |cmd| async move { client.query(&cmd).await },
                         |keys| async move { client.query(::redis::cmd("UNLINK").arg(&keys)).await },
@@ -345,18 +347,19 @@ impl Store {
     }
 }
 
-/// One node's `SCAN` loop, deleting each page's keys as it goes.
+/// One node's `SCAN` loop, handing each page's keys to `page` as it goes (which
+/// deletes them, say, and says how many it did).
 #[cfg(feature = "redis")]
-async fn scan_delete<Scan, ScanFut, Delete, DeleteFut>(
+async fn scan_pages<Scan, ScanFut, Page, PageFut>(
     pattern: &str,
     scan: Scan,
-    delete: Delete,
+    mut delete: Page,
 ) -> Result<u64, Error>
 where
     Scan: Fn(::redis::Cmd) -> ScanFut,
     ScanFut: Future<Output = Result<(u64, Vec<String>), Error>>,
-    Delete: Fn(Vec<String>) -> DeleteFut,
-    DeleteFut: Future<Output = Result<u64, Error>>,
+    Page: FnMut(Vec<String>) -> PageFut,
+    PageFut: Future<Output = Result<u64, Error>>,
 {
     let mut cursor = 0u64;
     let mut deleted = 0;
@@ -375,6 +378,40 @@ where
             return Ok(deleted);
         }
         cursor = next;
+    }
+}
+
+impl Store {
+    /// Every key matching the glob `pattern`: `SCAN` on every primary. Keys written
+    /// while it runs may be missed; a key may come twice (SCAN's guarantee).
+    #[cfg(feature = "redis")]
+    pub(crate) async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>, Error> {
+        let Backend::Redis(client) = &self.backend else {
+            return Ok(Vec::new());
+        };
+        let mut keys = Vec::new();
+        let mut collect = |page: Vec<String>| {
+            keys.extend(page);
+            async { Ok(0) }
+        };
+        if client.is_cluster() {
+            for (host, port) in client.cluster_primaries().await? {
+                scan_pages(
+                    pattern,
+                    |cmd| client.query_node(cmd, &host, port),
+                    &mut collect,
+                )
+                .await?;
+            }
+        } else {
+            scan_pages(
+                pattern,
+                |cmd| async move { client.query(&cmd).await },
+                &mut collect,
+            )
+            .await?;
+        }
+        Ok(keys)
     }
 }
 
