@@ -106,13 +106,7 @@ impl<C: Table> Cte<C> {
         initial: Select<S1, C::Values>,
         step: Select<S2, C::Values>,
     ) -> Self {
-        Self::build(
-            Arc::new(initial),
-            Some(Recursion {
-                distinct: false,
-                step: Arc::new(step),
-            }),
-        )
+        Self::recursion(Arc::new(initial), Arc::new(step), false)
     }
 
     /// [`recursive`](Self::recursive) with `UNION`: a row already found is not added
@@ -121,13 +115,11 @@ impl<C: Table> Cte<C> {
         initial: Select<S1, C::Values>,
         step: Select<S2, C::Values>,
     ) -> Self {
-        Self::build(
-            Arc::new(initial),
-            Some(Recursion {
-                distinct: true,
-                step: Arc::new(step),
-            }),
-        )
+        Self::recursion(Arc::new(initial), Arc::new(step), true)
+    }
+
+    fn recursion(initial: Arc<dyn Subquery>, step: Arc<dyn Subquery>, distinct: bool) -> Self {
+        Self::build(initial, Some(Recursion { distinct, step }))
     }
 
     fn build(initial: Arc<dyn Subquery>, recursion: Option<Recursion>) -> Self {

@@ -979,6 +979,19 @@ impl<S, O> Select<S, O> {
         self
     }
 
+    /// Adds `kind U ON on` (INNER, LEFT): the source becomes `J`, the rows stay as
+    /// they were (the tables before it keep their side).
+    fn join_keeping_rows<J, U: Relation>(self, kind: JoinKind, on: Node) -> Select<J, O> {
+        let decode = self.decode;
+        self.joined::<J, O, U>(kind, on, decode)
+    }
+
+    /// Adds `kind U ON on` (RIGHT, FULL): the source becomes `J`, and the rows are
+    /// `Row`s, since what was selected before could now be missing.
+    fn join_as_rows<J, U: Relation>(self, kind: JoinKind, on: Node) -> Select<J, Row> {
+        self.joined::<J, Row, U>(kind, on, Ok)
+    }
+
     /// Adds `kind U ON on` and retypes the query: its source becomes `J`, its rows
     /// `O2` (decoded by `decode`).
     fn joined<J, O2, U: Relation>(
@@ -1062,8 +1075,7 @@ impl<S, O> Select<S, O> {
         S: Contains<X, I>,
         V: Comparable<W>,
     {
-        let decode = self.decode;
-        self.joined::<_, _, U>(JoinKind::Inner, equal(&left, &right), decode)
+        self.join_keeping_rows::<_, U>(JoinKind::Inner, equal(&left, &right))
     }
 
     /// `LEFT JOIN U ON left = right`: every row of the query so far, with `U`'s
@@ -1080,8 +1092,7 @@ impl<S, O> Select<S, O> {
         S: Contains<X, I>,
         V: Comparable<W>,
     {
-        let decode = self.decode;
-        self.joined::<_, _, U>(JoinKind::Left, equal(&left, &right), decode)
+        self.join_keeping_rows::<_, U>(JoinKind::Left, equal(&left, &right))
     }
 
     /// `RIGHT JOIN U ON left = right`: every row of `U`, with the query's matching
@@ -1099,7 +1110,7 @@ impl<S, O> Select<S, O> {
         S: Contains<X, I>,
         V: Comparable<W>,
     {
-        self.joined::<_, _, U>(JoinKind::Right, equal(&left, &right), Ok)
+        self.join_as_rows::<_, U>(JoinKind::Right, equal(&left, &right))
     }
 
     /// `FULL JOIN U ON left = right`: the rows of both sides, matched where they
@@ -1117,7 +1128,7 @@ impl<S, O> Select<S, O> {
         S: Contains<X, I>,
         V: Comparable<W>,
     {
-        self.joined::<_, _, U>(JoinKind::Full, equal(&left, &right), Ok)
+        self.join_as_rows::<_, U>(JoinKind::Full, equal(&left, &right))
     }
 
     /// `INNER JOIN U ON …` with a condition of several parts, built by `on` from an
@@ -1148,8 +1159,7 @@ impl<S, O> Select<S, O> {
         self,
         on: impl FnOnce(On<Join<S, U>>) -> On<Join<S, U>>,
     ) -> Select<Join<S, U>, O> {
-        let decode = self.decode;
-        self.joined::<_, _, U>(JoinKind::Inner, on(On::new()).node, decode)
+        self.join_keeping_rows::<_, U>(JoinKind::Inner, on(On::new()).node)
     }
 
     /// `LEFT JOIN U ON …` with a condition of several parts; see
@@ -1177,8 +1187,7 @@ impl<S, O> Select<S, O> {
         self,
         on: impl FnOnce(On<LeftJoin<S, U>>) -> On<LeftJoin<S, U>>,
     ) -> Select<LeftJoin<S, U>, O> {
-        let decode = self.decode;
-        self.joined::<_, _, U>(JoinKind::Left, on(On::new()).node, decode)
+        self.join_keeping_rows::<_, U>(JoinKind::Left, on(On::new()).node)
     }
 
     /// `RIGHT JOIN U ON …` with a condition of several parts; see
@@ -1187,7 +1196,7 @@ impl<S, O> Select<S, O> {
         self,
         on: impl FnOnce(On<RightJoin<S, U>>) -> On<RightJoin<S, U>>,
     ) -> Select<RightJoin<S, U>, Row> {
-        self.joined::<_, _, U>(JoinKind::Right, on(On::new()).node, Ok)
+        self.join_as_rows::<_, U>(JoinKind::Right, on(On::new()).node)
     }
 
     /// `FULL JOIN U ON …` with a condition of several parts; see
@@ -1196,7 +1205,7 @@ impl<S, O> Select<S, O> {
         self,
         on: impl FnOnce(On<FullJoin<S, U>>) -> On<FullJoin<S, U>>,
     ) -> Select<FullJoin<S, U>, Row> {
-        self.joined::<_, _, U>(JoinKind::Full, on(On::new()).node, Ok)
+        self.join_as_rows::<_, U>(JoinKind::Full, on(On::new()).node)
     }
 }
 
