@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -171,17 +171,10 @@ async fn a_dropped_batch_is_all_or_nothing() {
             let batch = (0..20).fold(Batch::new(), |batch, i| {
                 batch.set(format!("{tag}:{i}"), vec![i], None)
             });
-            {
-                let mut apply = pin!(kv.apply(batch));
-                let mut cx = Context::from_waker(Waker::noop());
-                for _ in 0..polls {
-                    if let Poll::Ready(done) = apply.as_mut().poll(&mut cx) {
-                        done.expect("apply");
-                        break;
-                    }
-                    tokio::task::yield_now().await;
-                }
-            }
+            drop_after(polls, async {
+                kv.apply(batch).await.expect("apply");
+            })
+            .await;
             // Whatever was sent has landed by now; count what is there.
             tokio::time::sleep(Duration::from_millis(50)).await;
             let found = kv.scan_prefix(&tag).await.expect("scan").len();
@@ -192,6 +185,59 @@ async fn a_dropped_batch_is_all_or_nothing() {
         }
         // The store still answers.
         kv.set("after", b"ok".to_vec(), None).await.expect("set");
+    })
+    .await;
+}
+
+/// Polls `op` up to `polls` times with a waker that never wakes, then drops it.
+async fn drop_after<F: Future>(polls: usize, op: F) {
+    let mut op = pin!(op);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..polls {
+        if op.as_mut().poll(&mut cx).is_ready() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// `get`, `set`, `delete` and `scan_prefix` dropped after 1, 2, … polls: a key holds its
+/// old value or its new one, never anything else, and the store answers correctly
+/// afterwards (no reply of a dropped call read as the next call's).
+#[tokio::test]
+async fn every_operation_dropped_midway_leaves_the_store_consistent() {
+    each_store("kv_dropped_ops", async |name, _store, kv| {
+        for polls in 1..=5 {
+            kv.set("k", b"old".to_vec(), None).await.expect("set");
+            drop_after(polls, kv.set("k", b"new".to_vec(), None)).await;
+            drop_after(polls, kv.get("k")).await;
+            drop_after(polls, kv.scan_prefix("")).await;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let value = kv.get("k").await.expect("get").expect("still set");
+            assert!(
+                value == b"old" || value == b"new",
+                "{name}: {value:?} after {polls} polls"
+            );
+            drop_after(polls, kv.delete("k")).await;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let left = kv.get("k").await.expect("get");
+            assert!(
+                left.is_none() || left.as_deref() == Some(&value[..]),
+                "{name}: {left:?} after a dropped delete"
+            );
+            // The next calls get their own replies.
+            kv.set("probe", vec![polls as u8], None).await.expect("set");
+            assert_eq!(
+                kv.get("probe").await.expect("get"),
+                Some(vec![polls as u8]),
+                "{name}"
+            );
+            assert_eq!(
+                kv.scan_prefix("probe").await.expect("scan"),
+                [("probe".to_owned(), vec![polls as u8])],
+                "{name}"
+            );
+        }
     })
     .await;
 }
