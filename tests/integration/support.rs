@@ -190,15 +190,20 @@ impl Drop for SqliteFile {
     }
 }
 
-/// Every store this machine offers, by name: the embedded store always, Redis
-/// standalone / cluster / sentinel when they can be reached or started (in CI they
-/// must be).
+/// Every store this machine offers, by name: the embedded store in memory and on disk
+/// always, Redis standalone / cluster / sentinel when they can be reached or started
+/// (in CI they must be).
 #[cfg(feature = "redis")]
 pub async fn stores(test: &str) -> Vec<(&'static str, txova_db::store::Store)> {
     use txova_db::store::Store;
     use txova_db_test_support::{redis_cluster, redis_sentinel};
 
     let mut stores = vec![("embedded", Store::embedded())];
+    #[cfg(feature = "persistent-store")]
+    stores.push((
+        "persistent",
+        Store::embedded_at(store_dir(test)).expect("open a persistent store"),
+    ));
     if let Some(url) = server_url(Service::Redis, test) {
         stores.push((
             "standalone",
@@ -222,6 +227,29 @@ pub async fn stores(test: &str) -> Vec<(&'static str, txova_db::store::Store)> {
         ));
     }
     stores
+}
+
+/// A new directory for a persistent embedded store, under one per test process.
+/// The process cannot remove its own (its stores may outlive any guard), so each run
+/// first removes those of processes that have exited.
+#[cfg(feature = "persistent-store")]
+pub fn store_dir(test: &str) -> PathBuf {
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static SWEPT: Once = Once::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let root = std::env::temp_dir().join("txova-db-store-tests");
+    SWEPT.call_once(|| {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().parse::<u32>();
+            if pid.is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+    root.join(std::process::id().to_string())
+        .join(format!("{test}-{}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 /// Waits up to a second until no session named `app` is anything but idle (a session

@@ -78,7 +78,7 @@ pub(crate) async fn acquire(
     ttl: Duration,
 ) -> Result<Attempt, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update_many(&[key, fence_key], |slots| {
+        Backend::Embedded(store) => store.update_many(&[key, fence_key], |slots| {
             let now = tokio::time::Instant::now();
             if slots[0].value.is_some() {
                 return Attempt::Held {
@@ -98,7 +98,7 @@ pub(crate) async fn acquire(
             slots[1].value = Some(Value::Bytes(fencing_token.to_string().into_bytes()));
             slots[1].expires_at = Some(now + super::FENCE_TTL);
             Attempt::Acquired { fencing_token }
-        })),
+        }),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             let (fencing_token, remaining): (u64, i64) = client
@@ -126,14 +126,14 @@ pub(crate) async fn acquire(
 /// Whether `token` owned the lock (and so released it).
 pub(crate) async fn release(store: &Store, key: &str, token: &str) -> Result<bool, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(key, |slot| {
+        Backend::Embedded(store) => store.update(key, |slot| {
             let owned =
                 matches!(&slot.value, Some(Value::Bytes(owner)) if owner == token.as_bytes());
             if owned {
                 slot.value = None;
             }
             owned
-        })),
+        }),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             let deleted: u64 = client.invoke_script(RELEASE.key(key).arg(token)).await?;
@@ -150,14 +150,14 @@ pub(crate) async fn extend(
     ttl: Duration,
 ) -> Result<bool, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(key, |slot| {
+        Backend::Embedded(store) => store.update(key, |slot| {
             let owned =
                 matches!(&slot.value, Some(Value::Bytes(owner)) if owner == token.as_bytes());
             if owned {
                 slot.expires_at = Some(tokio::time::Instant::now() + ttl);
             }
             owned
-        })),
+        }),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             let extended: u64 = client

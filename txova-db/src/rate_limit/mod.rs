@@ -417,7 +417,7 @@ impl RateLimiter {
         match self.store.backend() {
             Backend::Embedded(store) => {
                 let now = u64::try_from(store.clock().as_micros()).unwrap_or(u64::MAX);
-                Ok(store.update(store_key, |slot| {
+                store.update(store_key, |slot| {
                     let mut state = match slot.value.take() {
                         Some(Value::Hash(state)) => state,
                         _ => Default::default(),
@@ -445,7 +445,7 @@ impl RateLimiter {
                         slot.value = Some(Value::Hash(state));
                     }
                     verdict
-                }))
+                })
             }
             #[cfg(feature = "redis")]
             Backend::Redis(client) => {

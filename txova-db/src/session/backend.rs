@@ -159,7 +159,7 @@ fn in_user_slot<R>(
     record: &str,
     user: &UserKeys,
     update: impl FnOnce(&mut Slot, &mut Slot, &mut Slot) -> R,
-) -> R {
+) -> Result<R, Error> {
     store.update_many(&[record, &user.index, &user.generation], |slots| {
         let [record, index, generation] = slots else {
             unreachable!("three keys, three slots")
@@ -216,37 +216,34 @@ pub(crate) async fn create(
         ttl,
     } = *new;
     match store.backend() {
-        Backend::Embedded(store) => {
-            in_user_slot(
-                store,
-                record,
-                user,
-                |record_slot, index_slot, generation_slot| {
-                    let mut values: HashMap<String, String> = fields
-                        .iter()
-                        .map(|(f, v)| ((*f).to_owned(), v.clone()))
-                        .collect();
-                    values.insert(
-                        GENERATION.to_owned(),
-                        generation_of(generation_slot.value.as_ref()),
-                    );
-                    record_slot.value = Some(Value::Hash(values));
-                    record_slot.expires_at = Some(tokio::time::Instant::now() + ttl);
-                    let mut index = match index_slot.value.take() {
-                        Some(Value::Sorted(index)) => index,
-                        _ => HashMap::new(),
-                    };
-                    index.retain(|_, &mut score| score > now_ms as f64);
-                    index.insert(id.to_owned(), expires_ms as f64);
-                    index_slot.value = Some(Value::Sorted(index));
-                    extend(index_slot, ttl);
-                    if generation_slot.value.is_some() {
-                        extend(generation_slot, ttl);
-                    }
-                },
-            );
-            Ok(())
-        }
+        Backend::Embedded(store) => in_user_slot(
+            store,
+            record,
+            user,
+            |record_slot, index_slot, generation_slot| {
+                let mut values: HashMap<String, String> = fields
+                    .iter()
+                    .map(|(f, v)| ((*f).to_owned(), v.clone()))
+                    .collect();
+                values.insert(
+                    GENERATION.to_owned(),
+                    generation_of(generation_slot.value.as_ref()),
+                );
+                record_slot.value = Some(Value::Hash(values));
+                record_slot.expires_at = Some(tokio::time::Instant::now() + ttl);
+                let mut index = match index_slot.value.take() {
+                    Some(Value::Sorted(index)) => index,
+                    _ => HashMap::new(),
+                };
+                index.retain(|_, &mut score| score > now_ms as f64);
+                index.insert(id.to_owned(), expires_ms as f64);
+                index_slot.value = Some(Value::Sorted(index));
+                extend(index_slot, ttl);
+                if generation_slot.value.is_some() {
+                    extend(generation_slot, ttl);
+                }
+            },
+        ),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             let mut invocation = scripts::CREATE.key(record);
@@ -277,7 +274,7 @@ pub(crate) async fn read(
     touch: Option<(u64, u64)>,
 ) -> Result<Option<Fields>, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(in_user_slot(
+        Backend::Embedded(store) => in_user_slot(
             store,
             record,
             user,
@@ -299,7 +296,7 @@ pub(crate) async fn read(
                 }
                 Some(fields.clone())
             },
-        )),
+        ),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             let (now_ms, interval) = match touch {
@@ -332,7 +329,7 @@ pub(crate) async fn update(
     fields: &[(String, String)],
 ) -> Result<bool, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update_many(&[record, &user.generation], |slots| {
+        Backend::Embedded(store) => store.update_many(&[record, &user.generation], |slots| {
             let [record_slot, generation_slot] = slots else {
                 unreachable!("two keys, two slots")
             };
@@ -343,7 +340,7 @@ pub(crate) async fn update(
                 values.extend(fields.iter().cloned());
             }
             true
-        })),
+        }),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             let mut invocation = scripts::UPDATE.key(record);
@@ -364,7 +361,7 @@ pub(crate) async fn delete(
     id: &str,
 ) -> Result<bool, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(in_user_slot(
+        Backend::Embedded(store) => in_user_slot(
             store,
             record,
             user,
@@ -373,7 +370,7 @@ pub(crate) async fn delete(
                 unlist(record_slot, index_slot, id);
                 live
             },
-        )),
+        ),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => Ok(client
             .invoke_script::<u8>(
@@ -395,7 +392,7 @@ pub(crate) async fn list(
     now_ms: u64,
 ) -> Result<Vec<String>, Error> {
     match store.backend() {
-        Backend::Embedded(store) => Ok(store.update(&user.index, |slot| match &mut slot.value {
+        Backend::Embedded(store) => store.update(&user.index, |slot| match &mut slot.value {
             Some(Value::Sorted(index)) => {
                 index.retain(|_, &mut score| score > now_ms as f64);
                 let mut members: Vec<(&String, &f64)> = index.iter().collect();
@@ -407,7 +404,7 @@ pub(crate) async fn list(
                 members
             }
             _ => Vec::new(),
-        })),
+        }),
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {
             client
@@ -429,7 +426,7 @@ pub(crate) async fn revoke_all(
         Backend::Embedded(store) => {
             let mut keys: Vec<&str> = vec![&user.index, &user.generation];
             keys.extend(records.iter().map(String::as_str));
-            Ok(store.update_many(&keys, |slots| {
+            store.update_many(&keys, |slots| {
                 let (head, records) = slots.split_at_mut(2);
                 let [index_slot, generation_slot] = head else {
                     unreachable!("two keys first")
@@ -448,7 +445,7 @@ pub(crate) async fn revoke_all(
                     }
                 }
                 deleted
-            }))
+            })
         }
         #[cfg(feature = "redis")]
         Backend::Redis(client) => {

@@ -155,10 +155,7 @@ impl Kv {
         let key = self.full(key);
         match (self.store.backend(), ttl) {
             (_, Some(ttl)) => self.store.set(&key, value, ttl).await,
-            (Backend::Embedded(store), None) => {
-                store.set(&key, value, None);
-                Ok(())
-            }
+            (Backend::Embedded(store), None) => store.set(&key, value, None),
             #[cfg(feature = "redis")]
             (Backend::Redis(client), None) => {
                 client.query(::redis::cmd("SET").arg(&key).arg(value)).await
@@ -242,8 +239,7 @@ impl Kv {
                             Write::Delete { .. } => slot.value = None,
                         }
                     }
-                });
-                Ok(())
+                })
             }
             #[cfg(feature = "redis")]
             Backend::Redis(client) => {

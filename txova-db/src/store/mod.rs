@@ -7,6 +7,8 @@
 //! mutex in-process — and picks its branch with one `match`, with no boxed future per
 //! call.
 
+#[cfg(feature = "persistent-store")]
+mod disk;
 mod embedded;
 mod glob;
 mod kv;
@@ -18,12 +20,36 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-pub use embedded::EmbeddedStore;
+pub use embedded::{Durability, EmbeddedStore};
 pub(crate) use embedded::{Slot, Value};
 pub use kv::{Batch, Kv};
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisClient, RedisConfig};
+
+/// Without the `persistent-store` feature no store is kept on disk: `Disk` has no
+/// values, so every `Option<Disk>` is `None`.
+#[cfg(not(feature = "persistent-store"))]
+mod disk {
+    use super::embedded::{Durability, KeyState};
+    use crate::error::Error;
+
+    pub(super) enum Disk {}
+
+    impl Disk {
+        pub(super) fn durability(&self) -> Durability {
+            match *self {}
+        }
+
+        pub(super) fn describe(&self) -> &str {
+            match *self {}
+        }
+
+        pub(super) fn write(&self, _: &[KeyState<'_>]) -> Result<(), Error> {
+            match *self {}
+        }
+    }
+}
 
 use crate::error::Error;
 use crate::resilience::BreakerState;
@@ -96,20 +122,69 @@ impl Store {
         Ok(RedisClient::connect(url).await?.into())
     }
 
-    /// Redis when `REDIS_URL` is set (and the `redis` feature is on), the embedded store
-    /// otherwise.
+    /// The embedded store kept in the directory `path`, with [`Durability::Buffered`]:
+    /// see [`EmbeddedStore::open`].
+    ///
+    /// ```
+    /// # async fn demo() -> txova_db::Result<()> {
+    /// use txova_db::store::Store;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("txova-embedded-at-doc-{}", std::process::id()));
+    /// let store = Store::embedded_at(&dir)?;
+    /// assert_eq!(store.describe(), format!("embedded at {}", dir.display()));
+    /// # drop(store);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    #[cfg(feature = "persistent-store")]
+    pub fn embedded_at(path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
+        Ok(EmbeddedStore::open(path)?.into())
+    }
+
+    /// From the environment: Redis when `REDIS_URL` is set (the `redis` feature);
+    /// else the embedded store kept in the directory `TXOVA_STORE_PATH` when that is
+    /// set (the `persistent-store` feature), with the durability `TXOVA_STORE_DURABILITY`
+    /// names (`buffered`, the default, or `synced`); else the embedded store in memory.
+    /// A `TXOVA_STORE_PATH` this build cannot honour is an [`Error::Config`], not a
+    /// store that silently forgets.
     pub async fn from_env() -> Result<Self, Error> {
         #[cfg(feature = "redis")]
         if let Some(config) = RedisConfig::from_env() {
             return Ok(RedisClient::connect_with(config).await?.into());
         }
-        Ok(Self::embedded())
+        match std::env::var_os("TXOVA_STORE_PATH").filter(|path| !path.is_empty()) {
+            #[cfg(feature = "persistent-store")]
+            Some(path) => {
+                let durability = match std::env::var("TXOVA_STORE_DURABILITY").as_deref() {
+                    Err(_) | Ok("" | "buffered") => Durability::Buffered,
+                    Ok("synced") => Durability::Synced,
+                    Ok(other) => {
+                        return Err(crate::error::ConfigError::InvalidValue {
+                            key: "TXOVA_STORE_DURABILITY".into(),
+                            reason: format!("`{other}` is neither `buffered` nor `synced`"),
+                        }
+                        .into());
+                    }
+                };
+                Ok(EmbeddedStore::open_with(path, durability)?.into())
+            }
+            #[cfg(not(feature = "persistent-store"))]
+            Some(_) => Err(crate::error::ConfigError::InvalidValue {
+                key: "TXOVA_STORE_PATH".into(),
+                reason: "this build has no persistent store: enable txova-db's \
+                         `persistent-store` feature"
+                    .into(),
+            }
+            .into()),
+            None => Ok(Self::embedded()),
+        }
     }
 
-    /// `"embedded"`, or the Redis URL without its password.
+    /// `"embedded"`, `"embedded at <path>"`, or the Redis URL without its password.
     pub fn describe(&self) -> &str {
         match &self.backend {
-            Backend::Embedded(_) => "embedded",
+            Backend::Embedded(store) => store.describe(),
             #[cfg(feature = "redis")]
             Backend::Redis(client) => client.target(),
         }
@@ -173,10 +248,7 @@ impl Store {
     /// Stores `value` under `key`, expiring after `ttl` (millisecond precision).
     pub(crate) async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), Error> {
         match &self.backend {
-            Backend::Embedded(store) => {
-                store.set(key, value, Some(ttl));
-                Ok(())
-            }
+            Backend::Embedded(store) => store.set(key, value, Some(ttl)),
             #[cfg(feature = "redis")]
             Backend::Redis(client) => {
                 client
@@ -237,12 +309,9 @@ impl Store {
             return Ok(());
         }
         match &self.backend {
-            Backend::Embedded(store) => {
-                for (key, value) in entries {
-                    store.set(key, value, Some(ttl));
-                }
-                Ok(())
-            }
+            Backend::Embedded(store) => entries
+                .into_iter()
+                .try_for_each(|(key, value)| store.set(key, value, Some(ttl))),
             #[cfg(feature = "redis")]
             Backend::Redis(client) => {
                 let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
@@ -288,7 +357,10 @@ impl Store {
         }
         match &self.backend {
             Backend::Embedded(store) => {
-                Ok(keys.iter().map(|key| u64::from(store.delete(key))).sum())
+                keys.iter().try_fold(
+                    0,
+                    |deleted, key| Ok(deleted + u64::from(store.delete(key)?)),
+                )
             }
             #[cfg(feature = "redis")]
             Backend::Redis(client) if !client.is_cluster() || keys.len() == 1 => {
@@ -314,7 +386,7 @@ impl Store {
     /// may survive. How many keys were deleted.
     pub(crate) async fn delete_pattern(&self, pattern: &str) -> Result<u64, Error> {
         match &self.backend {
-            Backend::Embedded(store) => Ok(store.delete_pattern(pattern)),
+            Backend::Embedded(store) => store.delete_pattern(pattern),
             #[cfg(feature = "redis")]
             Backend::Redis(client) => {
                 let mut deleted = 0;
