@@ -28,6 +28,8 @@ mod kv;
 mod listen;
 mod locks;
 mod migrations;
+#[cfg(feature = "persistent-store")]
+mod persistent_store;
 mod plans;
 mod pool;
 mod prepared;

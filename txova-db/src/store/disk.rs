@@ -123,10 +123,12 @@ impl Disk {
     /// Writes each key's new state (`None`: deleted) as one atomic batch, persisted as
     /// [`Durability`] says before it returns. Expiries are wall-clock.
     pub(super) fn write(&self, states: &[KeyState<'_>]) -> Result<(), Error> {
-        let mut batch = self.db.batch().durability(match self.durability {
-            Durability::Buffered => None,
-            Durability::Synced => Some(fjall::PersistMode::SyncAll),
-        });
+        // A batch left to fjall's default (`None`) stays in the journal's buffer in this
+        // process: a SIGKILL loses it. `Buffer` hands it to the operating system.
+        let mut batch = self.db.batch().durability(Some(match self.durability {
+            Durability::Buffered => fjall::PersistMode::Buffer,
+            Durability::Synced => fjall::PersistMode::SyncAll,
+        }));
         for (key, state) in states {
             match state {
                 Some((value, expires_at)) => {
