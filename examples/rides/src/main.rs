@@ -1,12 +1,14 @@
 //! The rides service: users, drivers and rides over HTTP, on txova-db.
 //!
 //! With no environment it runs on an in-memory SQLite database and the in-process
-//! store, so it needs no server; `DATABASE_URL` and `REDIS_URL` move it to Postgres
+//! store, so it needs no server; `--data-dir` keeps both on disk (users, rides and
+//! sessions survive a restart), and `DATABASE_URL` and `REDIS_URL` move it to Postgres
 //! and Redis:
 //!
 //! ```sh
 //! cargo run -p rides -- --demo                 # the walkthrough against itself, then exit
 //! cargo run -p rides                           # serve on 127.0.0.1:8080, print curl steps
+//! cargo run -p rides -- --data-dir ./rides-data   # the same, kept across restarts
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 \
 //!     cargo run -p rides -- --listen 127.0.0.1:3000
 //! DATABASE_URL=mysql://root@127.0.0.1:3306/test cargo run -p rides --features mysql
@@ -31,14 +33,19 @@ mod tests;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: rides [--listen ADDR] [--admin-listen ADDR] [--demo]
+const USAGE: &str = "usage: rides [--listen ADDR] [--admin-listen ADDR] [--data-dir DIR] [--demo]
 
   --listen ADDR           where to serve (default 127.0.0.1:8080, or RIDES_LISTEN)
+  --data-dir DIR          keep the SQLite database (DIR/rides.db) and the store
+                          (DIR/store) on disk, so a restart keeps users, rides and
+                          sessions (or RIDES_DATA_DIR); DATABASE_URL and REDIS_URL
+                          still take precedence
   --admin-listen ADDR     also serve /health/details and /metrics, without sign-in, on
                           this (internal) address (or RIDES_ADMIN_LISTEN)
   --demo                  serve on a free loopback port, run the walkthrough against it, exit
@@ -56,6 +63,7 @@ const USAGE: &str = "usage: rides [--listen ADDR] [--admin-listen ADDR] [--demo]
 struct Args {
     listen: SocketAddr,
     admin_listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
     demo: bool,
 }
 
@@ -66,6 +74,8 @@ enum UsageError {
     Unknown(String),
     #[error("--listen needs an address such as 127.0.0.1:8080")]
     MissingAddress,
+    #[error("--data-dir needs a directory")]
+    MissingDirectory,
     #[error("`{0}` is not an address such as 127.0.0.1:8080")]
     BadAddress(String),
     #[error("help")]
@@ -76,6 +86,7 @@ impl Args {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, UsageError> {
         let mut listen = std::env::var("RIDES_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
         let mut admin_listen = std::env::var("RIDES_ADMIN_LISTEN").ok();
+        let mut data_dir = std::env::var_os("RIDES_DATA_DIR").map(PathBuf::from);
         let mut demo = false;
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -83,6 +94,9 @@ impl Args {
                 "--listen" => listen = args.next().ok_or(UsageError::MissingAddress)?,
                 "--admin-listen" => {
                     admin_listen = Some(args.next().ok_or(UsageError::MissingAddress)?);
+                }
+                "--data-dir" => {
+                    data_dir = Some(args.next().ok_or(UsageError::MissingDirectory)?.into());
                 }
                 "-h" | "--help" => return Err(UsageError::Help),
                 _ => return Err(UsageError::Unknown(arg)),
@@ -95,6 +109,7 @@ impl Args {
         Ok(Self {
             listen: parse(listen)?,
             admin_listen: admin_listen.map(parse).transpose()?,
+            data_dir,
             demo,
         })
     }
@@ -142,7 +157,7 @@ enum RunError {
 
 async fn run(args: Args) -> Result<(), RunError> {
     let metrics = service::install_metrics()?;
-    let state = service::start(metrics).await?;
+    let state = service::start(metrics, args.data_dir.as_deref()).await?;
     let listener = TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");

@@ -1,6 +1,7 @@
 //! Wiring: the database and its migrations, the store, the repositories, the health
 //! monitor and the metrics recorder, from the environment.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,11 @@ pub(crate) enum StartError {
     Admin(String),
     #[error("the database does not match the models: {0}")]
     Schema(txova_db::TablesReport),
+    #[error("cannot create the data directory {}: {source}", dir.display())]
+    DataDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Everything a request handler can reach; cheap to clone (handles all the way down).
@@ -107,20 +113,38 @@ fn health_interval() -> Result<Duration, StartError> {
     }
 }
 
-/// Connects to `DATABASE_URL` (an in-memory SQLite database without it) and
-/// `REDIS_URL` (the in-process store without it), migrates, and starts the health
-/// monitor.
-pub(crate) async fn start(metrics: PrometheusHandle) -> Result<AppState, StartError> {
-    let config = match DbConfig::from_env() {
-        Ok(config) => config,
-        Err(txova_db::ConfigError::Missing { .. }) => DbConfig::default(),
-        Err(other) => return Err(other.into()),
+/// Connects to `DATABASE_URL` and `REDIS_URL`, migrates, and starts the health
+/// monitor. Without them: a SQLite file and the store kept in `data_dir`, or with no
+/// `data_dir` an in-memory SQLite database and the in-process store.
+pub(crate) async fn start(
+    metrics: PrometheusHandle,
+    data_dir: Option<&Path>,
+) -> Result<AppState, StartError> {
+    if let Some(dir) = data_dir {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+            dir: dir.to_owned(),
+            source,
+        })?;
+    }
+    let config = match (DbConfig::from_env(), data_dir) {
+        (Ok(config), _) => config,
+        (Err(txova_db::ConfigError::Missing { .. }), None) => DbConfig::default(),
+        (Err(txova_db::ConfigError::Missing { .. }), Some(dir)) => {
+            let file = dir.join("rides.db");
+            DbConfig::new(format!("sqlite://{}?mode=rwc", file.display()))
+        }
+        (Err(other), _) => return Err(other.into()),
     };
     let config = DbConfig {
         application_name: config.application_name.or(Some("rides".into())),
         ..config
     };
-    start_with(config, Store::from_env().await?, metrics).await
+    let redis_configured = std::env::var_os("REDIS_URL").is_some_and(|url| !url.is_empty());
+    let store = match data_dir {
+        Some(dir) if !redis_configured => Store::embedded_at(dir.join("store"))?,
+        _ => Store::from_env().await?,
+    };
+    start_with(config, store, metrics).await
 }
 
 /// [`start`] with the database settings and the store given.

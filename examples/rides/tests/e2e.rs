@@ -135,8 +135,15 @@ struct Running {
 impl Running {
     /// Starts the service on a free port and waits for its "listening on" line.
     fn start(backends: &Backends) -> Self {
+        Self::start_with(backends, &[])
+    }
+
+    /// [`start`](Self::start) with more arguments.
+    fn start_with(backends: &Backends, more: &[&str]) -> Self {
+        let mut args = vec!["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
+        args.extend_from_slice(more);
         let mut child = backends
-            .command(&["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .command(&args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the rides binary");
@@ -670,6 +677,40 @@ async fn api_on_the_embedded_default() {
     let backends = Backends::embedded();
     let service = Running::start(&backends);
     api_behaves(&service.base).await;
+}
+
+/// `--data-dir`: the service killed (SIGKILL, no shutdown) and started again on the
+/// same directory still knows its users and their sessions: the old token signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_the_data_dir_keeps_users_signed_in() {
+    let dir = std::env::temp_dir().join(unique_name("rides_data"));
+    let data_dir = dir.to_str().expect("a UTF-8 temp path");
+    let backends = Backends::embedded();
+
+    let first = Running::start_with(&backends, &["--data-dir", data_dir]);
+    let (rider, user_id) = Api::rider(&first.base, "Dara").await;
+    let before = rider.get("/me").await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+    let token = rider.token.clone().expect("signed in");
+    drop(first);
+
+    let second = Running::start_with(&backends, &["--data-dir", data_dir]);
+    let mut again = Api::new(&second.base);
+    again.token = Some(token);
+    let after = again.get("/me").await;
+    assert_eq!(after.status, StatusCode::OK, "the old session: {}", after.body);
+    assert_eq!(after.body["id"].as_i64(), Some(user_id), "{}", after.body);
+    assert_eq!(after.body["name"], before.body["name"]);
+
+    // A signed-out session stays signed out across the next restart.
+    let signed_out = again.send(reqwest::Method::DELETE, "/sessions/current", None).await;
+    assert!(signed_out.status.is_success(), "{}", signed_out.body);
+    drop(second);
+    let third = Running::start_with(&backends, &["--data-dir", data_dir]);
+    again.base = third.base.clone();
+    assert_eq!(again.get("/me").await.status, StatusCode::UNAUTHORIZED);
+    drop(third);
+    std::fs::remove_dir_all(&dir).expect("remove the data directory");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
