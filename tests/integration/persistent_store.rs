@@ -55,7 +55,10 @@ async fn a_reopened_store_keeps_what_was_live_and_drops_what_expired() {
     let all = kv.scan_prefix("").await.unwrap();
     let keys: Vec<&str> = all.iter().map(|(key, _)| key.as_str()).collect();
     assert_eq!(keys, ["a", "b", "forever", "long", "replaced"]);
-    assert_eq!(kv.get("replaced").await.unwrap().as_deref(), Some(&b"new"[..]));
+    assert_eq!(
+        kv.get("replaced").await.unwrap().as_deref(),
+        Some(&b"new"[..])
+    );
     let embedded = store.as_embedded().unwrap();
     assert_eq!(embedded.len(), 5, "the expired entry was not loaded");
     let left = embedded.ttl("kv:t:long").unwrap().unwrap();
@@ -83,7 +86,11 @@ fn sessions_locks_and_rate_limits_carry_over_a_restart() {
     let (session_id, token, guard) = runtime().block_on(async {
         let store = Store::embedded_at(&dir).unwrap();
         let session = Sessions::new(store.clone())
-            .create(NewSession::new("ana").device_id("phone").data("theme", "dark"))
+            .create(
+                NewSession::new("ana")
+                    .device_id("phone")
+                    .data("theme", "dark"),
+            )
             .await
             .unwrap();
         let limiter = RateLimiter::new(store.clone());
@@ -113,13 +120,20 @@ fn sessions_locks_and_rate_limits_carry_over_a_restart() {
         assert_eq!(session.device_id.as_deref(), Some("phone"));
         assert_eq!(session.data.get("theme").map(String::as_str), Some("dark"));
         let listed = sessions.list_for_user("ana").await.unwrap();
-        assert_eq!(listed.len(), 1, "the user's index came back with the record");
+        assert_eq!(
+            listed.len(),
+            1,
+            "the user's index came back with the record"
+        );
 
         let decision = RateLimiter::new(store.clone())
             .check(&limit, "ana")
             .await
             .unwrap();
-        assert!(!decision.allowed(), "the bucket's three calls are remembered");
+        assert!(
+            !decision.allowed(),
+            "the bucket's three calls are remembered"
+        );
         let retry = decision.retry_after().unwrap();
         assert!(
             retry > Duration::from_secs(1100) && retry <= Duration::from_secs(1200),
@@ -225,7 +239,11 @@ fn a_store_killed_mid_write_reopens_with_every_acknowledged_write_and_none_torn(
             // Locks: the one the writer held is still held; tokens keep increasing.
             let locks = Locks::new(store);
             assert!(
-                locks.try_acquire(&format!("held-{kill}")).await.unwrap().is_none(),
+                locks
+                    .try_acquire(&format!("held-{kill}"))
+                    .await
+                    .unwrap()
+                    .is_none(),
                 "kill {kill}: the killed writer's lock was lost"
             );
             let next = locks.acquire("cycle").await.unwrap();
@@ -290,7 +308,10 @@ fn run_writer_until_killed(dir: &Path, durability: &str, held: &str) -> Acked {
     // `Child::kill` is SIGKILL on Unix: no destructor, no flush, no exit handler.
     child.kill().expect("SIGKILL");
     let status = child.wait().expect("reap");
-    assert!(!status.success(), "the writer was killed, not finished: {status}");
+    assert!(
+        !status.success(),
+        "the writer was killed, not finished: {status}"
+    );
     acked
 }
 

@@ -698,12 +698,19 @@ async fn a_restart_on_the_data_dir_keeps_users_signed_in() {
     let mut again = Api::new(&second.base);
     again.token = Some(token);
     let after = again.get("/me").await;
-    assert_eq!(after.status, StatusCode::OK, "the old session: {}", after.body);
+    assert_eq!(
+        after.status,
+        StatusCode::OK,
+        "the old session: {}",
+        after.body
+    );
     assert_eq!(after.body["id"].as_i64(), Some(user_id), "{}", after.body);
     assert_eq!(after.body["name"], before.body["name"]);
 
     // A signed-out session stays signed out across the next restart.
-    let signed_out = again.send(reqwest::Method::DELETE, "/sessions/current", None).await;
+    let signed_out = again
+        .send(reqwest::Method::DELETE, "/sessions/current", None)
+        .await;
     assert!(signed_out.status.is_success(), "{}", signed_out.body);
     drop(second);
     let third = Running::start_with(&backends, &["--data-dir", data_dir]);
