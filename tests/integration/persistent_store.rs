@@ -151,6 +151,41 @@ fn sessions_locks_and_rate_limits_carry_over_a_restart() {
     });
 }
 
+/// The disk refuses what memory would take: a key over fjall's 65,535 bytes is an
+/// error before anything is written, and the store is as it was, now and reopened.
+#[tokio::test]
+async fn a_key_too_long_for_the_disk_is_refused_and_changes_nothing() {
+    let dir = store_dir("long_key");
+    let long = "k".repeat(70_000);
+    {
+        let kv = Store::embedded_at(&dir).unwrap().kv("t").unwrap();
+        kv.set("a", b"1".to_vec(), None).await.unwrap();
+        let err = kv.set(&long, b"x".to_vec(), None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidKey, "{err}");
+        assert!(err.to_string().len() < 300, "the key is cut in the error");
+        let err = kv
+            .apply(
+                Batch::new()
+                    .set("a", b"2".to_vec(), None)
+                    .set(&long, vec![], None),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidKey);
+        assert_eq!(
+            kv.get("a").await.unwrap().as_deref(),
+            Some(&b"1"[..]),
+            "all or none"
+        );
+        assert_eq!(kv.get(&long).await.unwrap(), None);
+    }
+    let kv = Store::embedded_at(&dir).unwrap().kv("t").unwrap();
+    assert_eq!(
+        kv.scan_prefix("").await.unwrap(),
+        [("a".to_owned(), b"1".to_vec())]
+    );
+}
+
 #[tokio::test]
 async fn one_directory_has_one_store_at_a_time() {
     let dir = store_dir("exclusive");

@@ -23,6 +23,8 @@ const KIND_BYTES: u8 = 0;
 const KIND_HASH: u8 = 1;
 const KIND_SORTED: u8 = 2;
 const HEADER: usize = 10;
+/// The longest key fjall stores.
+const MAX_KEY: usize = u16::MAX as usize;
 
 /// The fjall database behind a persistent [`EmbeddedStore`](super::EmbeddedStore).
 pub(super) struct Disk {
@@ -130,9 +132,24 @@ impl Disk {
             Durability::Synced => fjall::PersistMode::SyncAll,
         }));
         for (key, state) in states {
+            // fjall asserts a key's length fits in 16 bits only after the batch is in
+            // its journal (as a truncated length): refuse it before.
+            if key.len() > MAX_KEY {
+                return Err(too_large(
+                    key,
+                    "a key of the persistent store is at most 65,535 bytes",
+                ));
+            }
             match state {
                 Some((value, expires_at)) => {
-                    batch.insert(&self.entries, key.as_bytes(), encode(value, *expires_at));
+                    let entry = encode(value, *expires_at);
+                    if u32::try_from(entry.len()).is_err() {
+                        return Err(too_large(
+                            key,
+                            "a value of the persistent store is under 4 GiB",
+                        ));
+                    }
+                    batch.insert(&self.entries, key.as_bytes(), entry);
                 }
                 None => batch.remove(&self.entries, key.as_bytes()),
             }
@@ -142,6 +159,18 @@ impl Disk {
 
     fn fail(&self, source: DiskError) -> Error {
         failure(&self.path, source)
+    }
+}
+
+/// [`Error::InvalidKey`] for `key` (its first 64 bytes: it may be huge).
+fn too_large(key: &str, reason: &'static str) -> Error {
+    let mut end = key.len().min(64);
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    Error::InvalidKey {
+        key: format!("{}…", &key[..end]),
+        reason,
     }
 }
 
