@@ -116,7 +116,7 @@ pub(crate) struct Slot {
 pub enum Durability {
     /// The write reaches the operating system before the call returns: it survives the
     /// process being killed (SIGKILL, a panic, an out-of-memory kill), not the machine
-    /// losing power. About a microsecond per write. The default.
+    /// losing power. A few microseconds per write. The default.
     #[default]
     Buffered,
     /// The write is on the disk (`fsync`) before the call returns: it survives a power
@@ -360,19 +360,28 @@ impl EmbeddedStore {
             .iter()
             .map(|&s| guards.iter().position(|(i, _)| *i == s).unwrap_or_default())
             .collect();
+        // Keys whose expired entry this update found (and dropped from memory): on disk
+        // they are deleted with the update's batch, whatever it does.
+        let mut expired = vec![false; keys.len()];
         let mut slots: Vec<Slot> = keys
             .iter()
             .zip(&positions)
-            .map(|(key, &g)| match guards[g].1.entries.remove(*key) {
-                Some(entry) if entry.live(now) => Slot {
-                    value: Some(entry.value),
-                    expires_at: entry.expires_at,
+            .zip(&mut expired)
+            .map(
+                |((key, &g), expired)| match guards[g].1.entries.remove(*key) {
+                    Some(entry) if entry.live(now) => Slot {
+                        value: Some(entry.value),
+                        expires_at: entry.expires_at,
+                    },
+                    found => {
+                        *expired = found.is_some();
+                        Slot {
+                            value: None,
+                            expires_at: None,
+                        }
+                    }
                 },
-                _ => Slot {
-                    value: None,
-                    expires_at: None,
-                },
-            })
+            )
             .collect();
         let before: Option<Vec<Option<Entry>>> = self
             .inner
@@ -386,8 +395,9 @@ impl EmbeddedStore {
                 .iter()
                 .zip(&before)
                 .zip(&entries)
-                .filter(|((_, old), new)| old != new)
-                .map(|((key, _), new)| (*key, new.as_ref()))
+                .zip(&expired)
+                .filter(|(((_, old), new), expired)| old != new || **expired)
+                .map(|(((key, _), new), _)| (*key, new.as_ref()))
                 .collect();
             if let Err(error) = self.persist(&changed) {
                 for ((key, &g), old) in keys.iter().zip(&positions).zip(before) {
@@ -506,6 +516,33 @@ mod tests {
         assert_eq!(store.get("b").as_deref(), Some(&b"2"[..]));
         assert_eq!(store.len(), 1);
         assert_eq!(store.ttl("b"), Some(None));
+    }
+
+    /// An update that finds an expired entry deletes it on disk too: the reads of
+    /// expired sessions and locks would otherwise leave them there until a restart.
+    #[cfg(feature = "persistent-store")]
+    #[tokio::test(start_paused = true)]
+    async fn an_update_meeting_an_expired_entry_deletes_it_on_disk() {
+        let dir = std::env::temp_dir().join(format!("txova-embedded-unit-{}", std::process::id()));
+        let store = EmbeddedStore::open(&dir).unwrap();
+        store
+            .set("a", b"1".to_vec(), Some(Duration::from_secs(10)))
+            .unwrap();
+        store
+            .set("b", b"2".to_vec(), Some(Duration::from_secs(10)))
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(11)).await;
+        store
+            .update("a", |slot| assert!(slot.value.is_none()))
+            .unwrap();
+        drop(store);
+        // The paused clock moved, the wall clock hardly: on disk `b` is still live, so
+        // only the update's delete can have removed `a`.
+        let store = EmbeddedStore::open(&dir).unwrap();
+        assert_eq!(store.get("a"), None);
+        assert_eq!(store.get("b").as_deref(), Some(&b"2"[..]));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]
