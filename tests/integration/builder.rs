@@ -1642,3 +1642,60 @@ async fn scalar_subqueries_as_values_and_in_comparisons() {
     })
     .await;
 }
+
+/// A typed select checks a column's SQL type once per result, not once per row; a
+/// column that was NULL in the rows before is still checked at its first value. Here
+/// the model says `INT` and the column is text: `'abcd'` is four bytes, which an
+/// unchecked `i32` decoder would read as a number.
+#[tokio::test]
+async fn a_column_of_the_wrong_type_is_refused_after_null_rows_too() {
+    use txova_db::ErrorKind;
+
+    #[derive(Table, Debug)]
+    #[table(name = "coded")]
+    struct Coded {
+        #[column(primary_key)]
+        id: i64,
+        code: Option<i32>,
+    }
+
+    let Some(pg) = support::postgres("a_column_of_the_wrong_type_is_refused").await else {
+        return;
+    };
+    pg.db
+        .execute_script(
+            "CREATE TABLE coded (id BIGINT PRIMARY KEY, code TEXT);
+             INSERT INTO coded VALUES (1, NULL), (2, NULL), (3, 'abcd');",
+        )
+        .await
+        .unwrap();
+    let err = Coded::select()
+        .order_by(Coded::id.asc())
+        .fetch_all(&pg.db)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.to_string().contains("mismatched types"), "{err}");
+
+    // Rows read from a `Row` by the caller are checked every time.
+    pg.db
+        .execute("UPDATE coded SET code = '1234'")
+        .await
+        .unwrap();
+    let rows = txova_db::query("SELECT id, code FROM coded ORDER BY id")
+        .fetch_all(&pg.db)
+        .await
+        .unwrap();
+    let first: i64 = rows[0].try_get(0).unwrap();
+    assert_eq!(first, 1);
+    for row in &rows {
+        assert!(row.try_get::<Option<i32>>(1).is_err());
+    }
+    // And the selection decoders too, after rows that fit.
+    let err = Coded::select()
+        .columns((Coded::id, Coded::code))
+        .fetch_all(&pg.db)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+}

@@ -335,7 +335,9 @@ impl ExecuteResult {
     }
 }
 
-/// Runs `sql` and decodes every row with `decode` as the rows stream in.
+/// Runs `sql` and decodes every row with `decode` as the rows stream in. `decode` must
+/// read each column as one fixed type (see `row::CheckedColumns`), as the builders'
+/// decoders do.
 pub(crate) async fn fetch_all_decoded<E: Executor, O: Send>(
     exec: &E,
     sql: &str,
@@ -343,8 +345,9 @@ pub(crate) async fn fetch_all_decoded<E: Executor, O: Send>(
     decode: fn(Row) -> Result<O, Error>,
 ) -> Result<Vec<O>, Error> {
     let mut out = Vec::new();
+    let mut checked = crate::row::CheckedColumns::default();
     let mut sink = |row: Row| {
-        out.push(decode(row)?);
+        out.push(checked.decode(row, decode)?);
         Ok(())
     };
     exec.fetch_each_statement(sql, params, &mut sink).await?;

@@ -81,6 +81,12 @@ macro_rules! with_row {
 }
 
 impl Row {
+    /// The address of the row's column list: the same for every row of one result.
+    fn columns_address(&self) -> usize {
+        use sqlx::Row as _;
+        with_row!(self, |row| row.columns().as_ptr() as usize)
+    }
+
     /// Column `index` as text whatever its type is named, where the backend sends text
     /// in that type's bytes (Postgres' `json`, which `EXPLAIN (FORMAT JSON)` returns
     /// and `String` does not decode); `None` when it is not UTF-8 or not there.
@@ -177,19 +183,90 @@ where
             return Err(decode_error(Box::new(sqlx::error::UnexpectedNullError)));
         }
     } else {
-        let ty = raw.type_info();
-        if !sqlx::TypeInfo::is_null(&*ty) && !T::compatible(&ty) {
-            return Err(decode_error(
-                format!(
-                    "mismatched types; Rust type `{}` is not compatible with SQL type `{}`",
-                    std::any::type_name::<T>(),
-                    sqlx::TypeInfo::name(&*ty)
-                )
-                .into(),
-            ));
+        let checked = match column {
+            ColumnRef::Index(i) => Some((row.columns().as_ptr() as usize, i)),
+            ColumnRef::Name(_) => None,
+        };
+        if !checked.is_some_and(|(columns, i)| CheckedColumns::has(columns, i)) {
+            let ty = raw.type_info();
+            if !sqlx::TypeInfo::is_null(&*ty) && !T::compatible(&ty) {
+                return Err(decode_error(
+                    format!(
+                        "mismatched types; Rust type `{}` is not compatible with SQL type `{}`",
+                        std::any::type_name::<T>(),
+                        sqlx::TypeInfo::name(&*ty)
+                    )
+                    .into(),
+                ));
+            }
+            if let Some((columns, i)) = checked {
+                CheckedColumns::mark(columns, i);
+            }
         }
     }
     T::decode(raw).map_err(decode_error)
+}
+
+thread_local! {
+    /// The result a [`CheckedColumns::decode`] call is decoding a row of (the address
+    /// of its column list; 0: none) and which of its columns' types are known to fit.
+    /// Set only for the length of one synchronous decode, so a `Row` handed to user
+    /// code never sees it.
+    static CHECKED: std::cell::Cell<(usize, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Which columns of one result a decoder has found to have the SQL types it reads, so
+/// the rows after the first skip sqlx's `Type::compatible` (150 to 250 instructions a
+/// value on Postgres, as much as decoding a short text).
+///
+/// Only for decoders that read each column as one fixed type (the derived tables and
+/// the `.columns(..)` selections): for them, a column whose type fit once fits in every
+/// row with the same column list. The list is identified by its address, which stays
+/// put for a statement's whole result (its rows share it, and sqlx holds it until the
+/// result ends); a new list starts over. Columns past the 64th, and columns read by
+/// name, are checked in every row.
+#[derive(Default)]
+pub(crate) struct CheckedColumns {
+    columns: usize,
+    mask: u64,
+}
+
+impl CheckedColumns {
+    /// Runs `decode` on `row`, trusting the columns checked in earlier rows of its
+    /// result.
+    pub(crate) fn decode<O>(
+        &mut self,
+        row: Row,
+        decode: fn(Row) -> Result<O, Error>,
+    ) -> Result<O, Error> {
+        /// Takes the mask back when the decode ends, a panic included.
+        struct Armed<'a>(&'a mut CheckedColumns);
+        impl Drop for Armed<'_> {
+            fn drop(&mut self) {
+                self.0.mask = CHECKED.replace((0, 0)).1;
+            }
+        }
+
+        let columns = row.columns_address();
+        if columns != self.columns {
+            *self = Self { columns, mask: 0 };
+        }
+        CHECKED.set((columns, self.mask));
+        let _armed = Armed(self);
+        decode(row)
+    }
+
+    fn has(columns: usize, index: usize) -> bool {
+        let (armed, mask) = CHECKED.get();
+        armed == columns && index < 64 && mask & (1 << index) != 0
+    }
+
+    fn mark(columns: usize, index: usize) {
+        let (armed, mask) = CHECKED.get();
+        if armed == columns && index < 64 {
+            CHECKED.set((armed, mask | (1 << index)));
+        }
+    }
 }
 
 /// Whether `T` is an `Option`, the one decodable type that holds NULL.
