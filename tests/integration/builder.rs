@@ -1699,3 +1699,90 @@ async fn a_column_of_the_wrong_type_is_refused_after_null_rows_too() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
 }
+
+/// On Postgres a value list is one array parameter (`= ANY($1)`, `<> ALL($1)`): one
+/// statement text for every length, lists past the 65,535-parameter limit, and the
+/// same answers as `IN` / `NOT IN`, NULLs included.
+#[tokio::test]
+async fn value_lists_on_postgres_are_one_array_with_in_semantics() {
+    use txova_db::Backend;
+
+    #[derive(Table, Debug)]
+    #[table(name = "listed")]
+    struct Listed {
+        #[column(primary_key)]
+        id: i64,
+        tag: Option<String>,
+        day: chrono::NaiveDate,
+    }
+
+    let text = |n: i64| {
+        Listed::select()
+            .filter(Listed::id.is_in(0..n))
+            .to_sql_for(Backend::Postgres)
+            .sql()
+            .to_owned()
+    };
+    assert_eq!(text(1), text(1_000), "one statement for every length");
+    assert!(
+        text(3).ends_with(r#"WHERE "listed"."id" = ANY($1)"#),
+        "{}",
+        text(3)
+    );
+
+    let Some(pg) = support::postgres("value_lists_on_postgres").await else {
+        return;
+    };
+    pg.db
+        .execute_script(
+            "CREATE TABLE listed (id BIGINT PRIMARY KEY, tag TEXT, day DATE NOT NULL);
+             INSERT INTO listed SELECT i, CASE WHEN i % 3 = 0 THEN NULL ELSE 't' || (i % 3) END,
+                 DATE '2026-01-01' + (i % 7)::int
+             FROM generate_series(1, 100000) i;",
+        )
+        .await
+        .unwrap();
+    let count = |rows: Vec<Listed>| rows.len();
+
+    // Past the parameter limit, in one statement.
+    let many = Listed::select()
+        .filter(Listed::id.is_in((1..=70_000).map(|i| i * 2)))
+        .fetch_all(&pg.db)
+        .await
+        .unwrap();
+    assert_eq!(count(many), 50_000);
+
+    // NULL in the list matches nothing; NOT IN a list holding NULL matches nothing
+    // (both as SQL's IN says); without the NULL, NOT IN keeps the non-NULL others.
+    let with_null = [Some("t1".to_owned()), None];
+    let tagged = |expr| async {
+        Listed::select()
+            .filter(expr)
+            .fetch_all(&pg.db)
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(tagged(Listed::tag.is_in(with_null.clone())).await, 33_334);
+    assert_eq!(tagged(Listed::tag.not_in(with_null)).await, 0);
+    assert_eq!(
+        tagged(Listed::tag.not_in([Some("t1".to_owned())])).await,
+        33_333
+    );
+
+    // Another element type (date), and the same answers through raw `IN`.
+    let days = [
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 3).unwrap(),
+    ];
+    let by_array = tagged(Listed::day.is_in(days)).await;
+    let by_in: i64 = txova_db::query(
+        "SELECT count(*) FROM listed WHERE day IN (DATE '2026-01-01', DATE '2026-01-03')",
+    )
+    .fetch_one(&pg.db)
+    .await
+    .unwrap()
+    .try_get(0)
+    .unwrap();
+    assert_eq!(by_array as i64, by_in);
+}

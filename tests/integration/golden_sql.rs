@@ -22,7 +22,7 @@ fn select_with_filters_order_and_limit() {
     assert_eq!(
         sql(query.to_sql_for(Backend::Postgres)),
         format!(
-            r#"SELECT {USER_COLUMNS} FROM "users" WHERE ("users"."status" = $1 AND "users"."age" >= $2 AND ("users"."nickname" IS NULL OR "users"."name" IN ($3, $4))) ORDER BY "users"."age" DESC LIMIT 10 OFFSET 20"#
+            r#"SELECT {USER_COLUMNS} FROM "users" WHERE ("users"."status" = $1 AND "users"."age" >= $2 AND ("users"."nickname" IS NULL OR "users"."name" = ANY($3))) ORDER BY "users"."age" DESC LIMIT 10 OFFSET 20"#
         )
     );
     assert_eq!(
@@ -39,7 +39,7 @@ fn select_with_filters_order_and_limit() {
     );
     assert_eq!(
         query.to_sql().params(),
-        [r#""active""#, "18", r#""Ana""#, r#""Rui""#]
+        [r#""active""#, "18", r#"["Ana", "Rui"]"#]
     );
 }
 

@@ -530,7 +530,20 @@ impl<T: Relation, V: Bind + 'static, N> Column<T, V, N> {
         })
     }
 
-    /// `column IN (…)`; an empty list is `FALSE`.
+    /// `column IN (…)`; an empty list is `FALSE`. On Postgres the list is one array
+    /// parameter, `column = ANY($1)` (for the built-in types; one placeholder per value
+    /// otherwise): one statement text whatever the list's length, so one prepared
+    /// statement, and no 65,535-parameter limit. The answers are `IN`'s, NULLs
+    /// included.
+    ///
+    /// ```
+    /// # use txova_db::{Backend, Table};
+    /// # #[derive(Table)] #[table(name = "users")]
+    /// # struct User { #[column(primary_key)] id: i64, name: String }
+    /// let query = User::select().columns(User::name).filter(User::id.is_in([3, 5, 8]));
+    /// assert!(query.to_sql_for(Backend::Postgres).sql().ends_with(r#"WHERE "users"."id" = ANY($1)"#));
+    /// assert!(query.to_sql_for(Backend::Sqlite).sql().ends_with(r#"WHERE "users"."id" IN (?, ?, ?)"#));
+    /// ```
     pub fn is_in<A: IntoValue<V>>(self, values: impl IntoIterator<Item = A>) -> Expr<T> {
         self.in_list(values, false)
     }
@@ -588,7 +601,8 @@ impl<T: Relation, V: Bind + 'static, N> Column<T, V, N> {
         })
     }
 
-    /// `column NOT IN (…)`; an empty list is `TRUE`.
+    /// `column NOT IN (…)`; an empty list is `TRUE`. On Postgres, `column <> ALL($1)`
+    /// with one array parameter (see [`is_in`](Self::is_in)).
     pub fn not_in<A: IntoValue<V>>(self, values: impl IntoIterator<Item = A>) -> Expr<T> {
         self.in_list(values, true)
     }

@@ -50,7 +50,7 @@ pub use selection::{Scalar, ScalarValue, Selection, scalar};
 ///     .limit(20);
 /// assert_eq!(
 ///     recent.to_sql().sql(),
-///     r#"SELECT "rides"."id", "rides"."user_id", "rides"."status", "rides"."fare_cents" FROM "rides" WHERE "rides"."status" IN ($1, $2) ORDER BY "rides"."id" DESC LIMIT 20"#
+///     r#"SELECT "rides"."id", "rides"."user_id", "rides"."status", "rides"."fare_cents" FROM "rides" WHERE "rides"."status" = ANY($1) ORDER BY "rides"."id" DESC LIMIT 20"#
 /// );
 ///
 /// // Aggregates into a tuple.

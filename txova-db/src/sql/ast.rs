@@ -121,6 +121,17 @@ impl Node {
                 negated,
             } => {
                 w.qualified(column.table, column.name);
+                // On Postgres, one array for the whole list: one statement text for
+                // every length (`NOT IN` is `<> ALL`, NULLs included).
+                #[cfg(feature = "postgres")]
+                if w.backend() == Backend::Postgres
+                    && let Some(array) = crate::types::pg_array::PgArray::of(values)
+                {
+                    w.push(if *negated { " <> ALL(" } else { " = ANY(" });
+                    w.bind(Arc::new(array));
+                    w.push(")");
+                    return Ok(());
+                }
                 w.push(if *negated { " NOT IN (" } else { " IN (" });
                 for (i, value) in values.iter().enumerate() {
                     if i > 0 {

@@ -25,6 +25,8 @@
 pub mod backend;
 #[cfg(feature = "postgres")]
 pub(crate) mod copy;
+#[cfg(feature = "postgres")]
+pub(crate) mod pg_array;
 
 use std::fmt;
 
