@@ -272,7 +272,12 @@ async fn the_bank_workload_under_cancellations_and_network_faults() {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let _ = db.execute("SELECT 1").await;
+        // A connection the proxy cut while it sat idle is handed out unchecked if it
+        // idled under `test_after_idle` (1 s) and no sibling has failed since (the
+        // pool's contract, as pgxpool's): its caller gets a connection error, the
+        // statement unsent. Past that second every idle connection is pinged first,
+        // so the whole capacity must answer.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
         let all =
             futures_util::future::join_all((0..4).map(|_| db.execute("SELECT pg_sleep(0.05)")))
                 .await;
