@@ -45,6 +45,32 @@ impl PgArray {
             array_oid: array_of(element_oid)?,
         })
     }
+
+    /// Postgres' binary array: one dimension, the element type, the length and lower
+    /// bound, then each element as a 32-bit length (-1 for NULL) and its bytes.
+    fn encode(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let len = i32::try_from(self.elements.len())
+            .map_err(|_| format!("{} values are too many for one array", self.elements.len()))?;
+        buf.extend_from_slice(&1_i32.to_be_bytes());
+        buf.extend_from_slice(&0_i32.to_be_bytes()); // flags: the server sets "has NULLs"
+        buf.extend_from_slice(&self.element_oid.to_be_bytes());
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(&1_i32.to_be_bytes());
+        for element in &self.elements {
+            let start = buf.len();
+            buf.extend_from_slice(&0_i32.to_be_bytes());
+            let size = match element.encode_postgres(buf)? {
+                IsNull::Yes => {
+                    buf.truncate(start + 4);
+                    -1
+                }
+                IsNull::No => i32::try_from(buf.len() - start - 4)
+                    .map_err(|_| "an array element over 2 GiB")?,
+            };
+            buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
+        }
+        Ok(IsNull::No)
+    }
 }
 
 /// The OID of the array type of the built-in type `element`.
@@ -96,34 +122,6 @@ impl sqlx::Encode<'_, Postgres> for Encoded<'_> {
 
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
         self.0.encode(buf)
-    }
-}
-
-impl PgArray {
-    /// Postgres' binary array: one dimension, the element type, the length and lower
-    /// bound, then each element as a 32-bit length (-1 for NULL) and its bytes.
-    fn encode(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        let len = i32::try_from(self.elements.len())
-            .map_err(|_| format!("{} values are too many for one array", self.elements.len()))?;
-        buf.extend_from_slice(&1_i32.to_be_bytes());
-        buf.extend_from_slice(&0_i32.to_be_bytes()); // flags: the server sets "has NULLs"
-        buf.extend_from_slice(&self.element_oid.to_be_bytes());
-        buf.extend_from_slice(&len.to_be_bytes());
-        buf.extend_from_slice(&1_i32.to_be_bytes());
-        for element in &self.elements {
-            let start = buf.len();
-            buf.extend_from_slice(&0_i32.to_be_bytes());
-            let size = match element.encode_postgres(buf)? {
-                IsNull::Yes => {
-                    buf.truncate(start + 4);
-                    -1
-                }
-                IsNull::No => i32::try_from(buf.len() - start - 4)
-                    .map_err(|_| "an array element over 2 GiB")?,
-            };
-            buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
-        }
-        Ok(IsNull::No)
     }
 }
 
