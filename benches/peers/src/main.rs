@@ -31,8 +31,10 @@
 // (decoding allocates and checks, so the optimiser cannot skip it).
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
@@ -88,11 +90,34 @@ fn grouped<C, K: Hash + Eq + Copy>(
     groups
 }
 
-/// What an `associations` call loaded: users, posts per user, comments per post.
-fn check_associations(users: usize, posts: &[usize], comments: usize) {
+/// What an `associations` call loaded: users, posts per user, comments in all.
+fn shape<U, P, C>(loaded: &[(U, Vec<(P, Vec<C>)>)]) -> (usize, Vec<usize>, usize) {
+    let posts = loaded.iter().map(|(_, posts)| posts.len()).collect();
+    let comments = loaded
+        .iter()
+        .flat_map(|(_, posts)| posts.iter().map(|(_, comments)| comments.len()))
+        .sum();
+    (loaded.len(), posts, comments)
+}
+
+fn check_associations((users, posts, comments): (usize, Vec<usize>, usize)) {
     assert_eq!(users, ASSOCIATED_USERS as usize);
     assert!(posts.iter().all(|&p| p == 10), "10 posts per user");
     assert_eq!(comments, 10_000);
+}
+
+/// An async side: `$body` runs call `$i` with `$c` the connection it uses in turn.
+macro_rules! on_each {
+    ($conns:expr, |$c:ident, $i:ident| $body:expr) => {{
+        let conns = $conns.clone();
+        Body::Async(Box::new(move |$i| {
+            let conns = conns.clone();
+            Box::pin(async move {
+                let $c = &conns[$i as usize % conns.len()];
+                $body
+            })
+        }))
+    }};
 }
 
 mod floor {
@@ -723,23 +748,52 @@ fn main() {
         }
         (floors, dbs, pool)
     });
-    let floors = std::rc::Rc::new(floors);
-    let dbs = std::rc::Rc::new(dbs);
-    let diesel_conns = std::rc::Rc::new(std::cell::RefCell::new(
+    let floors = Rc::new(floors);
+    let dbs = Rc::new(dbs);
+    let pools = Rc::new(vec![pool.clone()]);
+    let diesel = Rc::new(RefCell::new(
         (0..CONNECTIONS)
             .map(|_| with_diesel::connect(&libpq_url))
             .collect::<Vec<_>>(),
     ));
 
+    // The four sides of a workload: `$body` runs call `i` on `c`, its connection (or
+    // the pool), and returns what it loaded, for `$check`.
+    macro_rules! sides {
+        (|$c:ident, $i:ident| floor: $floor:expr, txova: $txova:expr, diesel: $diesel:expr,
+         sqlx: $sqlx:expr, check: $check:expr) => {
+            vec![
+                ("tokio-postgres", on_each!(floors, |$c, $i| $check($floor))),
+                ("txova-db", on_each!(dbs, |$c, $i| $check($txova))),
+                ("diesel", {
+                    let conns = diesel.clone();
+                    Body::Sync(Box::new(move |$i| {
+                        let mut all = conns.borrow_mut();
+                        let $c = &mut all[$i as usize % CONNECTIONS];
+                        $check($diesel)
+                    }))
+                }),
+                ("sqlx", on_each!(pools, |$c, $i| $check($sqlx))),
+            ]
+        };
+    }
+
     let mut workloads = Vec::new();
     for n in [1usize, 100, USERS] {
         let n32 = n as i32;
-        let (f, d, p, dc) = (
-            floors.clone(),
-            dbs.clone(),
-            pool.clone(),
-            diesel_conns.clone(),
-        );
+        let rows = move |loaded: usize| assert_eq!(loaded, n);
+        let mut variants = sides!(|c, _i|
+            floor: floor::trivial(c, n32).await.len(),
+            txova: with_txova::trivial(c, n32).await.len(),
+            diesel: with_diesel::trivial(c, n32).len(),
+            sqlx: with_sqlx::trivial(c, n32).await.len(),
+            check: rows);
+        variants.push((
+            "sqlx by index",
+            on_each!(pools, |c, _i| rows(
+                with_sqlx::trivial_by_index(c, n32).await.len()
+            )),
+        ));
         workloads.push(Workload {
             name: format!("trivial {n}"),
             batch: if n == USERS {
@@ -747,280 +801,47 @@ fn main() {
             } else {
                 200 / (1 + n as u64 / 50)
             },
-            variants: vec![
-                (
-                    "tokio-postgres",
-                    Body::Async(Box::new(move |i| {
-                        let f = f.clone();
-                        Box::pin(async move {
-                            assert_eq!(
-                                floor::trivial(&f[i as usize % CONNECTIONS], n32)
-                                    .await
-                                    .len(),
-                                n
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "txova-db",
-                    Body::Async(Box::new(move |i| {
-                        let d = d.clone();
-                        Box::pin(async move {
-                            assert_eq!(
-                                with_txova::trivial(&d[i as usize % CONNECTIONS], n32)
-                                    .await
-                                    .len(),
-                                n
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "diesel",
-                    Body::Sync(Box::new(move |i| {
-                        let mut conns = dc.borrow_mut();
-                        assert_eq!(
-                            with_diesel::trivial(&mut conns[i as usize % CONNECTIONS], n32).len(),
-                            n
-                        );
-                    })),
-                ),
-                (
-                    "sqlx",
-                    Body::Async(Box::new({
-                        let p = p.clone();
-                        move |_| {
-                            let p = p.clone();
-                            Box::pin(async move {
-                                assert_eq!(with_sqlx::trivial(&p, n32).await.len(), n);
-                            })
-                        }
-                    })),
-                ),
-                (
-                    "sqlx by index",
-                    Body::Async(Box::new(move |_| {
-                        let p = p.clone();
-                        Box::pin(async move {
-                            assert_eq!(with_sqlx::trivial_by_index(&p, n32).await.len(), n);
-                        })
-                    })),
-                ),
-            ],
+            variants,
         });
     }
-    {
-        let (f, d, p, dc) = (
-            floors.clone(),
-            dbs.clone(),
-            pool.clone(),
-            diesel_conns.clone(),
-        );
-        workloads.push(Workload {
-            name: "medium (500 rows)".into(),
-            batch: 20,
-            variants: vec![
-                (
-                    "tokio-postgres",
-                    Body::Async(Box::new(move |i| {
-                        let f = f.clone();
-                        Box::pin(async move {
-                            assert_eq!(
-                                floor::medium(&f[i as usize % CONNECTIONS]).await.len(),
-                                MEDIUM_ROWS
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "txova-db",
-                    Body::Async(Box::new(move |i| {
-                        let d = d.clone();
-                        Box::pin(async move {
-                            assert_eq!(
-                                with_txova::medium(&d[i as usize % CONNECTIONS]).await.len(),
-                                MEDIUM_ROWS
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "diesel",
-                    Body::Sync(Box::new(move |i| {
-                        let mut conns = dc.borrow_mut();
-                        assert_eq!(
-                            with_diesel::medium(&mut conns[i as usize % CONNECTIONS]).len(),
-                            MEDIUM_ROWS
-                        );
-                    })),
-                ),
-                (
-                    "sqlx",
-                    Body::Async(Box::new(move |_| {
-                        let p = p.clone();
-                        Box::pin(async move {
-                            assert_eq!(with_sqlx::medium(&p).await.len(), MEDIUM_ROWS);
-                        })
-                    })),
-                ),
-            ],
-        });
-    }
+    let rows = |loaded: usize| assert_eq!(loaded, MEDIUM_ROWS);
+    workloads.push(Workload {
+        name: "medium (500 rows)".into(),
+        batch: 20,
+        variants: sides!(|c, _i|
+            floor: floor::medium(c).await.len(),
+            txova: with_txova::medium(c).await.len(),
+            diesel: with_diesel::medium(c).len(),
+            sqlx: with_sqlx::medium(c).await.len(),
+            check: rows),
+    });
     for n in [1usize, 100, 1000] {
-        let (f, d, p, dc) = (
-            floors.clone(),
-            dbs.clone(),
-            pool.clone(),
-            diesel_conns.clone(),
-        );
+        let inserted = move |count: u64| assert_eq!(count, n as u64);
         workloads.push(Workload {
             name: format!("insert {n}"),
-            batch: if n == 1000 {
-                5
-            } else if n == 100 {
-                20
-            } else {
-                100
+            batch: match n {
+                1000 => 5,
+                100 => 20,
+                _ => 100,
             },
-            variants: vec![
-                (
-                    "tokio-postgres",
-                    Body::Async(Box::new(move |i| {
-                        let f = f.clone();
-                        Box::pin(async move {
-                            let users = new_users(n, i);
-                            assert_eq!(
-                                floor::insert(&f[i as usize % CONNECTIONS], &users).await,
-                                n as u64
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "txova-db",
-                    Body::Async(Box::new(move |i| {
-                        let d = d.clone();
-                        Box::pin(async move {
-                            let users = new_users(n, i);
-                            assert_eq!(
-                                with_txova::insert(&d[i as usize % CONNECTIONS], &users).await,
-                                n as u64
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "diesel",
-                    Body::Sync(Box::new(move |i| {
-                        let users = new_users(n, i);
-                        let mut conns = dc.borrow_mut();
-                        assert_eq!(
-                            with_diesel::insert(&mut conns[i as usize % CONNECTIONS], &users),
-                            n
-                        );
-                    })),
-                ),
-                (
-                    "sqlx",
-                    Body::Async(Box::new(move |i| {
-                        let p = p.clone();
-                        Box::pin(async move {
-                            let users = new_users(n, i);
-                            assert_eq!(with_sqlx::insert(&p, &users).await, n as u64);
-                        })
-                    })),
-                ),
-            ],
+            variants: sides!(|c, i|
+                floor: floor::insert(c, &new_users(n, i)).await,
+                txova: with_txova::insert(c, &new_users(n, i)).await,
+                diesel: with_diesel::insert(c, &new_users(n, i)) as u64,
+                sqlx: with_sqlx::insert(c, &new_users(n, i)).await,
+                check: inserted),
         });
     }
-    {
-        let (f, d, p, dc) = (
-            floors.clone(),
-            dbs.clone(),
-            pool.clone(),
-            diesel_conns.clone(),
-        );
-        let check = |loaded: Vec<(usize, Vec<usize>)>| {
-            let comments = loaded.iter().flat_map(|(_, posts)| posts).sum();
-            let posts: Vec<usize> = loaded.iter().map(|(_, posts)| posts.len()).collect();
-            check_associations(loaded.len(), &posts, comments);
-        };
-        workloads.push(Workload {
-            name: "associations".into(),
-            batch: 5,
-            variants: vec![
-                (
-                    "tokio-postgres",
-                    Body::Async(Box::new(move |i| {
-                        let f = f.clone();
-                        Box::pin(async move {
-                            let loaded = floor::associations(&f[i as usize % CONNECTIONS]).await;
-                            check(
-                                loaded
-                                    .iter()
-                                    .map(|(u, p)| {
-                                        (u.id as usize, p.iter().map(|(_, c)| c.len()).collect())
-                                    })
-                                    .collect(),
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "txova-db",
-                    Body::Async(Box::new(move |i| {
-                        let d = d.clone();
-                        Box::pin(async move {
-                            let loaded =
-                                with_txova::associations(&d[i as usize % CONNECTIONS]).await;
-                            check(
-                                loaded
-                                    .iter()
-                                    .map(|(u, p)| {
-                                        (u.id as usize, p.iter().map(|(_, c)| c.len()).collect())
-                                    })
-                                    .collect(),
-                            );
-                        })
-                    })),
-                ),
-                (
-                    "diesel",
-                    Body::Sync(Box::new(move |i| {
-                        let mut conns = dc.borrow_mut();
-                        let loaded =
-                            with_diesel::associations(&mut conns[i as usize % CONNECTIONS]);
-                        check(
-                            loaded
-                                .iter()
-                                .map(|(u, p)| {
-                                    (u.id as usize, p.iter().map(|(_, c)| c.len()).collect())
-                                })
-                                .collect(),
-                        );
-                    })),
-                ),
-                (
-                    "sqlx",
-                    Body::Async(Box::new(move |_| {
-                        let p = p.clone();
-                        Box::pin(async move {
-                            let loaded = with_sqlx::associations(&p).await;
-                            check(
-                                loaded
-                                    .iter()
-                                    .map(|(u, p)| {
-                                        (u.id as usize, p.iter().map(|(_, c)| c.len()).collect())
-                                    })
-                                    .collect(),
-                            );
-                        })
-                    })),
-                ),
-            ],
-        });
-    }
+    workloads.push(Workload {
+        name: "associations".into(),
+        batch: 5,
+        variants: sides!(|c, _i|
+            floor: shape(&floor::associations(c).await),
+            txova: shape(&with_txova::associations(c).await),
+            diesel: shape(&with_diesel::associations(c)),
+            sqlx: shape(&with_sqlx::associations(c).await),
+            check: check_associations),
+    });
 
     println!(
         "{rounds} interleaved rounds, {CONNECTIONS} connections per variant; per call: median wall µs / CPU µs, and the medians of per-round ratios to tokio-postgres"
