@@ -15,11 +15,14 @@ async fn five_hundred_concurrent_checks_admit_exactly_the_limit() {
     for (name, store) in stores("five_hundred_concurrent_checks").await {
         let limiter = RateLimiter::new(store);
         // Long windows, so the burst of checks cannot straddle a window boundary or
-        // see a token refill.
+        // see a token refill. Fixed windows are aligned to the clock: an hour's
+        // boundary is every hour (a run at 23:59:59 once admitted 150 of 100), a
+        // 30-day one every 30 days since the epoch.
+        let window = Duration::from_secs(30 * 86_400);
         for limit in [
-            RateLimit::fixed_window(100, Duration::from_secs(3600)),
-            RateLimit::sliding_window(100, Duration::from_secs(3600)),
-            RateLimit::token_bucket(100, Duration::from_secs(3600)),
+            RateLimit::fixed_window(100, window),
+            RateLimit::sliding_window(100, window),
+            RateLimit::token_bucket(100, window),
         ] {
             let key = unique_name("rider");
             let checks = (0..500).map(|_| {
