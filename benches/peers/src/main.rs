@@ -1,8 +1,8 @@
 //! Issue 26's peer suite: the diesel benchmark suite's workloads, written idiomatically
 //! with each backend's raw driver (the floor) and the libraries people choose between,
 //! one process per backend:
-//! - `postgres`: tokio-postgres (floor), txova-db, diesel (sync `PgConnection`), sqlx,
-//!   SeaORM;
+//! - `postgres`: tokio-postgres (floor), txova-db, diesel (sync `PgConnection`),
+//!   diesel-async, sqlx, SeaORM;
 //! - `sqlite`: rusqlite (floor), txova-db, diesel (`SqliteConnection`), sqlx;
 //! - `mariadb`: mysql_async (floor), txova-db, sqlx.
 //!
@@ -18,8 +18,9 @@
 //! Every call checks its result's size. Each variant spreads its calls over
 //! [`CONNECTIONS`] connections used in turn (a point query's cost on these 2-vCPU
 //! machines swings up to 3x with the vCPU each connection's server process gets): the
-//! drivers and diesel that many connections, sqlx and SeaORM a pool of that many
-//! (warmed, so it hands them out in turn), txova-db that many one-connection `Db`s.
+//! drivers and diesel (sync and async) that many connections, sqlx and SeaORM a pool
+//! of that many (warmed, so it hands them out in turn), txova-db that many
+//! one-connection `Db`s.
 //! The async variants run on one current-thread runtime, each batch inside one
 //! `block_on`; the sync ones (diesel, rusqlite) run their batch on the same thread.
 //! Interleaved rounds, the order rotating each round; per variant the median wall time

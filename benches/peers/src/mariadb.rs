@@ -238,6 +238,25 @@ mod with_sqlx {
             .unwrap()
     }
 
+    /// sqlx's own floor: the same rows read by index with `try_get_unchecked` (no
+    /// name lookup, no type check), what a library on sqlx cannot go below without
+    /// leaving it.
+    pub async fn trivial_by_index(pool: &MySqlPool, n: i32) -> Vec<User> {
+        use sqlx::Row as _;
+        sqlx::query("SELECT id, name, hair_color FROM users WHERE id <= ?")
+            .bind(n)
+            .try_map(|row: sqlx::mysql::MySqlRow| {
+                Ok(User {
+                    id: row.try_get_unchecked(0)?,
+                    name: row.try_get_unchecked(1)?,
+                    hair_color: row.try_get_unchecked(2)?,
+                })
+            })
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn medium(pool: &MySqlPool) -> Vec<(User, Option<Post>)> {
         let rows: Vec<UserWithPost> = sqlx::query_as(
             "SELECT u.id, u.name, u.hair_color, p.id AS post_id, p.user_id AS post_user_id,
@@ -368,14 +387,18 @@ pub fn run(rt: &Runtime, args: &Args) {
     for n in [1usize, 100, USERS] {
         let n32 = n as i32;
         let rows = move |loaded: usize| assert_eq!(loaded, n);
-        workloads.push(Workload::trivial(
-            n,
-            sides!(|c, _i|
+        let mut variants = sides!(|c, _i|
             floor: floor::trivial(c, n32).await.len(),
             txova: with_txova::trivial(c, n32).await.len(),
             sqlx: with_sqlx::trivial(c, n32).await.len(),
-            check: rows),
+            check: rows);
+        variants.push((
+            "sqlx by index",
+            on_each!(pools, |c, _i| rows(
+                with_sqlx::trivial_by_index(c, n32).await.len()
+            )),
         ));
+        workloads.push(Workload::trivial(n, variants));
     }
     let rows = |loaded: usize| assert_eq!(loaded, MEDIUM_ROWS);
     workloads.push(Workload::medium(sides!(|c, _i|
@@ -389,7 +412,7 @@ pub fn run(rt: &Runtime, args: &Args) {
             n,
             sides!(|c, i|
             floor: floor::insert(c, &new_users(n, i)).await,
-            txova: with_txova::insert(c, &new_users(n, i)).await,
+            txova: with_txova::insert(c, new_users(n, i)).await,
             sqlx: with_sqlx::insert(c, &new_users(n, i)).await,
             check: inserted),
         ));

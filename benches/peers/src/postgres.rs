@@ -1,5 +1,6 @@
 //! Postgres: tokio-postgres (the floor: statements prepared once per connection, rows
-//! by index), txova-db, diesel (sync `PgConnection` over libpq), sqlx and SeaORM.
+//! by index), txova-db, diesel (sync `PgConnection` over libpq), diesel-async
+//! (`AsyncPgConnection`, over tokio-postgres), sqlx and SeaORM.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -348,6 +349,82 @@ mod with_diesel {
     }
 }
 
+mod with_diesel_async {
+    //! diesel-async: the shared tables and models, queried through `AsyncPgConnection`
+    //! (over tokio-postgres) with `diesel_async::RunQueryDsl`.
+
+    use std::cell::RefCell;
+
+    use diesel::prelude::*;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    use crate::ASSOCIATED_USERS;
+    use crate::diesel_side::*;
+
+    pub async fn connect(url: &str) -> RefCell<AsyncPgConnection> {
+        RefCell::new(AsyncPgConnection::establish(url).await.unwrap())
+    }
+
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn trivial(c: &RefCell<AsyncPgConnection>, n: i32) -> Vec<User> {
+        users::table
+            .filter(users::id.le(n))
+            .select(User::as_select())
+            .load(&mut *c.borrow_mut())
+            .await
+            .unwrap()
+    }
+
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn medium(c: &RefCell<AsyncPgConnection>) -> Vec<(User, Option<Post>)> {
+        users::table
+            .left_join(posts::table)
+            .filter(users::hair_color.eq("black"))
+            .filter(users::id.le(ASSOCIATED_USERS))
+            .select((User::as_select(), Option::<Post>::as_select()))
+            .load(&mut *c.borrow_mut())
+            .await
+            .unwrap()
+    }
+
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn insert(c: &RefCell<AsyncPgConnection>, users: &[(String, Option<String>)]) -> u64 {
+        let rows: Vec<NewUser<'_>> = users
+            .iter()
+            .map(|(name, hair)| NewUser {
+                name,
+                hair_color: hair.as_deref(),
+            })
+            .collect();
+        diesel::insert_into(new_users::table)
+            .values(&rows)
+            .execute(&mut *c.borrow_mut())
+            .await
+            .unwrap() as u64
+    }
+
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn associations(
+        c: &RefCell<AsyncPgConnection>,
+    ) -> Vec<(User, Vec<(Post, Vec<Comment>)>)> {
+        let users = trivial(c, ASSOCIATED_USERS).await;
+        let posts: Vec<Post> = Post::belonging_to(&users)
+            .select(Post::as_select())
+            .load(&mut *c.borrow_mut())
+            .await
+            .unwrap();
+        let comments: Vec<Comment> = Comment::belonging_to(&posts)
+            .select(Comment::as_select())
+            .load(&mut *c.borrow_mut())
+            .await
+            .unwrap();
+        let comments = comments.grouped_by(&posts);
+        let posts: Vec<(Post, Vec<Comment>)> = posts.into_iter().zip(comments).collect();
+        let posts = posts.grouped_by(&users);
+        users.into_iter().zip(posts).collect()
+    }
+}
+
 use crate::txova_side as with_txova;
 
 mod with_sea_orm {
@@ -542,7 +619,7 @@ pub fn run(rt: &Runtime, args: &Args) {
     let parsed = url_parts(&url);
     let tp_config = format!("{parsed} options=-csearch_path={schema}");
 
-    let (floors, dbs, pool, sea) = rt.block_on(async {
+    let (floors, dbs, asyncs, pool, sea) = rt.block_on(async {
         let admin = txova_db::Db::connect(&url).await.unwrap();
         txova_db::query(format!("CREATE SCHEMA {schema}"))
             .execute(&admin)
@@ -565,12 +642,17 @@ pub fn run(rt: &Runtime, args: &Args) {
                 .unwrap(),
             );
         }
+        let mut asyncs = Vec::new();
+        for _ in 0..CONNECTIONS {
+            asyncs.push(with_diesel_async::connect(&libpq_url).await);
+        }
         let pool = with_sqlx::pool(&in_schema).await;
         let sea = with_sea_orm::connect(with_sqlx::pool(&in_schema).await);
-        (floors, dbs, pool, sea)
+        (floors, dbs, asyncs, pool, sea)
     });
     let floors = Rc::new(floors);
     let dbs = Rc::new(dbs);
+    let asyncs = Rc::new(asyncs);
     let pools = Rc::new(vec![pool.clone()]);
     let seas = Rc::new(vec![sea.clone()]);
     let diesel = Rc::new(RefCell::new(
@@ -583,11 +665,16 @@ pub fn run(rt: &Runtime, args: &Args) {
     // the pool), and returns what it loaded, for `$check`.
     macro_rules! sides {
         (|$c:ident, $i:ident| floor: $floor:expr, txova: $txova:expr, diesel: $diesel:expr,
-         sqlx: $sqlx:expr, sea: $sea:expr, check: $check:expr) => {
+         diesel_async: $diesel_async:expr, sqlx: $sqlx:expr, sea: $sea:expr,
+         check: $check:expr) => {
             vec![
                 ("tokio-postgres", on_each!(floors, |$c, $i| $check($floor))),
                 ("txova-db", on_each!(dbs, |$c, $i| $check($txova))),
                 ("diesel", on_each_sync!(diesel, |$c, $i| $check($diesel))),
+                (
+                    "diesel-async",
+                    on_each!(asyncs, |$c, $i| $check($diesel_async)),
+                ),
                 ("sqlx", on_each!(pools, |$c, $i| $check($sqlx))),
                 ("SeaORM", on_each!(seas, |$c, $i| $check($sea))),
             ]
@@ -602,6 +689,7 @@ pub fn run(rt: &Runtime, args: &Args) {
             floor: floor::trivial(c, n32).await.len(),
             txova: with_txova::trivial(c, n32).await.len(),
             diesel: with_diesel::trivial(c, n32).len(),
+            diesel_async: with_diesel_async::trivial(c, n32).await.len(),
             sqlx: with_sqlx::trivial(c, n32).await.len(),
             sea: with_sea_orm::trivial(c, n32).await.len(),
             check: rows);
@@ -618,6 +706,7 @@ pub fn run(rt: &Runtime, args: &Args) {
         floor: floor::medium(c).await.len(),
         txova: with_txova::medium(c).await.len(),
         diesel: with_diesel::medium(c).len(),
+        diesel_async: with_diesel_async::medium(c).await.len(),
         sqlx: with_sqlx::medium(c).await.len(),
         sea: with_sea_orm::medium(c).await.len(),
         check: rows)));
@@ -627,8 +716,9 @@ pub fn run(rt: &Runtime, args: &Args) {
             n,
             sides!(|c, i|
             floor: floor::insert(c, &new_users(n, i)).await,
-            txova: with_txova::insert(c, &new_users(n, i)).await,
+            txova: with_txova::insert(c, new_users(n, i)).await,
             diesel: with_diesel::insert(c, &new_users(n, i)) as u64,
+            diesel_async: with_diesel_async::insert(c, &new_users(n, i)).await,
             sqlx: with_sqlx::insert(c, &new_users(n, i)).await,
             sea: with_sea_orm::insert(c, &new_users(n, i)).await,
             check: inserted),
@@ -638,6 +728,7 @@ pub fn run(rt: &Runtime, args: &Args) {
         floor: shape(&floor::associations(c).await),
         txova: shape(&with_txova::associations(c).await),
         diesel: shape(&with_diesel::associations(c)),
+        diesel_async: shape(&with_diesel_async::associations(c).await),
         sqlx: shape(&with_sqlx::associations(c).await),
         sea: shape(&with_sea_orm::associations(c).await),
         check: check_associations)));

@@ -82,13 +82,17 @@ pub async fn medium(db: &Db) -> Vec<(User, Option<Post>)> {
         .collect()
 }
 
-pub async fn insert(db: &Db, users: &[(String, Option<String>)]) -> u64 {
+/// Takes the generated users by value, as the other sides take them by reference:
+/// the rows a txova-db user inserts are the table's own structs, built from what they
+/// have (here, moved out of the tuples), where sqlx binds the tuples' fields and diesel
+/// borrows them into its `Insertable`.
+pub async fn insert(db: &Db, users: Vec<(String, Option<String>)>) -> u64 {
     let rows: Vec<NewUser> = users
-        .iter()
-        .map(|(name, hair)| NewUser {
+        .into_iter()
+        .map(|(name, hair_color)| NewUser {
             id: 0,
-            name: name.clone(),
-            hair_color: hair.clone(),
+            name,
+            hair_color,
         })
         .collect();
     NewUser::insert_many(&rows).execute(db).await.unwrap()
