@@ -4,7 +4,7 @@
 //! - `postgres`: tokio-postgres (floor), txova-db, diesel (sync `PgConnection`),
 //!   diesel-async, sqlx, SeaORM;
 //! - `sqlite`: rusqlite (floor), txova-db, diesel (`SqliteConnection`), sqlx;
-//! - `mariadb`: mysql_async (floor), txova-db, sqlx.
+//! - `mariadb`: mysql_async (floor), txova-db, diesel (`MysqlConnection`), sqlx.
 //!
 //! Data (the suite's three tables): 10,000 users (`id`, `name`, `hair_color`: black for
 //! even ids, NULL for odd multiples of 5, else brown); users 1..=100 have 10 posts each

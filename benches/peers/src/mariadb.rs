@@ -1,7 +1,8 @@
 //! MariaDB: mysql_async (the floor: statements from the connection's cache, rows as
-//! tuples), txova-db and sqlx (`MySqlPool`). diesel's MySQL backend links
-//! libmysqlclient, which this machine does not have, so it is not here.
+//! tuples), txova-db, diesel (`MysqlConnection`, over the MariaDB C client: building
+//! the suite needs `libmariadb-dev`) and sqlx (`MySqlPool`).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use tokio::runtime::Runtime;
@@ -330,6 +331,19 @@ mod with_sqlx {
     }
 }
 
+mod with_diesel {
+    //! diesel's MySQL: the shared tables, models and queries on a `MysqlConnection`.
+
+    pub use crate::diesel_side::*;
+    use diesel::prelude::*;
+
+    crate::diesel_side::queries!(MysqlConnection);
+
+    pub fn connect(url: &str) -> MysqlConnection {
+        MysqlConnection::establish(url).unwrap()
+    }
+}
+
 use crate::txova_side as with_txova;
 
 pub fn run(rt: &Runtime, args: &Args) {
@@ -369,15 +383,21 @@ pub fn run(rt: &Runtime, args: &Args) {
     let floors = Rc::new(floors);
     let dbs = Rc::new(dbs);
     let pools = Rc::new(vec![pool.clone()]);
+    let diesel = Rc::new(RefCell::new(
+        (0..CONNECTIONS)
+            .map(|_| with_diesel::connect(&in_database))
+            .collect::<Vec<_>>(),
+    ));
 
-    // The three sides of a workload: `$body` runs call `i` on `c`, its connection (or
+    // The four sides of a workload: `$body` runs call `i` on `c`, its connection (or
     // the pool), and returns what it loaded, for `$check`.
     macro_rules! sides {
-        (|$c:ident, $i:ident| floor: $floor:expr, txova: $txova:expr, sqlx: $sqlx:expr,
-         check: $check:expr) => {
+        (|$c:ident, $i:ident| floor: $floor:expr, txova: $txova:expr, diesel: $diesel:expr,
+         sqlx: $sqlx:expr, check: $check:expr) => {
             vec![
                 ("mysql_async", on_each!(floors, |$c, $i| $check($floor))),
                 ("txova-db", on_each!(dbs, |$c, $i| $check($txova))),
+                ("diesel", on_each_sync!(diesel, |$c, $i| $check($diesel))),
                 ("sqlx", on_each!(pools, |$c, $i| $check($sqlx))),
             ]
         };
@@ -390,6 +410,7 @@ pub fn run(rt: &Runtime, args: &Args) {
         let mut variants = sides!(|c, _i|
             floor: floor::trivial(c, n32).await.len(),
             txova: with_txova::trivial(c, n32).await.len(),
+            diesel: with_diesel::trivial(c, n32).len(),
             sqlx: with_sqlx::trivial(c, n32).await.len(),
             check: rows);
         variants.push((
@@ -404,6 +425,7 @@ pub fn run(rt: &Runtime, args: &Args) {
     workloads.push(Workload::medium(sides!(|c, _i|
         floor: floor::medium(c).await.len(),
         txova: with_txova::medium(c).await.len(),
+        diesel: with_diesel::medium(c).len(),
         sqlx: with_sqlx::medium(c).await.len(),
         check: rows)));
     for n in [1usize, 100, 1000] {
@@ -413,6 +435,7 @@ pub fn run(rt: &Runtime, args: &Args) {
             sides!(|c, i|
             floor: floor::insert(c, &new_users(n, i)).await,
             txova: with_txova::insert(c, new_users(n, i)).await,
+            diesel: with_diesel::insert(c, &new_users(n, i)) as u64,
             sqlx: with_sqlx::insert(c, &new_users(n, i)).await,
             check: inserted),
         ));
@@ -420,6 +443,7 @@ pub fn run(rt: &Runtime, args: &Args) {
     workloads.push(Workload::associations(sides!(|c, _i|
         floor: shape(&floor::associations(c).await),
         txova: shape(&with_txova::associations(c).await),
+        diesel: shape(&with_diesel::associations(c)),
         sqlx: shape(&with_sqlx::associations(c).await),
         check: check_associations)));
 
