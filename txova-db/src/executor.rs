@@ -341,7 +341,7 @@ impl ExecuteResult {
 pub(crate) async fn fetch_all_decoded<E: Executor, O: Send>(
     exec: &E,
     sql: &str,
-    params: &[Arc<dyn Param>],
+    params: &[Arc<dyn Param + '_>],
     decode: fn(Row) -> Result<O, Error>,
 ) -> Result<Vec<O>, Error> {
     let mut out = Vec::new();

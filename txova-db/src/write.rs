@@ -183,6 +183,22 @@ impl<'r, T: Table> Insert<'r, T> {
     /// chunk when every column's type has an array type; otherwise `VALUES` lists
     /// under the backend's bind limit.
     fn build(&self, backend: Backend, returning: bool) -> Result<Vec<Statement>, Error> {
+        let planned = self.plan(backend, returning, false)?;
+        Ok(planned
+            .into_iter()
+            .map(|(statement, _)| statement)
+            .collect())
+    }
+
+    /// The statements to run, each with the rows whose values it binds by reference
+    /// when it runs (see [`RowValues`]), if `by_reference` and it is a `VALUES` list:
+    /// that statement keeps no values of its own.
+    fn plan(
+        &self,
+        backend: Backend,
+        returning: bool,
+        by_reference: bool,
+    ) -> Result<Vec<Planned<'_, 'r, T>>, Error> {
         if self.rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -199,7 +215,7 @@ impl<'r, T: Table> Insert<'r, T> {
             if let Some(arrays) = arrays {
                 return arrays
                     .into_iter()
-                    .map(|columns| self.build_unnest(backend, columns, returning))
+                    .map(|columns| Ok((self.build_unnest(backend, columns, returning)?, None)))
                     .collect();
             }
         }
@@ -215,7 +231,11 @@ impl<'r, T: Table> Insert<'r, T> {
             .clamp(1, wanted.max(1));
         self.rows
             .chunks(per_statement)
-            .map(|chunk| self.build_values(backend, chunk, width, returning))
+            .map(|chunk| {
+                let statement =
+                    self.build_values(backend, chunk, width, returning, by_reference)?;
+                Ok((statement, by_reference.then_some(chunk)))
+            })
             .collect()
     }
 
@@ -247,6 +267,7 @@ impl<'r, T: Table> Insert<'r, T> {
         chunk: &[&T],
         width: usize,
         returning: bool,
+        by_reference: bool,
     ) -> Result<Statement, Error> {
         let mut w = SqlWriter::new(backend);
         w.reserve(64 + chunk.len() * (width * 8 + 4), chunk.len() * width);
@@ -259,12 +280,21 @@ impl<'r, T: Table> Insert<'r, T> {
             let mut values = Vec::with_capacity(width);
             for (r, row) in chunk.iter().enumerate() {
                 w.push(if r > 0 { ", (" } else { "(" });
-                row.__insert_values(&mut values);
-                for (i, value) in values.drain(..).enumerate() {
-                    if i > 0 {
-                        w.push(", ");
+                if by_reference {
+                    for i in 0..width {
+                        if i > 0 {
+                            w.push(", ");
+                        }
+                        w.placeholder_bound_later();
                     }
-                    w.bind(value);
+                } else {
+                    row.__insert_values(&mut values);
+                    for (i, value) in values.drain(..).enumerate() {
+                        if i > 0 {
+                            w.push(", ");
+                        }
+                        w.bind(value);
+                    }
                 }
                 w.push(")");
             }
@@ -439,12 +469,20 @@ impl<'r, T: Table> Insert<'r, T> {
             {
                 return Ok(ExecuteResult::new(copied, None));
             }
-            let statements = self.build(backend, false)?;
+            let statements = self.plan(backend, false, true)?;
             let mut done: Option<ExecuteResult> = None;
-            for statement in statements {
-                let this = exec
-                    .execute_statement(&statement.sql, &statement.params)
-                    .await?;
+            for (statement, rows) in statements {
+                let this = match rows {
+                    Some(rows) => {
+                        let values: Arc<dyn Param + '_> = Arc::new(RowValues(rows));
+                        exec.execute_statement(&statement.sql, std::slice::from_ref(&values))
+                            .await?
+                    }
+                    None => {
+                        exec.execute_statement(&statement.sql, &statement.params)
+                            .await?
+                    }
+                };
                 done = Some(match done {
                     Some(before) => before.then(this, backend),
                     None => this,
@@ -525,6 +563,44 @@ impl<T: Table> Insert<'_, T> {
         exec.copy_in_statement(&w.finish().sql, &payload)
             .await
             .map(Some)
+    }
+}
+
+/// An insert statement to run, and the rows whose values it binds by reference when
+/// it runs (a `VALUES` list planned with `by_reference`), or `None` when it holds its
+/// values.
+type Planned<'s, 'r, T> = (Statement, Option<&'s [&'r T]>);
+
+/// The values of a chunk of rows, bound as one parameter of a `VALUES` statement
+/// whose placeholders were written for them: each value is encoded into the driver's
+/// buffer by reference when the statement runs (again, if it is retried). Per value,
+/// an owned parameter costs a clone of it and an allocation; a 1,000-row insert on
+/// MariaDB spent 1.2x sqlx's CPU on those.
+struct RowValues<'s, 'r, T>(&'s [&'r T]);
+
+impl<T> fmt::Debug for RowValues<'_, '_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<the values of {} rows>", self.0.len())
+    }
+}
+
+impl<T: Table> Param for RowValues<'_, '_, T> {
+    fn add_to(
+        &self,
+        mut args: crate::types::backend::Arguments<'_>,
+    ) -> Result<(), sqlx::error::BoxDynError> {
+        let mut added = Ok(());
+        for row in self.0 {
+            row.__visit_insert_values(&mut |value| {
+                if added.is_ok() {
+                    added = value.add_to(args.reborrow());
+                }
+            });
+            if added.is_err() {
+                break;
+            }
+        }
+        added
     }
 }
 
@@ -673,11 +749,17 @@ impl<T: Table> InsertReturning<'_, T> {
                 return self.fetch_all_by_generated_keys(exec).await;
             }
             let mut out = Vec::with_capacity(self.0.rows.len());
-            for statement in self.0.build(exec.backend(), true)? {
-                out.extend(
-                    fetch_all_decoded(exec, &statement.sql, &statement.params, decode_row::<T>)
-                        .await?,
-                );
+            for (statement, rows) in self.0.plan(exec.backend(), true, true)? {
+                let sql = &statement.sql;
+                let fetched = match rows {
+                    Some(rows) => {
+                        let values: Arc<dyn Param + '_> = Arc::new(RowValues(rows));
+                        fetch_all_decoded(exec, sql, std::slice::from_ref(&values), decode_row)
+                            .await?
+                    }
+                    None => fetch_all_decoded(exec, sql, &statement.params, decode_row).await?,
+                };
+                out.extend(fetched);
             }
             Ok(out)
         })

@@ -240,9 +240,12 @@ mod with_sqlx {
     }
 
     /// sqlx's own floor: the same rows read by index with `try_get_unchecked` (no
-    /// name lookup, no type check), what a library on sqlx cannot go below without
-    /// leaving it.
-    pub async fn trivial_by_index(pool: &MySqlPool, n: i32) -> Vec<User> {
+    /// name lookup, no type check), through the pool or on a connection of its own:
+    /// what a library on sqlx cannot go below without leaving it.
+    pub async fn trivial_by_index<'e>(
+        exec: impl sqlx::Executor<'e, Database = sqlx::MySql>,
+        n: i32,
+    ) -> Vec<User> {
         use sqlx::Row as _;
         sqlx::query("SELECT id, name, hair_color FROM users WHERE id <= ?")
             .bind(n)
@@ -253,7 +256,7 @@ mod with_sqlx {
                     hair_color: row.try_get_unchecked(2)?,
                 })
             })
-            .fetch_all(pool)
+            .fetch_all(exec)
             .await
             .unwrap()
     }
@@ -383,6 +386,14 @@ pub fn run(rt: &Runtime, args: &Args) {
     let floors = Rc::new(floors);
     let dbs = Rc::new(dbs);
     let pools = Rc::new(vec![pool.clone()]);
+    let sqlx_conns = Rc::new(rt.block_on(async {
+        let mut conns = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&in_database).await;
+            conns.push(RefCell::new(conn.unwrap()));
+        }
+        conns
+    }));
     let diesel = Rc::new(RefCell::new(
         (0..CONNECTIONS)
             .map(|_| with_diesel::connect(&in_database))
@@ -417,6 +428,14 @@ pub fn run(rt: &Runtime, args: &Args) {
             "sqlx by index",
             on_each!(pools, |c, _i| rows(
                 with_sqlx::trivial_by_index(c, n32).await.len()
+            )),
+        ));
+        variants.push((
+            "sqlx conn, index",
+            on_each!(sqlx_conns, |c, _i| rows(
+                with_sqlx::trivial_by_index(&mut *c.borrow_mut(), n32)
+                    .await
+                    .len()
             )),
         ));
         workloads.push(Workload::trivial(n, variants));

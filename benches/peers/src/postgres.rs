@@ -251,7 +251,10 @@ mod with_sqlx {
     /// sqlx's own floor: the same rows read from `PgRow`s by index with
     /// `try_get_unchecked` (no name lookup, no type check), what a library on sqlx
     /// cannot go below without leaving it.
-    pub async fn trivial_by_index(pool: &PgPool, n: i32) -> Vec<User> {
+    pub async fn trivial_by_index<'e>(
+        exec: impl sqlx::Executor<'e, Database = sqlx::Postgres>,
+        n: i32,
+    ) -> Vec<User> {
         use sqlx::Row as _;
         sqlx::query("SELECT id, name, hair_color FROM users WHERE id <= $1")
             .bind(n)
@@ -262,7 +265,7 @@ mod with_sqlx {
                     hair_color: row.try_get_unchecked(2)?,
                 })
             })
-            .fetch_all(pool)
+            .fetch_all(exec)
             .await
             .unwrap()
     }
@@ -654,6 +657,14 @@ pub fn run(rt: &Runtime, args: &Args) {
     let dbs = Rc::new(dbs);
     let asyncs = Rc::new(asyncs);
     let pools = Rc::new(vec![pool.clone()]);
+    let sqlx_conns = Rc::new(rt.block_on(async {
+        let mut conns = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let conn = <sqlx::PgConnection as sqlx::Connection>::connect(&in_schema).await;
+            conns.push(RefCell::new(conn.unwrap()));
+        }
+        conns
+    }));
     let seas = Rc::new(vec![sea.clone()]);
     let diesel = Rc::new(RefCell::new(
         (0..CONNECTIONS)
@@ -697,6 +708,14 @@ pub fn run(rt: &Runtime, args: &Args) {
             "sqlx by index",
             on_each!(pools, |c, _i| rows(
                 with_sqlx::trivial_by_index(c, n32).await.len()
+            )),
+        ));
+        variants.push((
+            "sqlx conn, index",
+            on_each!(sqlx_conns, |c, _i| rows(
+                with_sqlx::trivial_by_index(&mut *c.borrow_mut(), n32)
+                    .await
+                    .len()
             )),
         ));
         workloads.push(Workload::trivial(n, variants));

@@ -75,6 +75,9 @@ pub(crate) struct SqlWriter {
     backend: Backend,
     sql: String,
     params: Vec<Arc<dyn Param>>,
+    /// Placeholders written: those of `params`, and those whose values are bound when
+    /// the statement runs ([`placeholder_bound_later`](Self::placeholder_bound_later)).
+    placeholders: usize,
 }
 
 impl SqlWriter {
@@ -83,6 +86,7 @@ impl SqlWriter {
             backend,
             sql: String::with_capacity(128),
             params: Vec::new(),
+            placeholders: 0,
         }
     }
 
@@ -124,11 +128,19 @@ impl SqlWriter {
         self.placeholder();
     }
 
+    /// Writes a placeholder whose value the writer does not keep: the caller binds it
+    /// when the statement runs, in placeholder order after the values kept before it
+    /// (an insert binding its rows by reference, `write::RowValues`).
+    pub(crate) fn placeholder_bound_later(&mut self) {
+        self.placeholder();
+    }
+
     fn placeholder(&mut self) {
+        self.placeholders += 1;
         match self.backend {
             Backend::Postgres => {
                 self.sql.push('$');
-                push_decimal(&mut self.sql, self.params.len());
+                push_decimal(&mut self.sql, self.placeholders);
             }
             Backend::Sqlite | Backend::MySql => self.sql.push('?'),
         }

@@ -96,6 +96,20 @@ pub enum Arguments<'a> {
 }
 
 impl Arguments<'_> {
+    /// The same buffer for one more value, so one [`Param`](crate::types::Param) can
+    /// add several in turn.
+    pub(crate) fn reborrow(&mut self) -> Arguments<'_> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres(args) => Arguments::Postgres(args),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(args) => Arguments::Sqlite(args),
+            #[cfg(feature = "mysql")]
+            Self::MySql(args) => Arguments::MySql(args),
+            Self::_Lifetime(_, never) => match *never {},
+        }
+    }
+
     /// Adds `value` with the driver of this buffer's backend.
     pub fn push<T: crate::types::Bind>(self, value: &T) -> Result<(), sqlx::error::BoxDynError> {
         match self {
