@@ -207,21 +207,25 @@ fn driver_errors_met_outside_a_db_keep_their_meaning() {
 
 /// A statement's future lives in its caller's future (an axum handler's, a test's),
 /// and a debug build polls it with its full size on the stack: a test thread or a Tokio
-/// worker has 2 MiB. Measured in a debug build: 5.6 KB for a query, 22 KB for a
-/// transaction. Wrapping a statement twice over (an `async fn` that holds its argument
-/// future and awaits a moved copy) doubled both once and overflowed a MariaDB test.
+/// worker has 2 MiB. Boxing or spawning a caller's future copies it whole (axum boxes
+/// every handler's). Wrapping a statement twice over (an `async fn` that holds its
+/// argument future and awaits a moved copy) once doubled them and overflowed a MariaDB
+/// test. Connecting, sqlx's own pool acquire and the cancel of an abandoned statement
+/// carried inline made a typed select's future ~10 KB in a release build (5.6 KB for a
+/// query, 22 KB for a transaction in a debug one); they are boxed where they happen,
+/// and a debug build now measures 1.3 KB, 2.0 KB and 4.8 KB.
 #[tokio::test]
 async fn statement_futures_stay_small() {
     let db = Db::connect("sqlite::memory:").await.unwrap();
     let fetch = query("SELECT 1")
         .timeout(std::time::Duration::from_secs(1))
         .fetch_one(&db);
-    assert!(size_of_val(&fetch) < 8 * 1024, "{}", size_of_val(&fetch));
+    assert!(size_of_val(&fetch) < 3 * 1024, "{}", size_of_val(&fetch));
     let select = Driver::select().fetch_all(&db);
-    assert!(size_of_val(&select) < 8 * 1024, "{}", size_of_val(&select));
+    assert!(size_of_val(&select) < 3 * 1024, "{}", size_of_val(&select));
     let transaction = db.transaction(|tx| async move { query("SELECT 1").execute(&tx).await });
     assert!(
-        size_of_val(&transaction) < 32 * 1024,
+        size_of_val(&transaction) < 8 * 1024,
         "{}",
         size_of_val(&transaction)
     );

@@ -109,8 +109,10 @@ impl<D: Driver> TxConnection<D> {
             ));
         }
         // Its caller dropped it (gone away, or past its `.timeout(..)`): a moment to
-        // finish, then it is cancelled on the server rather than waited for.
-        let met = self.conn.finish_abandoned().await?;
+        // finish, then it is cancelled on the server rather than waited for. Boxed:
+        // rare, and its future (a cancel request is a connection of its own) would
+        // otherwise be carried by every statement's future in a transaction.
+        let met = Box::pin(self.conn.finish_abandoned()).await?;
         self.abandoned = false;
         if let Some(error) = met {
             self.note(Some(&error));

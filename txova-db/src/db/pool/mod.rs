@@ -244,7 +244,9 @@ impl<D: Driver> ConnPool<D> {
             Self::Own(shared) => shared.acquire().await,
             Self::External(pool) => {
                 let waited = pool.num_idle() == 0;
-                match pool.acquire().await {
+                // Boxed: sqlx's acquire carries its connect inline (several KB), which
+                // every statement's future would otherwise carry too.
+                match Box::pin(pool.acquire()).await {
                     Ok(conn) => Ok(Acquired {
                         conn: PooledConn::external(conn),
                         waited,
@@ -394,7 +396,10 @@ impl<D: Driver> Shared<D> {
                         // Dropped during the ping, the checkout sends the connection to
                         // be settled: nothing is lost.
                         checkout.started();
-                        match tokio::time::timeout_at(deadline, checkout.raw().ping()).await {
+                        // Boxed, as `open` below: rare, and carried inline it would make
+                        // every statement's future larger.
+                        let ping = Box::pin(checkout.raw().ping());
+                        match tokio::time::timeout_at(deadline, ping).await {
                             Ok(Ok(())) => checkout.finished(None),
                             Ok(Err(error)) => {
                                 tracing::debug!(%error, "a pooled connection failed its check; closing it");
@@ -410,7 +415,11 @@ impl<D: Driver> Shared<D> {
                     });
                 }
                 Take::Open(reservation) => {
-                    let live = self.open(reservation, deadline).await?;
+                    // Boxed: connecting is rare and its future is large (sqlx's connect
+                    // and handshake for the engine); carried inline it made every
+                    // statement's future ~10 KB, copied whenever a caller's future is
+                    // boxed or spawned (an axum handler's is).
+                    let live = Box::pin(self.open(reservation, deadline)).await?;
                     return Ok(Acquired {
                         conn: PooledConn::own(Checkout::new(Arc::clone(self), live, false), slot),
                         waited: true,
