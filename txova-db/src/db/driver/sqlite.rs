@@ -139,9 +139,9 @@ impl Driver for sqlx::Sqlite {
 /// How many rows a connection's worker thread may read ahead of the task taking them
 /// (sqlx's default is 50). With 50, a result of a few hundred rows stalls the worker on
 /// every row once the buffer is full, and each row taken wakes it again across threads:
-/// the peer suite's 100-row select cost 13.4x rusqlite's CPU with 50 and 5.3x with
-/// 1,024, its 500-row join 15x and 7.6x. A stream dropped midway has read at most this
-/// many rows too many.
+/// the peer suite's 100-row select cost 13.4x rusqlite's CPU with 50 and 5.3–6.5x with
+/// 1,024, its 500-row join 15x and 6.3–7.6x. A stream dropped midway has read at most
+/// this many rows too many.
 const SQLITE_ROW_BUFFER: usize = 1024;
 
 /// How many SQLite VM instructions run between two looks at a connection's interrupt
