@@ -458,6 +458,34 @@ async fn sweep_statements(fx: &Fixture) {
     .await;
     sweep(
         fx,
+        "insert_many().returning().fetch_all, values bound by reference",
+        |polls| async move {
+            let tag = format!("returning-{polls}");
+            let rows: Vec<SweepRow> = (0..3)
+                .map(|n| SweepRow {
+                    id: 0,
+                    tag: tag.clone(),
+                    n,
+                })
+                .collect();
+            SweepRow::insert_many(&rows).returning().fetch_all(db).await
+        },
+        async |polls, outcome| {
+            let seen = fx.visible(&format!("returning-{polls}")).await;
+            let what = format!("{:?} returning insert dropped after {polls} polls", fx.kind);
+            if let Some(result) = outcome {
+                let inserted = result.as_ref().expect("returning insert");
+                let ns: Vec<i64> = inserted.iter().map(|row| row.n).collect();
+                assert_eq!(ns, [0, 1, 2], "{what}");
+                assert_eq!(seen, 3, "{what}");
+            } else {
+                assert!(seen == 0 || seen == 3, "{what}: {seen} rows");
+            }
+        },
+    )
+    .await;
+    sweep(
+        fx,
         "Db::prepare … query",
         |_| async move {
             let prepared = db
