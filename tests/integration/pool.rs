@@ -272,3 +272,51 @@ async fn a_point_query_is_one_round_trip_and_only_an_idle_connection_is_pinged()
     );
     db.close().await;
 }
+
+/// A statement dropped while the pool opens its connection (the open is boxed, so the
+/// statement's future stays small) gives the room back: at one connection at most,
+/// every later statement still gets one. Each statement opens anew (a connection
+/// outlives its 1 ms lifetime by the next acquire), dropped after 1, 2, … polls.
+#[tokio::test]
+async fn a_statement_dropped_while_its_connection_opens_gives_the_room_back() {
+    let Some(url) = support::server_url(support::Service::Postgres, "dropped_while_opening") else {
+        return;
+    };
+    let db = Db::connect_with(DbConfig {
+        max_connections: 1,
+        max_lifetime: Some(Duration::from_millis(1)),
+        acquire_timeout: Duration::from_secs(2),
+        ..DbConfig::new(url.as_str())
+    })
+    .await
+    .expect("connect");
+    let mut completed = false;
+    for polls in 1..=200 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let ran =
+            crate::cancellation::drop_after(db.execute("SELECT 1"), polls, Duration::ZERO).await;
+        let mut settled = false;
+        for _ in 0..200 {
+            let stats = db.stats();
+            if stats.pending_acquires == 0 && stats.in_use == 0 && stats.settling == 0 {
+                assert!(stats.size <= 1, "after {polls} polls: {stats:?}");
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(settled, "after {polls} polls: {:?}", db.stats());
+        if let Some(result) = ran {
+            result.expect("the statement that completed");
+            // Some runs were dropped before their connection was open.
+            let created = db.stats().connections_created;
+            assert!(created < polls as u64, "{created} opened in {polls} runs");
+            completed = true;
+            break;
+        }
+    }
+    assert!(completed, "the statement never completed");
+    let after = tokio::time::timeout(Duration::from_secs(5), db.execute("SELECT 1")).await;
+    after.expect("no room left behind").expect("statement");
+    db.close().await;
+}
