@@ -50,6 +50,7 @@ use tokio::runtime::Runtime;
 mod diesel_side;
 mod mariadb;
 mod postgres;
+mod rows;
 mod sqlite;
 mod txova_side;
 

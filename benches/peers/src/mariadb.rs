@@ -41,22 +41,7 @@ mod floor {
     use mysql_async::prelude::*;
     use mysql_async::{Conn, Params, Value};
 
-    pub struct User {
-        pub id: i32,
-        pub name: String,
-        pub hair_color: Option<String>,
-    }
-    pub struct Post {
-        pub id: i32,
-        pub user_id: i32,
-        pub title: String,
-        pub body: Option<String>,
-    }
-    pub struct Comment {
-        pub id: i32,
-        pub post_id: i32,
-        pub text: String,
-    }
+    pub use crate::rows::{Comment, Post, User};
 
     pub async fn connect(url: &str) -> RefCell<Conn> {
         RefCell::new(Conn::from_url(url).await.unwrap())
@@ -185,37 +170,9 @@ mod with_sqlx {
     //! `MySqlPool`, `QueryBuilder` for the multi-row insert and the `IN` lists.
 
     use crate::*;
-    use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
+    use sqlx::{MySql, MySqlPool, QueryBuilder};
 
-    #[derive(FromRow)]
-    pub struct User {
-        pub id: i32,
-        pub name: String,
-        pub hair_color: Option<String>,
-    }
-    #[derive(FromRow)]
-    pub struct Post {
-        pub id: i32,
-        pub user_id: i32,
-        pub title: String,
-        pub body: Option<String>,
-    }
-    #[derive(FromRow)]
-    pub struct Comment {
-        pub id: i32,
-        pub post_id: i32,
-        pub text: String,
-    }
-    #[derive(FromRow)]
-    pub struct UserWithPost {
-        pub id: i32,
-        pub name: String,
-        pub hair_color: Option<String>,
-        pub post_id: Option<i32>,
-        pub post_user_id: Option<i32>,
-        pub title: Option<String>,
-        pub body: Option<String>,
-    }
+    pub use crate::rows::{Comment, Post, User, UserWithPost};
 
     /// A pool of [`CONNECTIONS`], all opened (a warm pool hands them out in turn).
     pub async fn pool(url: &str) -> MySqlPool {
@@ -273,24 +230,7 @@ mod with_sqlx {
         .fetch_all(pool)
         .await
         .unwrap();
-        rows.into_iter()
-            .map(|r| {
-                let post = r.post_id.map(|id| Post {
-                    id,
-                    user_id: r.post_user_id.unwrap_or_default(),
-                    title: r.title.unwrap_or_default(),
-                    body: r.body,
-                });
-                (
-                    User {
-                        id: r.id,
-                        name: r.name,
-                        hair_color: r.hair_color,
-                    },
-                    post,
-                )
-            })
-            .collect()
+        rows.into_iter().map(UserWithPost::split).collect()
     }
 
     pub async fn insert(pool: &MySqlPool, users: &[(String, Option<String>)]) -> u64 {

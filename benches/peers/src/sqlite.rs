@@ -42,22 +42,7 @@ mod floor {
     use crate::*;
     use rusqlite::{Connection, ToSql, params_from_iter};
 
-    pub struct User {
-        pub id: i32,
-        pub name: String,
-        pub hair_color: Option<String>,
-    }
-    pub struct Post {
-        pub id: i32,
-        pub user_id: i32,
-        pub title: String,
-        pub body: Option<String>,
-    }
-    pub struct Comment {
-        pub id: i32,
-        pub post_id: i32,
-        pub text: String,
-    }
+    pub use crate::rows::{Comment, Post, User};
 
     pub fn connect(path: &str) -> Connection {
         let c = Connection::open(path).unwrap();
@@ -173,37 +158,9 @@ mod with_sqlx {
     //! `SqlitePool`, `QueryBuilder` for the multi-row insert and the `IN` lists.
 
     use crate::*;
-    use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
+    use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-    #[derive(FromRow)]
-    pub struct User {
-        pub id: i32,
-        pub name: String,
-        pub hair_color: Option<String>,
-    }
-    #[derive(FromRow)]
-    pub struct Post {
-        pub id: i32,
-        pub user_id: i32,
-        pub title: String,
-        pub body: Option<String>,
-    }
-    #[derive(FromRow)]
-    pub struct Comment {
-        pub id: i32,
-        pub post_id: i32,
-        pub text: String,
-    }
-    #[derive(FromRow)]
-    pub struct UserWithPost {
-        pub id: i32,
-        pub name: String,
-        pub hair_color: Option<String>,
-        pub post_id: Option<i32>,
-        pub post_user_id: Option<i32>,
-        pub title: Option<String>,
-        pub body: Option<String>,
-    }
+    pub use crate::rows::{Comment, Post, User, UserWithPost};
 
     /// A pool of [`CONNECTIONS`], all opened (a warm pool hands them out in turn).
     pub async fn pool(url: &str) -> SqlitePool {
@@ -263,24 +220,7 @@ mod with_sqlx {
         .fetch_all(pool)
         .await
         .unwrap();
-        rows.into_iter()
-            .map(|r| {
-                let post = r.post_id.map(|id| Post {
-                    id,
-                    user_id: r.post_user_id.unwrap_or_default(),
-                    title: r.title.unwrap_or_default(),
-                    body: r.body,
-                });
-                (
-                    User {
-                        id: r.id,
-                        name: r.name,
-                        hair_color: r.hair_color,
-                    },
-                    post,
-                )
-            })
-            .collect()
+        rows.into_iter().map(UserWithPost::split).collect()
     }
 
     pub async fn insert(pool: &SqlitePool, users: &[(String, Option<String>)]) -> u64 {
