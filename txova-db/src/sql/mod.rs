@@ -76,7 +76,7 @@ pub(crate) struct SqlWriter {
     sql: String,
     params: Vec<Arc<dyn Param>>,
     /// Placeholders written: those of `params`, and those whose values are bound when
-    /// the statement runs ([`placeholder_bound_later`](Self::placeholder_bound_later)).
+    /// the statement runs ([`placeholder`](Self::placeholder) called alone).
     placeholders: usize,
 }
 
@@ -134,14 +134,10 @@ impl SqlWriter {
         self.placeholder();
     }
 
-    /// Writes a placeholder whose value the writer does not keep: the caller binds it
-    /// when the statement runs, in placeholder order after the values kept before it
-    /// (an insert binding its rows by reference, `write::RowValues`).
-    pub(crate) fn placeholder_bound_later(&mut self) {
-        self.placeholder();
-    }
-
-    fn placeholder(&mut self) {
+    /// Writes a placeholder. Called alone, the writer keeps no value for it: the
+    /// caller binds it when the statement runs, in placeholder order after the values
+    /// kept before it (an insert binding its rows by reference, `write::RowValues`).
+    pub(crate) fn placeholder(&mut self) {
         self.placeholders += 1;
         match self.backend {
             Backend::Postgres => {
