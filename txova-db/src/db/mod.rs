@@ -516,12 +516,7 @@ impl Db {
             Err(pool::AcquireError::TimedOut) => (true, true),
             Err(_) => (true, false),
         };
-        pending.finish(
-            !waited,
-            started.elapsed(),
-            timed_out,
-            telemetry::system_name(D::BACKEND),
-        );
+        pending.finish(!waited, started.elapsed(), timed_out, D::BACKEND);
         acquired
             .map(|acquired| acquired.conn)
             .map_err(|err| self.acquire_error(err))

@@ -7,6 +7,9 @@ use std::time::Duration;
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 
+use super::telemetry::{record_histogram, static_key, system_name};
+use crate::error::Backend;
+
 /// A snapshot of a [`Db`](crate::Db)'s pool, from [`Db::stats`](crate::Db::stats).
 ///
 /// Counters are totals since the pool was created. `connections_created` and
@@ -213,13 +216,13 @@ impl PendingAcquire<'_> {
         found_idle: bool,
         waited: Duration,
         timed_out: bool,
-        backend: &'static str,
+        backend: Backend,
     ) {
         self.finished = true;
         let c = self.counters;
         if timed_out {
             c.timeouts.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("txova_db_pool_acquire_timeouts_total", "backend" => backend)
+            metrics::counter!("txova_db_pool_acquire_timeouts_total", "backend" => system_name(backend))
                 .increment(1);
         } else {
             c.acquires.fetch_add(1, Ordering::Relaxed);
@@ -234,8 +237,7 @@ impl PendingAcquire<'_> {
             .position(|&bound| waited <= bound)
             .unwrap_or(WAIT_BUCKETS.len());
         c.wait_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        metrics::histogram!("txova_db_pool_acquire_wait_seconds", "backend" => backend)
-            .record(waited.as_secs_f64());
+        record_histogram!(acquire_wait_key(backend), waited.as_secs_f64());
     }
 }
 
@@ -250,6 +252,18 @@ impl Drop for PendingAcquire<'_> {
 
 /// Publishes a snapshot as the pool gauges (refreshed by every [`Db::stats`](crate::Db::stats)
 /// call, which the health monitor makes at each check).
+/// `txova_db_pool_acquire_wait_seconds`'s key for a backend ([`system_name`]), recorded
+/// for every statement.
+fn acquire_wait_key(backend: Backend) -> &'static metrics::Key {
+    match backend {
+        Backend::Postgres => {
+            static_key!("txova_db_pool_acquire_wait_seconds", "backend" => "postgresql")
+        }
+        Backend::Sqlite => static_key!("txova_db_pool_acquire_wait_seconds", "backend" => "sqlite"),
+        Backend::MySql => static_key!("txova_db_pool_acquire_wait_seconds", "backend" => "mysql"),
+    }
+}
+
 pub(crate) fn publish(stats: &DbStats, backend: &'static str) {
     let gauge = |state: &'static str, value: u32| {
         metrics::gauge!("txova_db_pool_connections", "backend" => backend, "state" => state)
@@ -269,17 +283,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn acquire_waits_are_recorded_under_the_backends_name() {
+        for backend in [Backend::Postgres, Backend::Sqlite, Backend::MySql] {
+            let key = acquire_wait_key(backend);
+            assert_eq!(key.name(), "txova_db_pool_acquire_wait_seconds");
+            let labels: Vec<_> = key.labels().map(|l| (l.key(), l.value())).collect();
+            assert_eq!(labels, [("backend", system_name(backend))]);
+        }
+    }
+
+    #[test]
     fn buckets_waits_and_counts_cancelled_acquires() {
         let counters = PoolCounters::default();
         counters
             .start_acquire()
-            .finish(true, Duration::from_micros(50), false, "sqlite");
+            .finish(true, Duration::from_micros(50), false, Backend::Sqlite);
         counters
             .start_acquire()
-            .finish(false, Duration::from_millis(5), false, "sqlite");
+            .finish(false, Duration::from_millis(5), false, Backend::Sqlite);
         counters
             .start_acquire()
-            .finish(false, Duration::from_secs(30), true, "sqlite");
+            .finish(false, Duration::from_secs(30), true, Backend::Sqlite);
         let pending = counters.start_acquire();
         let sizes = super::super::pool::Sizes {
             size: 3,

@@ -21,18 +21,6 @@ pub(crate) enum Operation {
     Other,
 }
 
-impl Operation {
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Self::Select => "select",
-            Self::Insert => "insert",
-            Self::Update => "update",
-            Self::Delete => "delete",
-            Self::Other => "other",
-        }
-    }
-}
-
 /// The first keyword of `sql` (as written: `SELECT`, `BEGIN`, …) and the
 /// table the statement works on, when one can be read off without parsing SQL.
 pub(crate) struct Summary<'a> {
@@ -202,7 +190,6 @@ mod tests {
         assert_eq!(read("BEGIN"), ("BEGIN", Operation::Other, None));
         assert_eq!(read("SELECT 1"), ("SELECT", Operation::Select, None));
         assert_eq!(read(""), ("", Operation::Other, None));
-        assert_eq!(Operation::Delete.label(), "delete");
     }
 
     #[test]
