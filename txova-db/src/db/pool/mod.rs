@@ -379,10 +379,12 @@ impl<D: Driver> Shared<D> {
         permit.forget();
         let slot = Slot::new(Arc::clone(self));
         loop {
-            // Registered before looking, so a connection returned between the look and
-            // the wait still wakes this caller.
-            let mut changed = pin!(self.changed.notified());
-            changed.as_mut().enable();
+            // Created before looking, so a connection returned between the look and the
+            // wait still wakes this caller: `changed` is only ever signalled with
+            // `notify_waiters`, which a `Notified` sees from its creation on, before it
+            // is first polled. Not `enable`d: that would put it on the waiter list
+            // (two locks) for every acquire, though almost every acquire never waits.
+            let changed = self.changed.notified();
             match self.take() {
                 Take::Idle(idle) => {
                     let now = Instant::now();
