@@ -469,3 +469,35 @@ fn scalar_subqueries_per_dialect() {
     );
     assert_eq!(query.to_sql().params(), [r#""completed""#, r#""active""#]);
 }
+
+/// Names holding quote characters: the select list rendered by the derive doubles them
+/// as the runtime does for every other identifier.
+#[derive(Debug, Clone, txova_db::Table)]
+#[table(name = "odd\"table`s")]
+pub struct OddNames {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(name = "say \"hi\" `now`")]
+    pub greeting: String,
+}
+
+#[test]
+fn a_derived_select_list_quotes_names_as_the_runtime_does() {
+    let whole = OddNames::select();
+    let spelled_out = OddNames::select().columns((OddNames::id, OddNames::greeting));
+    for backend in [Backend::Postgres, Backend::Sqlite, Backend::MySql] {
+        assert_eq!(
+            sql(whole.to_sql_for(backend)),
+            sql(spelled_out.to_sql_for(backend)),
+            "{backend:?}"
+        );
+    }
+    assert_eq!(
+        sql(whole.to_sql_for(Backend::Postgres)),
+        r#"SELECT "odd""table`s"."id", "odd""table`s"."say ""hi"" `now`" FROM "odd""table`s""#
+    );
+    assert_eq!(
+        sql(whole.to_sql_for(Backend::MySql)),
+        r#"SELECT `odd"table``s`.`id`, `odd"table``s`.`say "hi" ``now``` FROM `odd"table``s`"#
+    );
+}

@@ -126,6 +126,11 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     const NAME: &'static str;
     /// Every column, in field order: the allowlist for runtime names.
     const COLUMNS: &'static [ColumnInfo];
+    /// [`COLUMNS`](Self::COLUMNS) as the typed builder selects them, each qualified
+    /// with [`NAME`](Self::NAME), rendered when the type is derived: quoted with `"`
+    /// (Postgres, SQLite) and with backticks (MySQL). `None`: rendered per statement.
+    #[doc(hidden)]
+    const __SELECT_LIST: Option<[&'static str; 2]> = None;
     /// The columns' field types, in order, as a tuple: what the query of a common
     /// table expression of this type selects ([`Cte`](crate::select::Cte)).
     type Values: Send + 'static;

@@ -9,6 +9,23 @@ use syn::spanned::Spanned as _;
 use super::ast::{Container, Field, pascal_case};
 use super::rust_type::FieldType;
 
+/// The columns as the typed builder selects them, `"t"."a", "t"."b"`, with `quote` as
+/// the identifier quote: rendered here once rather than for every statement. A quote
+/// inside a name is doubled, as the runtime's `SqlWriter::ident` does (a runtime test
+/// holds the two to the same text).
+fn select_list(table: &str, columns: &[&Field<'_>], quote: char) -> String {
+    let ident = |name: &str| {
+        let doubled = name.replace(quote, &format!("{quote}{quote}"));
+        format!("{quote}{doubled}{quote}")
+    };
+    let table = ident(table);
+    columns
+        .iter()
+        .map(|field| format!("{table}.{}", ident(&field.column_name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
     let ident = container.ident;
     let table_name = &container.table_name;
@@ -132,6 +149,8 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
             }
         });
 
+    let [quoted_list, backticked_list] =
+        ['"', '`'].map(|quote| select_list(table_name, &columns, quote));
     let sort_enum = sort_enum(container, &columns);
     let value_types = columns.iter().map(|field| field.ty);
 
@@ -140,6 +159,8 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         impl ::txova_db::__private::Table for #ident {
             const NAME: &'static str = #table_name;
             const COLUMNS: &'static [::txova_db::__private::ColumnInfo] = &[#(#infos),*];
+            const __SELECT_LIST: ::core::option::Option<[&'static str; 2]> =
+                ::core::option::Option::Some([#quoted_list, #backticked_list]);
             type Values = (#(#value_types,)*);
 
             fn __decode(

@@ -100,6 +100,9 @@ enum FromClause {
         /// The name its columns are qualified with: `name`, or an alias.
         qualifier: &'static str,
         columns: &'static [ColumnInfo],
+        /// `columns` rendered when the type was derived ([`Table::__SELECT_LIST`]),
+        /// where they are qualified with the table's own name.
+        select_list: Option<[&'static str; 2]>,
     },
     Dynamic {
         name: String,
@@ -228,6 +231,7 @@ impl<S, T: Table> Select<S, T> {
                 name: T::NAME,
                 qualifier: R::QUALIFIER,
                 columns: T::COLUMNS,
+                select_list: T::__SELECT_LIST.filter(|_| R::QUALIFIER == T::NAME),
             },
             joins: Vec::new(),
             items: None,
@@ -562,6 +566,16 @@ impl<S, O> Select<S, O> {
                     }
                 }
             }
+            (
+                None,
+                FromClause::Table {
+                    select_list: Some([quoted, backticked]),
+                    ..
+                },
+            ) => w.push(match w.backend() {
+                Backend::Postgres | Backend::Sqlite => quoted,
+                Backend::MySql => backticked,
+            }),
             (
                 None,
                 FromClause::Table {
