@@ -124,7 +124,10 @@ pub(crate) async fn diff(
                     column.filled,
                     Some(Filled::Serial | Filled::Identity { .. })
                 );
-            let comparable = !matches!(column.filled, Some(Filled::AutoIncrement | Filled::RowId));
+            let comparable = !matches!(
+                column.filled,
+                Some(Filled::AutoIncrement | Filled::RowIdAutoIncrement | Filled::RowId)
+            );
             if comparable && has_default != found.default {
                 drift.push(format!(
                     "column `{name}.{}`: the migrations give it {} ({}), the database {}",

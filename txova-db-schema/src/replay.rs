@@ -285,8 +285,10 @@ impl Replayer {
                         .map(ToString::to_string)
                         .collect::<String>()
                         .to_ascii_uppercase();
-                    if text.contains("AUTOINCREMENT") || text.contains("AUTO_INCREMENT") {
+                    if text.contains("AUTO_INCREMENT") {
                         column.filled = Some(Filled::AutoIncrement);
+                    } else if text.contains("AUTOINCREMENT") {
+                        column.filled = Some(Filled::RowIdAutoIncrement);
                     }
                 }
                 _ => {}
@@ -733,6 +735,40 @@ mod tests {
         assert_eq!(t.column("id").unwrap().filled, Some(Filled::AutoIncrement));
         let name = t.column("name").unwrap();
         assert_eq!((name.nullable, name.sql_type.text.as_str()), (true, "text"));
+    }
+
+    #[test]
+    fn auto_increment_is_shown_in_its_dialects_spelling() {
+        let my = run(
+            Dialect::MySql,
+            &[(
+                "1.up.sql",
+                "CREATE TABLE t (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY);",
+            )],
+        );
+        assert!(
+            my.schema
+                .to_string()
+                .contains("id bigint NOT NULL AUTO_INCREMENT"),
+            "{}",
+            my.schema
+        );
+        let lite = run(
+            Dialect::Sqlite,
+            &[(
+                "1.up.sql",
+                "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT);",
+            )],
+        );
+        let id = lite.schema.table("t").unwrap().column("id").unwrap();
+        assert_eq!(id.filled, Some(Filled::RowIdAutoIncrement));
+        assert!(
+            lite.schema
+                .to_string()
+                .contains("id integer NOT NULL AUTOINCREMENT"),
+            "{}",
+            lite.schema
+        );
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn filled_name(filled: Filled) -> &'static str {
     match filled {
         Filled::Identity { .. } => "an identity column",
         Filled::Serial => "a serial column",
-        Filled::AutoIncrement => "auto-increment",
+        Filled::AutoIncrement | Filled::RowIdAutoIncrement => "auto-increment",
         Filled::RowId => "SQLite's rowid",
         Filled::Computed => "a computed column",
     }
