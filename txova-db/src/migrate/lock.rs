@@ -183,6 +183,9 @@ async fn sqlite(
     if name.is_empty() || name.starts_with("file:sqlx-in-memory") || name.contains(":memory:") {
         return memory().await;
     }
+    // The lock file stays when the lock is released, as Cargo's own lock files do:
+    // removing it would let a process that opened it just before take a lock on a
+    // file no longer there while a third creates and locks a new one.
     let mut lock_path = path.into_os_string();
     lock_path.push(".migrate-lock");
     let file = std::fs::OpenOptions::new()
