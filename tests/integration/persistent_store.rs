@@ -408,7 +408,18 @@ async fn crash_writer() {
         if let Some(previous) = previous.replace(session.id.as_str().to_owned()) {
             sessions.delete(&previous).await.unwrap();
         }
-        let lock = locks.acquire("cycle").await.unwrap();
+        // A short lease: killed between this acquire and its release, the writer leaves
+        // the lock held, and the test takes it next with the default 10 s wait (the
+        // default 30 s lease outlasted it, so a kill landing there failed the test).
+        let lock = locks
+            .acquire_with(
+                "cycle",
+                LockOptions::new()
+                    .ttl(Duration::from_secs(2))
+                    .watchdog(false),
+            )
+            .await
+            .unwrap();
         let fence = lock.fencing_token();
         lock.release().await.unwrap();
         writeln!(out, "ack {round} {} {fence}", session.id.as_str()).unwrap();
