@@ -320,3 +320,63 @@ async fn a_statement_dropped_while_its_connection_opens_gives_the_room_back() {
     after.expect("no room left behind").expect("statement");
     db.close().await;
 }
+
+/// A caller that finds the only connection being settled (its last caller dropped a
+/// statement midway) holds a permit and parks on the pool's wake-up: dropped after any
+/// number of polls it leaves nothing behind, and one left to wait is woken when the
+/// connection comes back, not at its acquire timeout.
+#[tokio::test]
+async fn a_caller_parked_for_a_settling_connection_is_woken_or_dropped_cleanly() {
+    let Some(pg) = support::postgres_with("pool_parked", |c| DbConfig {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(10),
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let db = &pg.db;
+    // Leaves the only connection owing a sleep's reply: it is settled, not idle.
+    let leave_settling = || async {
+        let sleep = tokio::time::timeout(
+            Duration::from_millis(50),
+            db.execute("SELECT pg_sleep(0.3)"),
+        );
+        assert!(sleep.await.is_err(), "the sleep outlives the timeout");
+        let stats = db.stats();
+        assert_eq!((stats.size, stats.settling), (1, 1), "{stats:?}");
+    };
+    let settle = |polls: usize| async move {
+        for _ in 0..400 {
+            let stats = db.stats();
+            if stats.pending_acquires == 0 && stats.in_use == 0 && stats.settling == 0 {
+                assert_eq!(stats.size, 1, "after {polls} polls: {stats:?}");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("after {polls} polls: {:?}", db.stats());
+    };
+    for polls in 1..=4 {
+        leave_settling().await;
+        let ran =
+            crate::cancellation::drop_after(db.execute("SELECT 1"), polls, Duration::ZERO).await;
+        settle(polls).await;
+        if let Some(result) = ran {
+            result.expect("a statement that completed");
+        }
+    }
+
+    leave_settling().await;
+    let waits = db.stats().waits;
+    let started = std::time::Instant::now();
+    db.execute("SELECT 1").await.expect("after the settle");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "woken when the connection came back, not at the timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(db.stats().waits, waits + 1, "{:?}", db.stats());
+    assert_eq!(db.stats().connections_created, 1, "reused, not replaced");
+}
