@@ -250,8 +250,6 @@ impl Drop for PendingAcquire<'_> {
     }
 }
 
-/// Publishes a snapshot as the pool gauges (refreshed by every [`Db::stats`](crate::Db::stats)
-/// call, which the health monitor makes at each check).
 /// `txova_db_pool_acquire_wait_seconds`'s key for a backend ([`system_name`]), recorded
 /// for every statement.
 fn acquire_wait_key(backend: Backend) -> &'static metrics::Key {
@@ -264,6 +262,8 @@ fn acquire_wait_key(backend: Backend) -> &'static metrics::Key {
     }
 }
 
+/// Publishes a snapshot as the pool gauges (refreshed by every [`Db::stats`](crate::Db::stats)
+/// call, which the health monitor makes at each check).
 pub(crate) fn publish(stats: &DbStats, backend: &'static str) {
     let gauge = |state: &'static str, value: u32| {
         metrics::gauge!("txova_db_pool_connections", "backend" => backend, "state" => state)
