@@ -1643,6 +1643,67 @@ async fn scalar_subqueries_as_values_and_in_comparisons() {
     .await;
 }
 
+/// A typed select takes a column of the field's own SQL type at one comparison and
+/// asks sqlx's `compatible` about any other: `String` reads `text`, `varchar`,
+/// `bpchar` and `name` columns alike, and an `i32` field refuses an `int8` column
+/// (whose eight bytes an unchecked decoder would misread).
+#[tokio::test]
+async fn a_typed_select_reads_compatible_column_types_and_refuses_the_rest() {
+    use txova_db::ErrorKind;
+
+    #[derive(Table, Debug, PartialEq)]
+    #[table(name = "spellings")]
+    struct Spellings {
+        #[column(primary_key)]
+        id: i64,
+        plain: String,
+        varying: String,
+        padded: Option<String>,
+        system: String,
+    }
+    #[derive(Table, Debug)]
+    #[table(name = "spellings")]
+    struct Narrow {
+        #[column(primary_key)]
+        id: i32,
+    }
+
+    let Some(pg) = support::postgres("a_typed_select_reads_compatible_column_types").await else {
+        return;
+    };
+    pg.db
+        .execute_script(
+            "CREATE TABLE spellings (id BIGINT PRIMARY KEY, plain TEXT NOT NULL,
+                 varying VARCHAR(10) NOT NULL, padded CHAR(3), system NAME NOT NULL);
+             INSERT INTO spellings VALUES (1, 'a', 'b', 'c', 'd'), (2, 'e', 'f', NULL, 'g');",
+        )
+        .await
+        .unwrap();
+    let rows = Spellings::select()
+        .order_by(Spellings::id.asc())
+        .fetch_all(&pg.db)
+        .await
+        .unwrap();
+    let row = |id, plain: &str, varying: &str, padded: Option<&str>, system: &str| Spellings {
+        id,
+        plain: plain.into(),
+        varying: varying.into(),
+        padded: padded.map(Into::into),
+        system: system.into(),
+    };
+    assert_eq!(
+        rows,
+        [
+            row(1, "a", "b", Some("c  "), "d"),
+            row(2, "e", "f", None, "g")
+        ]
+    );
+
+    let err = Narrow::select().fetch_all(&pg.db).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.to_string().contains("mismatched types"), "{err}");
+}
+
 /// A typed select checks a column's SQL type once per result, not once per row; a
 /// column that was NULL in the rows before is still checked at its first value. Here
 /// the model says `INT` and the column is text: `'abcd'` is four bytes, which an

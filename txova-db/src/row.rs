@@ -189,7 +189,10 @@ where
         };
         if !checked.is_some_and(|(columns, i)| CheckedColumns::has(columns, i)) {
             let ty = raw.type_info();
-            if !sqlx::TypeInfo::is_null(&*ty) && !T::compatible(&ty) {
+            // The type's own SQL type first: one comparison, where `compatible` may
+            // build a list and compare against each entry (for `String` on Postgres,
+            // six type descriptions a column, the larger part of a first row's checks).
+            if !sqlx::TypeInfo::is_null(&*ty) && *ty != T::type_info() && !T::compatible(&ty) {
                 return Err(decode_error(
                     format!(
                         "mismatched types; Rust type `{}` is not compatible with SQL type `{}`",
