@@ -1847,3 +1847,152 @@ async fn value_lists_on_postgres_are_one_array_with_in_semantics() {
     .unwrap();
     assert_eq!(by_array as i64, by_in);
 }
+
+/// Every element type a Postgres value list is sent as an array of: the statement uses
+/// `= ANY($1)` / `<> ALL($1)` for it, and finds the rows whose values are in the list,
+/// NULLs left out as `IN` and `NOT IN` leave them. A wrong array or element type here
+/// is a server error or, worse, a list that matches nothing.
+#[tokio::test]
+async fn value_lists_of_every_array_element_type_find_their_rows() {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+    use txova_db::Backend;
+
+    #[derive(Table, Debug)]
+    #[table(name = "element_types")]
+    struct Typed {
+        #[column(primary_key)]
+        id: i64,
+        flag: Option<bool>,
+        bytes: Option<Vec<u8>>,
+        letter: Option<i8>,
+        small: Option<i16>,
+        medium: Option<i32>,
+        large: Option<i64>,
+        text: Option<String>,
+        real: Option<f32>,
+        double: Option<f64>,
+        day: Option<NaiveDate>,
+        time: Option<NaiveTime>,
+        stamp: Option<NaiveDateTime>,
+        instant: Option<DateTime<Utc>>,
+        uuid: Option<uuid::Uuid>,
+        document: Option<serde_json::Value>,
+    }
+
+    // Row `k` (1, 2, 3) holds values of its own, but `flag`, which has two; row 4 is
+    // all NULL.
+    let row = |k: i64| {
+        let small = i16::try_from(k).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 1, u32::try_from(k).unwrap()).unwrap();
+        let time = NaiveTime::from_hms_milli_opt(8, 30, 0, u32::try_from(k).unwrap()).unwrap();
+        Typed {
+            id: k,
+            flag: Some(k != 2),
+            bytes: Some(vec![0, u8::try_from(k).unwrap(), 255]),
+            letter: Some(i8::try_from(k).unwrap() + 64),
+            small: Some(small * -1_000),
+            medium: Some(i32::from(small) * 100_000),
+            large: Some(k << 40),
+            text: Some(format!("t{k} ünï")),
+            real: Some(f32::from(small) + 0.5),
+            double: Some(f64::from(small) / 3.0),
+            day: Some(day),
+            time: Some(time),
+            stamp: Some(day.and_time(time)),
+            instant: Some(day.and_time(time).and_utc()),
+            uuid: Some(uuid::Uuid::from_u128(
+                u128::from(small.unsigned_abs()) << 64 | 7,
+            )),
+            document: Some(serde_json::json!({ "k": k, "tags": ["a", k] })),
+        }
+    };
+
+    let Some(pg) = support::postgres("value_lists_of_every_array_element_type").await else {
+        return;
+    };
+    pg.db
+        .execute(
+            r#"CREATE TABLE element_types (id BIGINT PRIMARY KEY, flag BOOLEAN, bytes BYTEA,
+                 letter "char", small SMALLINT, medium INTEGER, large BIGINT, text TEXT,
+                 real REAL, double DOUBLE PRECISION, day DATE, time TIME, stamp TIMESTAMP,
+                 instant TIMESTAMPTZ, uuid UUID, document JSONB)"#,
+        )
+        .await
+        .unwrap();
+    let empty = Typed {
+        id: 4,
+        flag: None,
+        bytes: None,
+        letter: None,
+        small: None,
+        medium: None,
+        large: None,
+        text: None,
+        real: None,
+        double: None,
+        day: None,
+        time: None,
+        stamp: None,
+        instant: None,
+        uuid: None,
+        document: None,
+    };
+    let rows = [row(1), row(2), row(3), empty];
+    Typed::insert_many(&rows).execute(&pg.db).await.unwrap();
+
+    let ids = |filter| async {
+        let mut ids: Vec<i64> = Typed::select()
+            .filter(filter)
+            .fetch_all(&pg.db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    macro_rules! check {
+        ($column:ident, not_in row 1: $others:expr) => {{
+            let listed = [row(1).$column, row(3).$column];
+            let sql = Typed::select()
+                .filter(Typed::$column.is_in(listed.clone()))
+                .to_sql_for(Backend::Postgres);
+            assert!(
+                sql.sql().ends_with(&format!(r#""{}" = ANY($1)"#, stringify!($column))),
+                "{}",
+                sql.sql()
+            );
+            assert_eq!(
+                ids(Typed::$column.is_in(listed)).await,
+                [1, 3],
+                "{} IN",
+                stringify!($column)
+            );
+            assert_eq!(
+                ids(Typed::$column.not_in([row(1).$column])).await,
+                $others,
+                "{} NOT IN",
+                stringify!($column)
+            );
+        }};
+        ($column:ident) => {
+            check!($column, not_in row 1: [2, 3])
+        };
+    }
+    check!(flag, not_in row 1: [2]);
+    check!(bytes);
+    check!(letter);
+    check!(small);
+    check!(medium);
+    check!(large);
+    check!(text);
+    check!(real);
+    check!(double);
+    check!(day);
+    check!(time);
+    check!(stamp);
+    check!(instant);
+    check!(uuid);
+    check!(document);
+}
