@@ -201,6 +201,51 @@ proptest! {
         prop_assert_eq!(by_name.is_ok(), bare == "name" || bare == "score", "{:?}", key);
     }
 
+    /// An allowlist set after names were given checks them then: `allowlist` succeeds
+    /// exactly when every column and sort name given before is on the list, and the
+    /// statement it leaves names only listed columns. Before the list, only names that
+    /// could never be a column (empty, or holding NUL) are refused.
+    #[test]
+    fn an_allowlist_set_late_refuses_the_names_given_before_it(
+        columns in proptest::collection::vec(prop_oneof![Just("id".to_owned()), Just("name".to_owned()), hostile()], 1..4),
+        sort in prop_oneof![Just("name".to_owned()), hostile()],
+        listed in proptest::collection::vec(prop_oneof![Just("id".to_owned()), Just("name".to_owned()), hostile()], 0..4),
+    ) {
+        let never = |name: &str| name.is_empty() || name.contains('\0');
+        let select = Select::from("prop_rows").columns(columns.iter().map(String::as_str));
+        let select = match select {
+            Ok(select) => select,
+            Err(err) => {
+                prop_assert!(columns.iter().any(|c| never(c)), "{:?}: {}", columns, err);
+                prop_assert_eq!(err.kind(), ErrorKind::InvalidColumn);
+                return Ok(());
+            }
+        };
+        prop_assert!(!columns.iter().any(|c| never(c)));
+        let select = match select.order_by_name(&sort, Direction::Desc) {
+            Ok(select) => select,
+            Err(err) => {
+                prop_assert!(never(&sort), "{:?}: {}", sort, err);
+                return Ok(());
+            }
+        };
+        let given: Vec<&String> = columns.iter().chain([&sort]).collect();
+        let all_listed = given.iter().all(|name| listed.contains(name));
+        match select.allowlist(listed.iter().map(String::as_str)) {
+            Ok(select) => {
+                prop_assert!(all_listed, "{:?} passed the list {:?}", given, listed);
+                for backend in BACKENDS {
+                    let sql = select.to_sql_for(backend).sql().to_owned();
+                    parse_one(&sql, backend)?;
+                }
+            }
+            Err(err) => {
+                prop_assert!(!all_listed, "{:?} refused by the list {:?}: {}", given, listed, err);
+                prop_assert_eq!(err.kind(), ErrorKind::InvalidColumn);
+            }
+        }
+    }
+
     /// Key-template parts: distinct arguments, distinct keys; and a part never holds a
     /// separator, a glob character, a hash tag brace, whitespace or a control character.
     #[test]
