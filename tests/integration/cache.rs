@@ -174,6 +174,99 @@ async fn a_thousand_concurrent_misses_compute_once() {
     }
 }
 
+/// The miss path when its leader does not land an entry. A leader dropped mid-compute
+/// (its caller went away, a timeout fired) hands the flight on: the caller waiting on
+/// it computes, gets its own value and stores it. A leader whose result is not cached
+/// (an error) lets the waiting caller compute its own rather than share the error. A
+/// leader that cached an absence gives the waiting caller that absence, uncomputed.
+#[tokio::test]
+async fn a_waiting_miss_outlives_its_leader_being_dropped_or_failing() {
+    use tokio::sync::oneshot;
+
+    type Loaded = Result<Option<Profile>, Error>;
+
+    for (name, store) in stores("a_waiting_miss_outlives_its_leader").await {
+        let cache = Cache::new(store);
+        let follower_computes = Arc::new(AtomicUsize::new(0));
+
+        // A leader that computes until `release` says what to return (or forever), and
+        // a caller of the same key that arrives while it does.
+        let flight = |key: String, release: oneshot::Receiver<Loaded>, own: Loaded| {
+            let (started, computing) = oneshot::channel();
+            let leader = tokio::spawn({
+                let (cache, key) = (cache.clone(), key.clone());
+                async move {
+                    cache
+                        .get_or_set(&key, None, || async move {
+                            let _ = started.send(());
+                            match release.await {
+                                Ok(result) => result,
+                                Err(_) => std::future::pending().await,
+                            }
+                        })
+                        .await
+                }
+            });
+            let follower = tokio::spawn({
+                let (cache, computes) = (cache.clone(), follower_computes.clone());
+                async move {
+                    computing.await.unwrap();
+                    cache
+                        .get_or_set(&key, None, || async move {
+                            computes.fetch_add(1, Ordering::SeqCst);
+                            own
+                        })
+                        .await
+                }
+            });
+            (leader, follower)
+        };
+        // Until the follower has missed and parked on the flight.
+        let settle = || tokio::time::sleep(Duration::from_millis(100));
+
+        // Dropped: the follower takes over, and its value is what the key holds.
+        let key = unique_name("abandoned");
+        let (never, release) = oneshot::channel();
+        let (leader, follower) = flight(key.clone(), release, Ok(Some(profile(2))));
+        settle().await;
+        assert!(!follower.is_finished(), "{name}: the follower waits");
+        leader.abort();
+        assert!(leader.await.unwrap_err().is_cancelled());
+        assert_eq!(follower.await.unwrap().unwrap(), Some(profile(2)), "{name}");
+        assert_eq!(follower_computes.swap(0, Ordering::SeqCst), 1, "{name}");
+        assert_eq!(
+            cache.get(&key).await.unwrap(),
+            Lookup::Hit(profile(2)),
+            "{name}"
+        );
+        drop(never);
+
+        // Failed: the error stays the leader's; the follower computes its own.
+        let key = unique_name("failed");
+        let (fail, release) = oneshot::channel();
+        let (leader, follower) = flight(key.clone(), release, Ok(Some(profile(3))));
+        settle().await;
+        assert!(!follower.is_finished(), "{name}: the follower waits");
+        fail.send(Err(Error::PoolClosed)).unwrap();
+        assert_eq!(
+            leader.await.unwrap().unwrap_err().kind(),
+            ErrorKind::PoolClosed
+        );
+        assert_eq!(follower.await.unwrap().unwrap(), Some(profile(3)), "{name}");
+        assert_eq!(follower_computes.swap(0, Ordering::SeqCst), 1, "{name}");
+
+        // Absent: cached as such, and the follower gets it without computing.
+        let key = unique_name("absent");
+        let (absent, release) = oneshot::channel();
+        let (leader, follower) = flight(key.clone(), release, Ok(Some(profile(4))));
+        settle().await;
+        absent.send(Ok(None)).unwrap();
+        assert_eq!(leader.await.unwrap().unwrap(), None, "{name}");
+        assert_eq!(follower.await.unwrap().unwrap(), None, "{name}");
+        assert_eq!(follower_computes.load(Ordering::SeqCst), 0, "{name}");
+    }
+}
+
 /// A repository the way a service writes one: a `Db`, a `Cache`, methods with the
 /// attributes.
 struct Profiles {
