@@ -186,6 +186,58 @@ async fn a_key_too_long_for_the_disk_is_refused_and_changes_nothing() {
     );
 }
 
+/// An entry the store cannot read back (its bytes damaged, its key not UTF-8) stops
+/// the store from opening, with an error that names the entry, rather than a store
+/// that silently lacks it; the refusal changes nothing on disk.
+#[tokio::test]
+async fn an_unreadable_entry_on_disk_is_refused_by_name() {
+    // An entry as the store writes it: format 1, a byte string, no expiry, "x".
+    let good = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, b'x'];
+    let cases: [(&str, &[u8], &[u8], &str); 3] = [
+        ("cut", b"t:cut", &good[..6], "entry `t:cut` is unreadable"),
+        (
+            "kind",
+            b"t:kind",
+            &[1, 9, 0, 0, 0, 0, 0, 0, 0, 0],
+            "entry `t:kind` is unreadable",
+        ),
+        ("key", b"t:\xff\xfe", &good, "is not UTF-8"),
+    ];
+    for (case, key, bytes, says) in cases {
+        let dir = store_dir(&format!("unreadable_{case}"));
+        let kv = Store::embedded_at(&dir).unwrap().kv("t").unwrap();
+        kv.set("fine", b"1".to_vec(), None).await.unwrap();
+        drop(kv);
+        {
+            let db = fjall::Database::builder(&dir).open().unwrap();
+            let entries = db
+                .keyspace("entries", fjall::KeyspaceCreateOptions::default)
+                .unwrap();
+            entries.insert(key, bytes).unwrap();
+            db.persist(fjall::PersistMode::SyncAll).unwrap();
+        }
+        let err = Store::embedded_at(&dir).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cache, "{case}: {err}");
+        let message = err.to_string();
+        assert!(message.contains(says), "{case}: {message}");
+        assert!(
+            message.contains(&dir.display().to_string()),
+            "{case}: {message}"
+        );
+        // Refusing destroyed nothing: without the damaged entry the rest is there.
+        {
+            let db = fjall::Database::builder(&dir).open().unwrap();
+            let entries = db
+                .keyspace("entries", fjall::KeyspaceCreateOptions::default)
+                .unwrap();
+            entries.remove(key).unwrap();
+            db.persist(fjall::PersistMode::SyncAll).unwrap();
+        }
+        let kv = Store::embedded_at(&dir).unwrap().kv("t").unwrap();
+        assert_eq!(kv.get("fine").await.unwrap(), Some(b"1".to_vec()), "{case}");
+    }
+}
+
 #[tokio::test]
 async fn one_directory_has_one_store_at_a_time() {
     let dir = store_dir("exclusive");
