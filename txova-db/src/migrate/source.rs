@@ -482,6 +482,14 @@ mod tests {
             err(&[("0001_a.up.sql", ""), ("0001_b.up.sql", "")]),
             MigrateError::DuplicateVersion { version: 1, .. }
         ));
+        // The same version, description and direction twice (`1` and `0001` are one
+        // version): the second file is named.
+        match err(&[("0001_a.up.sql", ""), ("1_a.up.sql", "")]) {
+            MigrateError::DuplicateVersion { version: 1, files } => {
+                assert_eq!(files, "1_a.up.sql");
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             err(&[("0001_a.down.sql", "")]),
             MigrateError::DownWithoutUp { version: 1 }
