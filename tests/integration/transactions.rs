@@ -803,6 +803,62 @@ async fn a_swallowed_serialization_failure_is_retried() {
     assert_eq!(err.kind(), ErrorKind::RolledBack, "{err}");
 }
 
+/// A serialization failure raised by the COMMIT itself (Postgres checks SERIALIZABLE
+/// conflicts and runs deferred constraints there) runs the body again, and the first
+/// attempt's writes are gone; with no attempt left the caller gets the failure, and
+/// nothing was committed. Here a deferred constraint trigger raises it on cue.
+#[tokio::test]
+async fn a_serialization_failure_at_commit_is_retried() {
+    let Some(pg) = support::postgres("serialization_at_commit").await else {
+        return;
+    };
+    let db = &pg.db;
+    accounts(db, 1, 100).await;
+    db.execute_script(
+        "CREATE FUNCTION fail_on_cue() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF current_setting('txova.fail_commit', true) = 'yes' THEN
+                 RAISE EXCEPTION 'conflict at commit' USING ERRCODE = '40001';
+             END IF;
+             RETURN NULL;
+         END $$;
+         CREATE CONSTRAINT TRIGGER fail_on_cue AFTER UPDATE ON accounts
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_on_cue();",
+    )
+    .await
+    .unwrap();
+    let add_one = |fail: bool| async move {
+        query("UPDATE accounts SET balance = balance + 1")
+            .execute(db)
+            .await?;
+        if fail {
+            db.execute("SET LOCAL txova.fail_commit = 'yes'").await?;
+        }
+        Ok::<_, Error>(())
+    };
+
+    let attempts = AtomicU64::new(0);
+    db.transaction(|_| async {
+        let attempt = attempts.fetch_add(1, Ordering::SeqCst);
+        add_one(attempt == 0).await
+    })
+    .await
+    .expect("the second attempt commits");
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        balance(db, 1).await,
+        101,
+        "the failed attempt's write is gone"
+    );
+
+    let err = db
+        .transaction_with(TxOptions::new().retries(1), |_| add_one(true))
+        .await
+        .expect_err("every commit fails");
+    assert_eq!(err.kind(), ErrorKind::Serialization, "{err}");
+    assert_eq!(balance(db, 1).await, 101, "nothing was committed");
+}
+
 /// SQLite keeps a transaction going after a failed statement, so a body that handles
 /// the failure commits the rest.
 #[tokio::test]
