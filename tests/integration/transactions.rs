@@ -859,6 +859,47 @@ async fn a_serialization_failure_at_commit_is_retried() {
     assert_eq!(balance(db, 1).await, 101, "nothing was committed");
 }
 
+/// On SQLite a writing transaction takes the write lock at BEGIN (IMMEDIATE), and a
+/// read-only one does not (DEFERRED): it starts and reads the committed rows while a
+/// writer holds the lock, instead of waiting for it.
+#[tokio::test]
+async fn a_read_only_sqlite_transaction_does_not_wait_for_a_writer() {
+    let file = SqliteFile::new();
+    let db = Db::connect_with(DbConfig {
+        max_connections: 2,
+        ..DbConfig::new(file.url())
+    })
+    .await
+    .expect("sqlite");
+    accounts(&db, 1, 100).await;
+
+    let writer = db.begin().await.expect("begin");
+    query("UPDATE accounts SET balance = 5")
+        .execute(&writer)
+        .await
+        .expect("write");
+    let reading = async {
+        let reader = db
+            .begin_with(TxOptions::new().read_only())
+            .await
+            .expect("begin read only");
+        let seen: i64 = query("SELECT balance FROM accounts WHERE id = 1")
+            .fetch_one(&reader)
+            .await
+            .expect("read")
+            .try_get(0)
+            .expect("balance");
+        reader.rollback().await;
+        seen
+    };
+    let seen = tokio::time::timeout(Duration::from_secs(2), reading)
+        .await
+        .expect("the reader did not wait for the writer's lock");
+    assert_eq!(seen, 100, "the committed balance");
+    writer.commit().await.expect("commit");
+    assert_eq!(balance(&db, 1).await, 5);
+}
+
 /// SQLite keeps a transaction going after a failed statement, so a body that handles
 /// the failure commits the rest.
 #[tokio::test]
