@@ -90,6 +90,46 @@ async fn a_stalled_holder_without_watchdog_sees_lost_and_cannot_release_the_next
     }
 }
 
+/// Extending by hand, without the watchdog: the lock and its lease outlive the first
+/// TTL (no one else takes it, `lost()` stays quiet); once it has expired and passed to
+/// another holder, extending is refused with `NotLockOwner`, marks the lease lost, and
+/// leaves the new holder's lock alone.
+#[tokio::test]
+async fn extending_by_hand_keeps_the_lock_until_it_has_passed_on() {
+    for (name, store) in stores("extending_by_hand").await {
+        let locks = Locks::new(store);
+        let resource = unique_name("lock");
+        let options = LockOptions::new()
+            .ttl(Duration::from_millis(300))
+            .watchdog(false);
+        let guard = locks.acquire_with(&resource, options).await.unwrap();
+        guard.extend(Duration::from_millis(1_500)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!guard.is_lost(), "{name}: extended past its first TTL");
+        assert!(
+            locks.try_acquire(&resource).await.unwrap().is_none(),
+            "{name}: still held"
+        );
+
+        tokio::time::timeout(Duration::from_secs(3), guard.lease().lost())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: lost() once the extension runs out"));
+        let next = locks
+            .acquire_with(&resource, LockOptions::new().wait(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        let err = guard.extend(Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotLockOwner, "{name}: {err}");
+        assert!(guard.is_lost(), "{name}");
+        assert!(
+            locks.try_acquire(&resource).await.unwrap().is_none(),
+            "{name}: the new holder keeps it"
+        );
+        assert!(!next.is_lost(), "{name}");
+        next.release().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_watchdog_keeps_the_lock_of_a_body_that_outlives_its_ttl() {
     for (name, store) in stores("the_watchdog_keeps_the_lock").await {
