@@ -130,6 +130,40 @@ async fn extending_by_hand_keeps_the_lock_until_it_has_passed_on() {
     }
 }
 
+/// A lock taken from under its holder (its key deleted, as an operator might, and a
+/// new holder in its place): the holder's watchdog finds another owner at its next
+/// extension, marks the lease lost instead of extending, and the new holder keeps
+/// the lock.
+#[tokio::test]
+async fn a_watchdog_that_finds_another_owner_reports_the_lock_lost() {
+    for (name, store) in stores("a_watchdog_that_finds_another_owner").await {
+        let locks = Locks::new(store.clone());
+        let resource = unique_name("lock");
+        // Extended every second; run out by itself no sooner than 2 s after the key
+        // is deleted. Seen within 1.8 s, the loss is the watchdog's finding.
+        let options = LockOptions::new().ttl(Duration::from_secs(3));
+        let first = locks.acquire_with(&resource, options).await.unwrap();
+        let deleted = txova_db::cache::Cache::new(store)
+            .delete(&format!("lock:{{{resource}}}"))
+            .await
+            .unwrap();
+        assert!(deleted, "{name}: the lock's key");
+        let second = locks.try_acquire(&resource).await.unwrap().expect("free");
+        tokio::time::timeout(Duration::from_millis(1_800), first.lease().lost())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: the watchdog saw another owner"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!second.is_lost(), "{name}");
+        assert!(
+            locks.try_acquire(&resource).await.unwrap().is_none(),
+            "{name}: the second holder keeps it"
+        );
+        let err = first.release().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotLockOwner, "{name}: {err}");
+        second.release().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_watchdog_keeps_the_lock_of_a_body_that_outlives_its_ttl() {
     for (name, store) in stores("the_watchdog_keeps_the_lock").await {
