@@ -95,8 +95,10 @@ impl Default for SessionConfig {
 }
 
 /// A session id: the user's tag (16 characters, which puts the user's sessions in one
-/// Redis Cluster slot), a dot, and 256 random bits, all URL-safe. Its `Debug` shows
-/// only a prefix, as the id is a bearer credential.
+/// Redis Cluster slot), a dot, and 256 random bits, all URL-safe. The id is a bearer
+/// credential, so `Debug` and `Display` (and with them logs and spans) show only a
+/// prefix of the tag; [`as_str`](Self::as_str) gives the whole id, to send to the
+/// client.
 ///
 /// ```
 /// # async fn demo() -> txova_db::Result<()> {
@@ -109,6 +111,9 @@ impl Default for SessionConfig {
 /// let token: &str = session.id.as_str();
 /// assert_eq!(token.len(), 16 + 1 + 43);
 /// assert!(sessions.get(token).await?.is_some());
+/// // Printed, it shows no more than where it belongs.
+/// assert!(!session.id.to_string().contains(&token[17..]));
+/// assert!(!format!("{:?}", session.id).contains(&token[17..]));
 /// # Ok(()) }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 /// ```
@@ -130,8 +135,9 @@ impl fmt::Debug for SessionId {
 }
 
 impl fmt::Display for SessionId {
+    /// The same prefix as `Debug`: a `%id` in a log line must not hand out the session.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}…", self.0.get(..6).unwrap_or(""))
     }
 }
 
