@@ -545,6 +545,62 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Entries held in memory, expired or not.
+    fn held(store: &EmbeddedStore) -> usize {
+        (0..super::SHARDS)
+            .map(|shard| store.lock(shard).entries.len())
+            .sum()
+    }
+
+    /// Writes enough to make every shard sweep at least once (each takes ~2,048 of
+    /// them, and sweeps every 1,024).
+    fn write_past_every_sweep(store: &EmbeddedStore) {
+        let writes = 2 * super::SHARDS * super::SWEEP_EVERY as usize;
+        for i in 0..writes {
+            store.set(&format!("new:{i}"), vec![], None).unwrap();
+        }
+    }
+
+    /// Expired entries no one reads again do not stay in memory: a shard's writes
+    /// sweep them out.
+    #[tokio::test(start_paused = true)]
+    async fn expired_entries_no_one_reads_are_swept_out_by_writes() {
+        let store = EmbeddedStore::new();
+        for i in 0..1_000 {
+            store
+                .set(&format!("old:{i}"), vec![1], Some(Duration::from_secs(10)))
+                .unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert_eq!(held(&store), 1_000, "not yet swept");
+        write_past_every_sweep(&store);
+        let written = 2 * super::SHARDS * super::SWEEP_EVERY as usize;
+        assert_eq!(held(&store), written, "only the new entries are held");
+        assert_eq!(store.len(), written);
+    }
+
+    /// The sweep deletes what it drops on disk too, or a restart would bring back
+    /// what the wall clock has not yet expired.
+    #[cfg(feature = "persistent-store")]
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_deletes_expired_entries_on_disk() {
+        let dir = std::env::temp_dir().join(format!("txova-embedded-sweep-{}", std::process::id()));
+        let store = EmbeddedStore::open(&dir).unwrap();
+        store
+            .set("old", b"1".to_vec(), Some(Duration::from_secs(10)))
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(11)).await;
+        write_past_every_sweep(&store);
+        drop(store);
+        // The paused clock moved, the wall clock hardly: only the sweep's delete can
+        // have removed `old` from the disk.
+        let store = EmbeddedStore::open(&dir).unwrap();
+        assert_eq!(store.get("old"), None);
+        assert_eq!(store.get("new:0").as_deref(), Some(&b""[..]));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[tokio::test]
     async fn delete_pattern_removes_only_matches() {
         let store = EmbeddedStore::new();
