@@ -461,3 +461,61 @@ async fn the_database_breaker_fails_fast_while_postgres_is_unreachable_and_close
     );
     monitor.stop().await;
 }
+
+/// Degraded, not down, and saying why: a ping slower than its threshold, and a pool
+/// with the configured share of its connections in use (here one of two, held by a
+/// caller). Both go once the cause does.
+#[tokio::test]
+async fn a_slow_ping_and_a_busy_pool_degrade_the_database_and_say_why() {
+    use txova_db::health::HealthThresholds;
+
+    let db = Db::connect_with(DbConfig {
+        max_connections: 2,
+        ..DbConfig::new("sqlite::memory:")
+    })
+    .await
+    .unwrap();
+    let thresholds = |slow_ping| HealthThresholds {
+        slow_ping,
+        pool_usage: 0.5,
+        ..HealthThresholds::default()
+    };
+    let monitor_with = |slow_ping| {
+        HealthMonitor::builder()
+            .database("db", db.clone())
+            .config(HealthConfig {
+                interval: Duration::from_secs(3_600),
+                thresholds: thresholds(slow_ping),
+                ..HealthConfig::default()
+            })
+            .start()
+    };
+
+    // Every ping takes longer than nothing at all.
+    let monitor = monitor_with(Duration::ZERO);
+    let report = monitor.check_now().await;
+    let db_health = &report.components[0];
+    assert_eq!(db_health.status, HealthStatus::Degraded, "{report:?}");
+    assert!(
+        matches!(
+            db_health.problems.as_slice(),
+            [Problem::SlowPing { latency, threshold }] if *threshold == Duration::ZERO && *latency > Duration::ZERO
+        ),
+        "{report:?}"
+    );
+    monitor.stop().await;
+
+    let monitor = monitor_with(Duration::from_secs(10));
+    assert_eq!(monitor.check_now().await.status, HealthStatus::Up);
+    let held = db.acquire().await.unwrap();
+    let report = monitor.check_now().await;
+    assert_eq!(report.status, HealthStatus::Degraded, "{report:?}");
+    assert_eq!(
+        report.components[0].problems,
+        [Problem::PoolSaturated { in_use: 1, max: 2 }],
+        "{report:?}"
+    );
+    drop(held);
+    assert_eq!(monitor.check_now().await.status, HealthStatus::Up);
+    monitor.stop().await;
+}
