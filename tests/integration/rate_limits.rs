@@ -89,6 +89,26 @@ async fn decisions_render_the_standard_headers() {
         );
         let err = limiter.enforce(&limit, &key).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RateLimited, "{name}");
+        match err {
+            txova_db::Error::RateLimited {
+                key: limited,
+                retry_after,
+            } => {
+                assert_eq!(limited, key, "{name}: the key, without the store's prefix");
+                assert!(
+                    retry_after > Duration::from_secs(4) && retry_after <= Duration::from_secs(5),
+                    "{name}: {retry_after:?}"
+                );
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        // Under the limit, `enforce` passes the decision through.
+        let passed = limiter
+            .enforce(&limit, &unique_name("ip"))
+            .await
+            .expect("a fresh key is under the limit");
+        assert!(passed.allowed(), "{name}");
+        assert_eq!(passed.remaining(), 2, "{name}");
         let err = limiter.check(&limit, "").await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidKey);
         let err = limiter
