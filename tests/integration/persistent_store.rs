@@ -186,6 +186,17 @@ async fn a_key_too_long_for_the_disk_is_refused_and_changes_nothing() {
     );
 }
 
+/// Changes the store's entries at `dir` behind its back, through fjall directly, and
+/// persists the change (no store may have `dir` open).
+fn on_disk(dir: &Path, change: impl FnOnce(&fjall::Keyspace) -> fjall::Result<()>) {
+    let db = fjall::Database::builder(dir).open().unwrap();
+    let entries = db
+        .keyspace("entries", fjall::KeyspaceCreateOptions::default)
+        .unwrap();
+    change(&entries).unwrap();
+    db.persist(fjall::PersistMode::SyncAll).unwrap();
+}
+
 /// An entry the store cannot read back (its bytes damaged, its key not UTF-8) stops
 /// the store from opening, with an error that names the entry, rather than a store
 /// that silently lacks it; the refusal changes nothing on disk.
@@ -208,14 +219,7 @@ async fn an_unreadable_entry_on_disk_is_refused_by_name() {
         let kv = Store::embedded_at(&dir).unwrap().kv("t").unwrap();
         kv.set("fine", b"1".to_vec(), None).await.unwrap();
         drop(kv);
-        {
-            let db = fjall::Database::builder(&dir).open().unwrap();
-            let entries = db
-                .keyspace("entries", fjall::KeyspaceCreateOptions::default)
-                .unwrap();
-            entries.insert(key, bytes).unwrap();
-            db.persist(fjall::PersistMode::SyncAll).unwrap();
-        }
+        on_disk(&dir, |entries| entries.insert(key, bytes));
         let err = Store::embedded_at(&dir).map(|_| ()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cache, "{case}: {err}");
         let message = err.to_string();
@@ -225,14 +229,7 @@ async fn an_unreadable_entry_on_disk_is_refused_by_name() {
             "{case}: {message}"
         );
         // Refusing destroyed nothing: without the damaged entry the rest is there.
-        {
-            let db = fjall::Database::builder(&dir).open().unwrap();
-            let entries = db
-                .keyspace("entries", fjall::KeyspaceCreateOptions::default)
-                .unwrap();
-            entries.remove(key).unwrap();
-            db.persist(fjall::PersistMode::SyncAll).unwrap();
-        }
+        on_disk(&dir, |entries| entries.remove(key));
         let kv = Store::embedded_at(&dir).unwrap().kv("t").unwrap();
         assert_eq!(kv.get("fine").await.unwrap(), Some(b"1".to_vec()), "{case}");
     }
