@@ -60,6 +60,47 @@ async fn acquire_timeout_is_timeout_kind_and_counted() {
     assert_eq!(pg.db.stats().acquire_timeouts, 1);
 }
 
+/// One clock reading times both the acquire and the statement when an idle
+/// connection is there at once: the wait is counted apart from the statement either
+/// way, and a connection found at once adds no wait.
+#[tokio::test]
+async fn a_statement_is_timed_from_its_connection_and_its_wait_counted_apart() {
+    let Some(pg) = support::postgres_with("timed_from_connection", |c| DbConfig {
+        max_connections: 1,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    pg.db.ping().await.expect("ping");
+    let before = pg.db.stats();
+    let (held, (waiter, captured)) = tokio::join!(pg.db.execute("SELECT pg_sleep(0.4)"), async {
+        support::eventually("the holder has the connection", || {
+            pg.db.stats().in_use == 1
+        })
+        .await;
+        txova_db::testing::capture(pg.db.execute("SELECT 1")).await
+    });
+    held.expect("the holder");
+    waiter.expect("the waiter");
+    let after = pg.db.stats();
+    let waited = after.wait_time - before.wait_time;
+    assert!(waited >= Duration::from_millis(200), "{after:?}");
+    let [statement] = captured.statements() else {
+        panic!("one statement: {captured:?}");
+    };
+    assert!(
+        statement.duration < Duration::from_millis(150),
+        "the statement's time holds the {waited:?} it waited: {statement:?}"
+    );
+
+    pg.db.execute("SELECT 1").await.expect("found idle");
+    let idle = pg.db.stats();
+    assert_eq!(idle.acquires, after.acquires + 1);
+    assert_eq!((idle.waits, idle.wait_time), (after.waits, after.wait_time));
+}
+
 #[tokio::test]
 async fn close_waits_for_running_statements_then_refuses_new_ones() {
     let Some(pg) = support::postgres("close_drains").await else {

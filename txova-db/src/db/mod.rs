@@ -12,7 +12,7 @@ mod telemetry;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 pub use connection::Connection;
 pub use listen::{ListenEvent, Listener, Notification};
@@ -171,7 +171,7 @@ macro_rules! run_statement {
     ($span:ident, $copy:expr, $db:expr, $op:ident, $sql:expr $(, $arg:expr)*) => {
         if let Some(tx) = ambient::current_for($db) {
             let mut conn = tx.connection().await?;
-            let started = Instant::now();
+            let started = ::tokio::time::Instant::now();
             let result = ambient::with_tx_conn!(conn, |c, B| {
                 c.statement_started();
                 if $copy {
@@ -196,8 +196,7 @@ macro_rules! run_statement {
             tx.record(result)
         } else {
             with_pool!($db, |pool, B| {
-                let mut conn = $db.acquire_from(pool).await?;
-                let started = Instant::now();
+                let (mut conn, started) = $db.acquire_timed(pool).await?;
                 conn.statement_started();
                 if $copy {
                     conn.unrecoverable(true);
@@ -206,13 +205,14 @@ macro_rules! run_statement {
                 if $copy && $crate::db::copy_kept_protocol(&result) {
                     conn.unrecoverable(false);
                 }
-                conn.statement_finished(result.as_ref().err());
+                let ended = ::tokio::time::Instant::now();
+                conn.statement_finished_at(result.as_ref().err(), ended);
                 drop(conn);
                 let result = result.map_err(|e| $db.error(e));
                 $db.observe(
                     &$span,
                     $sql,
-                    started.elapsed(),
+                    ended.saturating_duration_since(started),
                     result.as_ref().map(telemetry::ReturnedRows::returned_rows),
                     None,
                 );
@@ -495,6 +495,17 @@ impl Db {
         &self,
         pool: &pool::ConnPool<D>,
     ) -> Result<pool::PooledConn<D>, Error> {
+        Ok(self.acquire_timed(pool).await?.0)
+    }
+
+    /// [`acquire_from`](Self::acquire_from), with when the connection was in hand: a
+    /// statement's start, so that one clock reading times both the acquire and the
+    /// statement when an idle connection is there at once (each reading costs about as
+    /// much as that whole path).
+    pub(crate) async fn acquire_timed<D: driver::Driver>(
+        &self,
+        pool: &pool::ConnPool<D>,
+    ) -> Result<(pool::PooledConn<D>, Instant), Error> {
         match &self.inner.breaker {
             None => self.acquire_counted(pool).await,
             // Boxed: the breaker's state is not carried in every statement's future.
@@ -507,19 +518,21 @@ impl Db {
     async fn acquire_counted<D: driver::Driver>(
         &self,
         pool: &pool::ConnPool<D>,
-    ) -> Result<pool::PooledConn<D>, Error> {
+    ) -> Result<(pool::PooledConn<D>, Instant), Error> {
         let pending = self.inner.counters.start_acquire();
-        let started = Instant::now();
-        let acquired = pool.acquire().await;
-        let (waited, timed_out) = match &acquired {
-            Ok(acquired) => (acquired.waited, false),
-            Err(pool::AcquireError::TimedOut) => (true, true),
-            Err(_) => (true, false),
-        };
-        pending.finish(!waited, started.elapsed(), timed_out, D::BACKEND);
-        acquired
-            .map(|acquired| acquired.conn)
-            .map_err(|err| self.acquire_error(err))
+        let began = Instant::now();
+        match pool.acquire(began).await {
+            Ok(acquired) => {
+                let waited = acquired.at.saturating_duration_since(began);
+                pending.finish(!acquired.waited, waited, false, D::BACKEND);
+                Ok((acquired.conn, acquired.at))
+            }
+            Err(err) => {
+                let timed_out = matches!(err, pool::AcquireError::TimedOut);
+                pending.finish(false, began.elapsed(), timed_out, D::BACKEND);
+                Err(self.acquire_error(err))
+            }
+        }
     }
 
     fn acquire_error(&self, err: pool::AcquireError) -> Error {

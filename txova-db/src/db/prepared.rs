@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::{Db, ambient, driver, telemetry, with_pool};
 use crate::error::Error;

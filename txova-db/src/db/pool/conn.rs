@@ -96,6 +96,9 @@ pub(crate) struct Checkout<D: Driver> {
     /// In a protocol state no drain can read back (a `COPY` in progress): closed if it
     /// comes back so.
     unrecoverable: bool,
+    /// When its last statement ended, if the caller read the clock then and has done
+    /// nothing with it since: the idle stack's timestamp, without reading it again.
+    ended: Option<Instant>,
 }
 
 impl<D: Driver> Checkout<D> {
@@ -108,6 +111,7 @@ impl<D: Driver> Checkout<D> {
             from_idle,
             lent: false,
             unrecoverable: false,
+            ended: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl<D: Driver> Checkout<D> {
     }
 
     pub(super) fn started(&mut self) {
+        self.ended = None;
         if self.state != Use::Broken {
             self.state = Use::Running;
         }
@@ -130,6 +135,7 @@ impl<D: Driver> Checkout<D> {
     }
 
     pub(super) fn finished(&mut self, error: Option<&sqlx::Error>) {
+        self.ended = None;
         match error {
             Some(error) if D::breaks_connection(error) => {
                 self.shared.suspect_idle();
@@ -149,7 +155,8 @@ impl<D: Driver> Drop for Checkout<D> {
             } else {
                 self.state
             };
-            self.shared.check_in(live, state, self.tx, self.lent);
+            self.shared
+                .check_in(live, state, self.tx, self.lent, self.ended);
         }
     }
 }
@@ -235,6 +242,16 @@ impl<D: Driver> PooledConn<D> {
         match &mut self.held {
             Held::Own { checkout, .. } => checkout.finished(error),
             Held::External(external) => external.state = Use::Settled,
+        }
+    }
+
+    /// [`statement_finished`](Self::statement_finished) by a caller that read the
+    /// clock as it ended (`ended`) and returns the connection next: the pool takes
+    /// that as the moment it went idle.
+    pub(crate) fn statement_finished_at(&mut self, error: Option<&sqlx::Error>, ended: Instant) {
+        self.statement_finished(error);
+        if let Held::Own { checkout, .. } = &mut self.held {
+            checkout.ended = Some(ended);
         }
     }
 

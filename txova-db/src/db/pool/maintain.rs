@@ -117,7 +117,7 @@ impl<D: Driver> Shared<D> {
                 Ok(Ok(live)) => {
                     reservation.keep();
                     self.connection_created();
-                    self.push_idle(live);
+                    self.push_idle(live, Instant::now());
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "could not open a connection to keep min_connections");

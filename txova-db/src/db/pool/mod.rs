@@ -93,6 +93,9 @@ pub(crate) enum AcquireError {
 pub(crate) struct Acquired<D: Driver> {
     pub(crate) conn: PooledConn<D>,
     pub(crate) waited: bool,
+    /// When the connection was in hand: the caller's `began` itself when an idle one
+    /// was there at once (a clock read costs as much as the rest of that path).
+    pub(crate) at: Instant,
 }
 
 /// A pool of connections of driver `D`: txova-db's own, or one built with sqlx.
@@ -231,7 +234,7 @@ impl<D: Driver> ConnPool<D> {
         if let Some(live) = first {
             shared.size.fetch_add(1, Ordering::Relaxed);
             shared.connection_created();
-            shared.push_idle(live);
+            shared.push_idle(live, Instant::now());
         }
         maintain::spawn(&shared, maintenance);
         Self::Own(shared)
@@ -239,9 +242,10 @@ impl<D: Driver> ConnPool<D> {
 
     /// Hands out a connection: an idle one (checked first if there is reason to doubt
     /// it), else a new one while there is room, else the first one returned.
-    pub(crate) async fn acquire(&self) -> Result<Acquired<D>, AcquireError> {
+    /// A connection, waiting for one until `began` plus the acquire timeout.
+    pub(crate) async fn acquire(&self, began: Instant) -> Result<Acquired<D>, AcquireError> {
         match self {
-            Self::Own(shared) => shared.acquire().await,
+            Self::Own(shared) => shared.acquire(began).await,
             Self::External(pool) => {
                 let waited = pool.num_idle() == 0;
                 // Boxed: sqlx's acquire carries its connect inline (several KB), which
@@ -250,6 +254,7 @@ impl<D: Driver> ConnPool<D> {
                     Ok(conn) => Ok(Acquired {
                         conn: PooledConn::external(conn),
                         waited,
+                        at: Instant::now(),
                     }),
                     Err(sqlx::Error::PoolTimedOut) => Err(AcquireError::TimedOut),
                     Err(sqlx::Error::PoolClosed) => Err(AcquireError::Closed),
@@ -359,8 +364,8 @@ impl<D: Driver> ConnPool<D> {
 const GOODBYE_WITHIN: Duration = Duration::from_secs(5);
 
 impl<D: Driver> Shared<D> {
-    async fn acquire(self: &Arc<Self>) -> Result<Acquired<D>, AcquireError> {
-        let deadline = Instant::now() + self.settings.acquire_timeout;
+    async fn acquire(self: &Arc<Self>, began: Instant) -> Result<Acquired<D>, AcquireError> {
+        let deadline = began + self.settings.acquire_timeout;
         let mut waited = false;
         let permit = match self.permits.try_acquire() {
             Ok(permit) => permit,
@@ -378,6 +383,9 @@ impl<D: Driver> Shared<D> {
         // whether the caller gets a connection (and returns it) or not.
         permit.forget();
         let slot = Slot::new(Arc::clone(self));
+        // What time it is at the first look, unless a wait came before it; every later
+        // look reads the clock.
+        let mut first_look = (!waited).then_some(began);
         loop {
             // Created before looking, so a connection returned between the look and the
             // wait still wakes this caller: `changed` is only ever signalled with
@@ -387,7 +395,7 @@ impl<D: Driver> Shared<D> {
             let changed = self.changed.notified();
             match self.take() {
                 Take::Idle(idle) => {
-                    let now = Instant::now();
+                    let mut now = first_look.take().unwrap_or_else(Instant::now);
                     if self.outlived(&idle.live, now) {
                         self.discard(idle.live, Close::Graceful);
                         continue;
@@ -402,7 +410,10 @@ impl<D: Driver> Shared<D> {
                         // every statement's future larger.
                         let ping = Box::pin(checkout.raw().ping());
                         match tokio::time::timeout_at(deadline, ping).await {
-                            Ok(Ok(())) => checkout.finished(None),
+                            Ok(Ok(())) => {
+                                checkout.finished(None);
+                                now = Instant::now();
+                            }
                             Ok(Err(error)) => {
                                 tracing::debug!(%error, "a pooled connection failed its check; closing it");
                                 checkout.broke();
@@ -414,6 +425,7 @@ impl<D: Driver> Shared<D> {
                     return Ok(Acquired {
                         conn: PooledConn::own(checkout, slot),
                         waited,
+                        at: now,
                     });
                 }
                 Take::Open(reservation) => {
@@ -425,10 +437,12 @@ impl<D: Driver> Shared<D> {
                     return Ok(Acquired {
                         conn: PooledConn::own(Checkout::new(Arc::clone(self), live, false), slot),
                         waited: true,
+                        at: Instant::now(),
                     });
                 }
                 Take::Full => {
                     waited = true;
+                    first_look = None;
                     if self.closed.load(Ordering::SeqCst) {
                         return Err(AcquireError::Closed);
                     }
@@ -515,11 +529,21 @@ impl<D: Driver> Shared<D> {
 
     /// Takes back a connection from its checkout: to the idle stack if it is clean, to
     /// the settle task if its caller left a statement or transaction behind or had it
-    /// whole (`lent`), closed if it broke.
-    fn check_in(self: &Arc<Self>, live: Live<D>, state: Use, tx: TxPhase, lent: bool) {
+    /// whole (`lent`), closed if it broke. `ended`: when its last statement ended, if
+    /// that was just now (the statement path has read the clock already).
+    fn check_in(
+        self: &Arc<Self>,
+        live: Live<D>,
+        state: Use,
+        tx: TxPhase,
+        lent: bool,
+        ended: Option<Instant>,
+    ) {
         match (state, tx) {
             (Use::Broken, _) => self.discard(live, Close::Hard),
-            (Use::Settled, TxPhase::None) if !lent => self.release(live),
+            (Use::Settled, TxPhase::None) if !lent => {
+                self.release(live, ended.unwrap_or_else(Instant::now));
+            }
             (state, tx) => settle::spawn(
                 self,
                 live,
@@ -532,21 +556,21 @@ impl<D: Driver> Shared<D> {
         }
     }
 
-    /// A clean connection goes back on the idle stack, unless it is past its lifetime
-    /// or the pool was closed.
-    fn release(&self, live: Live<D>) {
-        if self.closed.load(Ordering::SeqCst) || self.outlived(&live, Instant::now()) {
+    /// A clean connection goes back on the idle stack at `now`, unless it is past its
+    /// lifetime or the pool was closed.
+    fn release(&self, live: Live<D>, now: Instant) {
+        if self.closed.load(Ordering::SeqCst) || self.outlived(&live, now) {
             self.discard(live, Close::Graceful);
         } else {
-            self.push_idle(live);
+            self.push_idle(live, now);
         }
     }
 
-    /// Puts a clean connection on the idle stack.
-    fn push_idle(&self, live: Live<D>) {
+    /// Puts a clean connection on the idle stack, idle from `since`.
+    fn push_idle(&self, live: Live<D>, since: Instant) {
         let entry = Idle {
             live,
-            since: Instant::now(),
+            since,
             epoch: self.suspect_epoch.load(Ordering::Relaxed),
         };
         let mut idle = lock(&self.idle);

@@ -57,7 +57,7 @@ impl<D: Driver> Settling<D> {
         if let Some(live) = self.live.take() {
             self.shared.settling.fetch_sub(1, Ordering::AcqRel);
             if clean {
-                self.shared.release(live);
+                self.shared.release(live, tokio::time::Instant::now());
             } else {
                 self.shared.discard(live, Close::Hard);
             }
