@@ -446,7 +446,12 @@ impl Cache {
     /// `Some`) for `ttl` (`None`: the default TTL).
     ///
     /// Concurrent misses of one key in this process run `compute` once; the others
-    /// wait for its result. A store that fails or times out is logged and counted and
+    /// wait for its result. When that result is not stored (an `Err`), each waiting
+    /// caller runs its own `compute`, all at once, and stores nothing: an error cannot
+    /// be shared, and queueing the callers behind one new leader after another would
+    /// make each wait out every failure before its own (the next miss leads a new
+    /// flight). If the leader's future is dropped, one waiting caller takes its place.
+    /// A store that fails or times out is logged and counted and
     /// the call goes to `compute`: a cache outage never becomes an error here. An entry
     /// that no longer decodes (the type changed) is a miss and is overwritten. Inside a
     /// transaction the cache is bypassed: the transaction may see rows no one else can
