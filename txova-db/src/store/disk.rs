@@ -125,6 +125,11 @@ impl Disk {
     /// Writes each key's new state (`None`: deleted) as one atomic batch, persisted as
     /// [`Durability`] says before it returns. Expiries are wall-clock.
     pub(super) fn write(&self, states: &[KeyState<'_>]) -> Result<(), Error> {
+        #[cfg(test)]
+        if FULL.get() {
+            let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+            return Err(self.fail(DiskError::Engine(fjall::Error::Io(full))));
+        }
         // A batch left to fjall's default (`None`) stays in the journal's buffer in this
         // process: a SIGKILL loses it. `Buffer` hands it to the operating system.
         let mut batch = self.db.batch().durability(Some(match self.durability {
@@ -160,6 +165,13 @@ impl Disk {
     fn fail(&self, source: DiskError) -> Error {
         failure(&self.path, source)
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// While set, this thread's writes fail as on a full disk (no test can fill a real
+    /// one here): what the store does when its disk refuses.
+    pub(super) static FULL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// [`Error::InvalidKey`] for `key` (its first 64 bytes: it may be huge).

@@ -601,6 +601,44 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A write the disk refuses changes nothing, in memory or on disk: deleting one
+    /// key, every key of a pattern, or updating one. Each succeeds once the disk
+    /// takes writes again.
+    #[cfg(feature = "persistent-store")]
+    #[tokio::test]
+    async fn a_write_the_disk_refuses_changes_nothing() {
+        use crate::error::ErrorKind;
+
+        let dir = std::env::temp_dir().join(format!("txova-embedded-full-{}", std::process::id()));
+        let store = EmbeddedStore::open(&dir).unwrap();
+        for i in 0..50 {
+            store.set(&format!("user:{i}"), vec![1], None).unwrap();
+        }
+        let full = |full| super::super::disk::FULL.set(full);
+        full(true);
+        let refused = store.delete("user:7").unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Cache, "{refused:?}");
+        assert!(refused.to_string().contains("embedded at"), "{refused}");
+        assert_eq!(store.get("user:7").as_deref(), Some(&[1][..]));
+        store.delete_pattern("user:*").unwrap_err();
+        assert_eq!(store.len(), 50);
+        store.set("user:8", vec![2], None).unwrap_err();
+        assert_eq!(store.get("user:8").as_deref(), Some(&[1][..]));
+        full(false);
+        drop(store);
+
+        let store = EmbeddedStore::open(&dir).unwrap();
+        assert_eq!(store.len(), 50, "the disk kept what memory kept");
+        assert_eq!(store.get("user:8").as_deref(), Some(&[1][..]));
+        assert!(store.delete("user:7").unwrap());
+        assert_eq!(store.delete_pattern("user:*").unwrap(), 49);
+        drop(store);
+        let store = EmbeddedStore::open(&dir).unwrap();
+        assert_eq!(store.len(), 0);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[tokio::test]
     async fn delete_pattern_removes_only_matches() {
         let store = EmbeddedStore::new();
