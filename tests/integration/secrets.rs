@@ -117,3 +117,163 @@ async fn credentials_and_literals_stay_out_of_every_output() {
     );
     db.close().await;
 }
+
+/// An account whose password hash is a secret column.
+#[derive(txova_db::Table, Debug, Clone, PartialEq)]
+#[table(name = "secret_accounts")]
+pub struct SecretAccount {
+    #[column(primary_key, generated)]
+    pub id: i64,
+    pub email: String,
+    #[column(secret)]
+    pub password_hash: String,
+}
+
+fn account(email: &str, hash: &str) -> SecretAccount {
+    SecretAccount {
+        id: 0,
+        email: email.into(),
+        password_hash: hash.into(),
+    }
+}
+
+/// `#[column(secret)]`: every way a value reaches the column — comparisons, lists,
+/// ranges, inserts one and many, updates, keyset pages — shows as `***` in the
+/// statement's `Display` and `params()` and the builder's `Debug`, and still binds as
+/// the value itself (on Postgres, lists and bulk inserts as arrays).
+#[tokio::test]
+async fn a_secret_columns_values_show_as_stars_and_bind_as_themselves() {
+    use txova_db::{KeysetRequest, Table as _};
+
+    let Some(pg) = support::postgres("secret_columns").await else {
+        return;
+    };
+    let db = &pg.db;
+    db.execute(
+        "CREATE TABLE secret_accounts (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL,
+         password_hash TEXT NOT NULL UNIQUE)",
+    )
+    .await
+    .expect("create");
+    let (ana, rui, eva) = ("hash-ana-7Qx", "hash-rui-2Wp", "hash-eva-9Lm");
+    let shown = |text: String| {
+        for hash in [ana, rui, eva] {
+            assert!(!text.contains(hash), "{hash} shown in {text}");
+        }
+        assert!(text.contains("***"), "{text}");
+    };
+
+    let one = account("ana@example.com", ana);
+    let insert = SecretAccount::insert(&one);
+    let statement = insert.to_sql();
+    shown(statement.to_string());
+    assert!(
+        statement
+            .params()
+            .contains(&"\"ana@example.com\"".to_owned())
+    );
+    insert.execute(db).await.expect("insert one");
+    let many = [
+        account("rui@example.com", rui),
+        account("eva@example.com", eva),
+    ];
+    let insert_many = SecretAccount::insert_many(&many);
+    for statement in insert_many.to_sql_for(txova_db::Backend::Sqlite) {
+        shown(format!("{statement} {statement:?}"));
+    }
+    insert_many.execute(db).await.expect("insert many (arrays)");
+
+    let by_hash = SecretAccount::select().filter(SecretAccount::password_hash.eq(ana));
+    shown(format!("{by_hash:?} {}", by_hash.to_sql()));
+    assert_eq!(
+        by_hash.fetch_one(db).await.expect("by hash").email,
+        "ana@example.com"
+    );
+
+    let listed = SecretAccount::select()
+        .filter(SecretAccount::password_hash.is_in([rui, eva]))
+        .order_by(SecretAccount::id.asc());
+    shown(format!("{listed:?}"));
+    let emails: Vec<String> = listed
+        .fetch_all(db)
+        .await
+        .expect("is_in")
+        .into_iter()
+        .map(|a| a.email)
+        .collect();
+    assert_eq!(emails, ["rui@example.com", "eva@example.com"]);
+
+    let ranged = SecretAccount::select().filter(SecretAccount::password_hash.between(ana, eva));
+    shown(format!("{ranged:?}"));
+    assert_eq!(ranged.fetch_all(db).await.expect("between").len(), 2);
+
+    let new_hash = "hash-ana-rotated";
+    let update = SecretAccount::update()
+        .set(SecretAccount::password_hash, new_hash)
+        .filter(SecretAccount::password_hash.eq(ana));
+    let shown_update = format!("{update:?}");
+    assert!(
+        !shown_update.contains(new_hash) && !shown_update.contains(ana),
+        "{shown_update}"
+    );
+    assert_eq!(update.execute(db).await.expect("update"), 1);
+    let rotated = SecretAccount::select()
+        .filter(SecretAccount::password_hash.eq(new_hash))
+        .fetch_one(db)
+        .await
+        .expect("rotated");
+    assert_eq!(rotated.email, "ana@example.com");
+
+    // A keyset page after a secret value binds it redacted too.
+    let page = SecretAccount::select()
+        .keyset(
+            db,
+            SecretAccount::password_hash,
+            txova_db::Direction::Asc,
+            KeysetRequest::after(eva.to_owned(), 10),
+        )
+        .await
+        .expect("keyset");
+    let after: Vec<&str> = page
+        .items
+        .iter()
+        .map(|a| a.password_hash.as_str())
+        .collect();
+    assert_eq!(after, [rui]);
+}
+
+proptest::proptest! {
+    /// Whatever the value, no statement or builder output through a secret column
+    /// shows any of it, on any backend (each value is marked with a `§` no SQL text
+    /// holds).
+    #[test]
+    fn no_value_of_a_secret_column_is_ever_shown(value in "\\PC{0,24}") {
+        use txova_db::Table as _;
+
+        let value = format!("§{value}");
+        let row = account("someone@example.com", &value);
+        let select = SecretAccount::select().filter(
+            SecretAccount::password_hash.eq(&value)
+                | SecretAccount::password_hash.ne(&value)
+                | SecretAccount::password_hash.is_in([&value, &value])
+                | SecretAccount::password_hash.not_in([&value])
+                | SecretAccount::password_hash.between(&value, &value),
+        );
+        let update = SecretAccount::update()
+            .set(SecretAccount::password_hash, &value)
+            .filter(SecretAccount::password_hash.lt(&value));
+        let delete = SecretAccount::delete().filter(SecretAccount::password_hash.ge(&value));
+        let mut shown = vec![format!("{select:?}"), format!("{update:?}"), format!("{delete:?}")];
+        for backend in [txova_db::Backend::Postgres, txova_db::Backend::Sqlite, txova_db::Backend::MySql] {
+            for statement in SecretAccount::insert(&row).to_sql_for(backend) {
+                shown.push(format!("{statement} {statement:?} {:?}", statement.params()));
+            }
+            for statement in SecretAccount::insert_many([&row, &row]).to_sql_for(backend) {
+                shown.push(format!("{statement} {statement:?}"));
+            }
+        }
+        for text in shown {
+            proptest::prop_assert!(!text.contains('§'), "{}", text);
+        }
+    }
+}

@@ -485,11 +485,21 @@ comparisons! {
 }
 
 impl<T: Relation, V: Bind + 'static, N> Column<T, V, N> {
+    /// `value` as this column binds it: [`Redacted`](crate::Redacted) when the column is
+    /// `#[column(secret)]`, so no statement's `Display` or builder's `Debug` shows it.
+    pub(crate) fn bound(&self, value: V) -> Arc<dyn Param> {
+        if self.info().secret {
+            Arc::new(crate::Redacted(value))
+        } else {
+            Arc::new(value)
+        }
+    }
+
     fn compare(self, op: &'static str, value: impl IntoValue<V>) -> Expr<T> {
         Expr::new(Node::Compare {
             column: self.col_ref(),
             op,
-            value: Arc::new(value.into_value()),
+            value: self.bound(value.into_value()),
         })
     }
 
@@ -525,8 +535,8 @@ impl<T: Relation, V: Bind + 'static, N> Column<T, V, N> {
     pub fn between(self, low: impl IntoValue<V>, high: impl IntoValue<V>) -> Expr<T> {
         Expr::new(Node::Between {
             column: self.col_ref(),
-            low: Arc::new(low.into_value()),
-            high: Arc::new(high.into_value()),
+            low: self.bound(low.into_value()),
+            high: self.bound(high.into_value()),
         })
     }
 
@@ -614,7 +624,7 @@ impl<T: Relation, V: Bind + 'static, N> Column<T, V, N> {
     ) -> Expr<T> {
         let values: Vec<Arc<dyn Param>> = values
             .into_iter()
-            .map(|v| Arc::new(v.into_value()) as Arc<dyn Param>)
+            .map(|v| self.bound(v.into_value()))
             .collect();
         if values.is_empty() {
             return Expr::constant(negated);

@@ -56,6 +56,7 @@ pub use schema::{SchemaProblem, SchemaReport, TablesReport, verify_schema, verif
 pub use select::{On, Select, avg, count, count_of, exists, max, min, not_exists, scalar, sum};
 pub use table::{PrimaryKey, Table};
 pub use transaction::{Isolation, RetryPolicy, Transaction, Tx, TxOptions, UsesDb};
+pub use types::Redacted;
 pub use write::{Delete, Insert, Update};
 
 /// `#[derive(Table)]`: see [`Table`].

@@ -26,12 +26,21 @@ use crate::write::{Delete, Insert, Unfiltered, Update};
 ///     id: i64,
 ///     #[column(name = "email_address", sortable)]
 ///     email: String,
+///     #[column(secret)]
+///     password_hash: String,
 /// }
 ///
 /// let email = &User::COLUMNS[1];
 /// assert_eq!((email.name, email.field), ("email_address", "email"));
 /// assert!(email.sortable && !email.primary_key);
 /// assert!(User::COLUMNS[0].generated);
+///
+/// // A secret column's values are bound as themselves and shown as `***`.
+/// assert!(User::COLUMNS[2].secret);
+/// let login = User::select()
+///     .filter(User::email.eq("ana@example.com") & User::password_hash.eq("$argon2id$v=19$..."))
+///     .to_sql();
+/// assert_eq!(login.params(), [r#""ana@example.com""#, "***"]);
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
@@ -46,6 +55,8 @@ pub struct ColumnInfo {
     pub generated: bool,
     /// `#[column(sortable)]`: reachable from the generated sort enum.
     pub sortable: bool,
+    /// `#[column(secret)]`: values bound through the column are [`Redacted`](crate::Redacted).
+    pub secret: bool,
     #[doc(hidden)]
     pub rust_type: fn() -> &'static str,
     #[doc(hidden)]
@@ -61,6 +72,7 @@ impl ColumnInfo {
         primary_key: bool,
         generated: bool,
         sortable: bool,
+        secret: bool,
         rust_type: fn() -> &'static str,
         sql_type: fn(Backend) -> Option<String>,
     ) -> Self {
@@ -70,6 +82,7 @@ impl ColumnInfo {
             primary_key,
             generated,
             sortable,
+            secret,
             rust_type,
             sql_type,
         }
@@ -211,7 +224,7 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     where
         Self: PrimaryKey,
     {
-        let params: [Arc<dyn Param>; 1] = [Arc::new(id.into_value())];
+        let params: [Arc<dyn Param>; 1] = [Self::KEY.bound(id.into_value())];
         async move {
             let sql = statement::<Self>(Helper::FindByKey, exec.backend(), || {
                 Self::select()
@@ -246,7 +259,7 @@ pub trait Table: Sized + Send + Sync + Unpin + 'static {
     where
         Self: PrimaryKey,
     {
-        let params: [Arc<dyn Param>; 1] = [Arc::new(id.into_value())];
+        let params: [Arc<dyn Param>; 1] = [Self::KEY.bound(id.into_value())];
         async move {
             let sql = statement::<Self>(Helper::DeleteByKey, exec.backend(), || {
                 Self::delete()

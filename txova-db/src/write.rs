@@ -947,7 +947,8 @@ impl<T: Table, F> Update<T, F> {
         column: Column<T, V, N>,
         value: impl IntoValue<V>,
     ) -> Self {
-        self.set.push((column.name(), Arc::new(value.into_value())));
+        self.set
+            .push((column.name(), column.bound(value.into_value())));
         self
     }
 

@@ -39,6 +39,8 @@ pub(crate) struct Field<'a> {
     pub(crate) primary_key: Option<Span>,
     pub(crate) generated: bool,
     pub(crate) sortable: bool,
+    /// `#[column(secret)]`: every value bound through the column is `Redacted`.
+    pub(crate) secret: bool,
     pub(crate) skip: Option<Span>,
 }
 
@@ -50,7 +52,7 @@ impl Field<'_> {
 }
 
 const TABLE_KEYS: &str = "`name`, `migrations`, `unchecked`";
-const COLUMN_KEYS: &str = "`primary_key`, `generated`, `name`, `sortable`, `skip`";
+const COLUMN_KEYS: &str = "`primary_key`, `generated`, `name`, `sortable`, `secret`, `skip`";
 
 impl<'a> Container<'a> {
     /// `None` when the input is not a struct with named fields (already reported).
@@ -205,6 +207,7 @@ fn parse_field<'a>(cx: &Ctxt, field: &'a syn::Field) -> Option<Field<'a>> {
         primary_key: None,
         generated: false,
         sortable: false,
+        secret: false,
         skip: None,
     };
     let mut seen: Vec<String> = Vec::new();
@@ -221,6 +224,7 @@ fn parse_field<'a>(cx: &Ctxt, field: &'a syn::Field) -> Option<Field<'a>> {
                 "primary_key" => parsed.primary_key = Some(flag(cx, &meta)?),
                 "generated" => parsed.generated = flag(cx, &meta).map(|_| true)?,
                 "sortable" => parsed.sortable = flag(cx, &meta).map(|_| true)?,
+                "secret" => parsed.secret = flag(cx, &meta).map(|_| true)?,
                 "skip" => parsed.skip = Some(flag(cx, &meta)?),
                 "name" => {
                     if let Some(lit) = string_value(cx, &meta)? {

@@ -42,6 +42,7 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         let pk = field.primary_key.is_some();
         let generated = field.generated;
         let sortable = field.sortable;
+        let secret = field.secret;
         quote_spanned! {ty.span()=>
             ::txova_db::__private::ColumnInfo::new(
                 #name,
@@ -49,6 +50,7 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
                 #pk,
                 #generated,
                 #sortable,
+                #secret,
                 ::txova_db::__private::type_name_of::<#ty>,
                 ::txova_db::__private::sql_type_of::<#ty>,
             )
@@ -87,10 +89,12 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
             .filter(|f| keep(f))
             .map(|field| {
                 let field_ident = field.ident;
+                let value = quote_spanned! {field.ty.span()=>
+                    ::core::clone::Clone::clone(&self.#field_ident)
+                };
+                let value = redacted_if_secret(field, value);
                 quote_spanned! {field.ty.span()=>
-                    out.push(::txova_db::__private::Arc::new(
-                        ::core::clone::Clone::clone(&self.#field_ident),
-                    ));
+                    out.push(::txova_db::__private::Arc::new(#value));
                 }
             })
             .collect()
@@ -98,8 +102,14 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
     let insert_values = push_values(&|f| !f.generated);
     let visit_insert_values = columns.iter().filter(|f| !f.generated).map(|field| {
         let field_ident = field.ident;
-        quote_spanned! {field.ty.span()=>
-            visit(&self.#field_ident);
+        if field.secret {
+            quote_spanned! {field.ty.span()=>
+                visit(&::txova_db::__private::Redacted(&self.#field_ident));
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                visit(&self.#field_ident);
+            }
         }
     });
     let insert_arrays = columns.iter().filter(|f| !f.generated).map(|field| {
@@ -220,6 +230,16 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         }
 
         #sort_enum
+    }
+}
+
+/// A field's value as its column binds it: wrapped in `Redacted` for a
+/// `#[column(secret)]` field, so no statement's `Display` or `Debug` shows it.
+fn redacted_if_secret(field: &Field<'_>, value: TokenStream) -> TokenStream {
+    if field.secret {
+        quote_spanned!(field.ty.span()=> ::txova_db::__private::Redacted(#value))
+    } else {
+        value
     }
 }
 

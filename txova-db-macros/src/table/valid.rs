@@ -28,6 +28,7 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
             if field.primary_key.is_some()
                 || field.generated
                 || field.sortable
+                || field.secret
                 || field.column_name != field.name()
             {
                 cx.syn_error(syn::Error::new(

@@ -15,7 +15,7 @@ pub use crate::row::Row;
 pub use crate::select::OrderTerm;
 pub use crate::table::{ColumnInfo, PrimaryKey, Table};
 pub use crate::transaction::{Isolation, Tx, TxOptions, UsesDb};
-pub use crate::types::{Param, sql_type_of};
+pub use crate::types::{Param, Redacted, sql_type_of};
 pub use serde;
 
 pub use std::sync::Arc;

@@ -1380,7 +1380,7 @@ impl<T: Table> Select<T, T> {
             self = self.and_filter(Node::Compare {
                 column: column.col_ref(),
                 op: direction.comparison(),
-                value: Arc::new(after),
+                value: column.bound(after),
             });
         }
         self.order = vec![OrderItem::Column(column.col_ref(), direction)];
@@ -1414,7 +1414,7 @@ impl<T: Table> Select<T, T> {
             self = self.and_filter(Node::RowCompare {
                 columns: vec![first.col_ref(), second.col_ref()],
                 op: direction.comparison(),
-                values: vec![Arc::new(a), Arc::new(b)],
+                values: vec![first.bound(a), second.bound(b)],
             });
         }
         self.order = vec![

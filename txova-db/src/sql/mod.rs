@@ -13,7 +13,9 @@ use crate::types::Param;
 
 /// A finished statement: SQL text for one backend and its bound values.
 ///
-/// Returned by the builders' `to_sql()`; `Display` shows the SQL followed by the values.
+/// Returned by the builders' `to_sql()`; `Display` shows the SQL followed by the values
+/// (a [`Redacted`](crate::Redacted) one, and every value of a `#[column(secret)]`
+/// column, as `***`).
 ///
 /// ```
 /// use txova_db::sql::Statement;

@@ -27,6 +27,9 @@ pub mod backend;
 pub(crate) mod copy;
 #[cfg(feature = "postgres")]
 pub(crate) mod pg_array;
+mod redacted;
+
+pub use redacted::Redacted;
 
 use std::fmt;
 

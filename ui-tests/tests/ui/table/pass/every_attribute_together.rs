@@ -12,13 +12,18 @@ pub struct Account {
     #[column(sortable)]
     pub r#type: String,
     pub deleted_at: Maybe<String>,
+    #[column(secret, name = "password_hash")]
+    pub password: String,
     #[column(skip)]
     pub cache_hits: u64,
 }
 
 fn main() {
     assert_eq!(Account::NAME, "user accounts");
-    assert_eq!(Account::COLUMNS.len(), 4);
+    assert_eq!(Account::COLUMNS.len(), 5);
+    assert!(Account::password.info().secret && !Account::name.info().secret);
+    let by_password = Account::select().filter(Account::password.eq("hunter2")).to_sql();
+    assert_eq!(by_password.params(), ["***"]);
     assert_eq!(Account::name.name(), "display_name");
     assert_eq!(Account::r#type.name(), "type");
     assert!(Account::deleted_at.info().nullable());
