@@ -277,3 +277,66 @@ proptest::proptest! {
         }
     }
 }
+
+/// What the server says of a rejected row can hold the row's values (Postgres'
+/// detail: `Key (password_hash)=(…) already exists`, `Failing row contains (…)`;
+/// MariaDB's message: `Duplicate entry '…' for key …`). None of it reaches an error's
+/// `Display` or `Debug`; the constraint, the code and the kind still do.
+#[tokio::test]
+async fn rejected_values_stay_out_of_errors() {
+    use txova_db::Table as _;
+
+    let hash = "hash-dup-5Rk";
+    let check = |err: txova_db::Error, kind: ErrorKind| {
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(hash), "{shown}");
+        assert_eq!(err.kind(), kind, "{shown}");
+        shown
+    };
+    if let Some(pg) = support::postgres("rejected_values_pg").await {
+        pg.db
+            .execute(
+                "CREATE TABLE secret_accounts (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL,
+                 password_hash TEXT NOT NULL UNIQUE CHECK (email LIKE '%@%'))",
+            )
+            .await
+            .expect("create");
+        SecretAccount::insert(&account("a@example.com", hash))
+            .execute(&pg.db)
+            .await
+            .expect("first");
+        let duplicate = SecretAccount::insert(&account("b@example.com", hash))
+            .execute(&pg.db)
+            .await
+            .unwrap_err();
+        let shown = check(duplicate, ErrorKind::Duplicate);
+        assert!(
+            shown.contains("secret_accounts_password_hash_key"),
+            "{shown}"
+        );
+        let unchecked = SecretAccount::insert(&account("no-at-sign", hash))
+            .execute(&pg.db)
+            .await
+            .unwrap_err();
+        check(unchecked, ErrorKind::Check);
+    }
+    if let Some(my) = support::mysql("rejected_values_my").await {
+        my.db
+            .execute(
+                "CREATE TABLE secret_accounts (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                 email TEXT NOT NULL, password_hash VARCHAR(64) NOT NULL UNIQUE)",
+            )
+            .await
+            .expect("create");
+        SecretAccount::insert(&account("a@example.com", hash))
+            .execute(&my.db)
+            .await
+            .expect("first");
+        let duplicate = SecretAccount::insert(&account("b@example.com", hash))
+            .execute(&my.db)
+            .await
+            .unwrap_err();
+        let shown = check(duplicate, ErrorKind::Duplicate);
+        assert!(shown.contains("password_hash"), "{shown}");
+    }
+}

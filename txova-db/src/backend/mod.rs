@@ -76,6 +76,8 @@ pub(crate) struct ServerError {
     pub(crate) code: String,
     pub(crate) constraint: Option<String>,
     pub(crate) table: Option<String>,
+    /// The server's message without the values of rows it may quote: what errors show.
+    pub(crate) message: String,
 }
 
 /// How an engine's `Value` goes into the enum [`per_engine!`] declared for its kind.

@@ -20,6 +20,8 @@ impl Engine for sqlx::Sqlite {
             code,
             constraint,
             table,
+            // Names columns and constraints, never values.
+            message: error.message().to_owned(),
         })
     }
 }

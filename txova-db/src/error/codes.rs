@@ -88,13 +88,17 @@ pub fn kind_for_mysql_code(number: u16) -> ErrorKind {
     }
 }
 
-/// The kind and driver code of a database error, by backend, without taking it.
-pub(super) fn kind_and_code(db: &dyn sqlx::error::DatabaseError) -> (ErrorKind, String) {
+/// The kind, driver code and message (without row values) of a database error, by
+/// backend, without taking it.
+pub(super) fn kind_code_and_message(
+    db: &dyn sqlx::error::DatabaseError,
+) -> (ErrorKind, String, String) {
     match crate::backend::read_error(db) {
-        Some(read) => (read.kind, read.code),
+        Some(read) => (read.kind, read.code, read.message),
         None => (
             ErrorKind::Database,
             db.code().map(|c| c.into_owned()).unwrap_or_default(),
+            db.message().to_owned(),
         ),
     }
 }
@@ -108,6 +112,7 @@ pub(super) fn classify(db: Box<dyn sqlx::error::DatabaseError>) -> DatabaseError
             read.code,
             read.constraint,
             read.table,
+            read.message,
             sqlx::Error::Database(db),
         );
     }
@@ -124,12 +129,14 @@ pub(super) fn classify(db: Box<dyn sqlx::error::DatabaseError>) -> DatabaseError
     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
     let constraint = db.constraint().map(str::to_owned);
     let table = db.table().map(str::to_owned);
+    let message = db.message().to_owned();
     DatabaseError::new(
         kind,
         Backend::Postgres,
         code,
         constraint,
         table,
+        message,
         sqlx::Error::Database(db),
     )
 }

@@ -372,7 +372,7 @@ impl ErrorKind {
 /// # Ok(()) }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("{kind} error from {backend} ({code}): {message}")]
 pub struct DatabaseError {
     kind: ErrorKind,
@@ -402,7 +402,12 @@ impl DatabaseError {
         &self.code
     }
 
-    /// The server's message.
+    /// The server's message, with the values of rows it may quote shown as `***`
+    /// (MySQL's `Duplicate entry '***' for key 'users.email'`, Postgres' `invalid input
+    /// syntax for type integer: "***"`): a rejected row may hold a password or an
+    /// address, and errors are logged. The driver's own error, with the server's
+    /// detail (Postgres: `Key (email)=(…) already exists`), is this error's
+    /// [`source`](std::error::Error::source), which neither `Display` nor `Debug` shows.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -456,11 +461,11 @@ impl AbortCause {
     pub(crate) fn of(error: &sqlx::Error) -> Self {
         match error.as_database_error() {
             Some(db) => {
-                let (kind, code) = codes::kind_and_code(db);
+                let (kind, code, message) = codes::kind_code_and_message(db);
                 Self {
                     kind,
                     code: Some(code),
-                    message: db.message().to_owned(),
+                    message,
                 }
             }
             None => Self {
@@ -481,7 +486,8 @@ impl AbortCause {
         self.code.as_deref()
     }
 
-    /// The server's message.
+    /// The server's message, without the values of rows it may quote (as
+    /// [`DatabaseError::message`]).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -665,18 +671,17 @@ impl Error {
 }
 
 impl DatabaseError {
+    /// `message`: the server's, without the row values it may quote (see
+    /// [`message`](Self::message)).
     pub(crate) fn new(
         kind: ErrorKind,
         backend: Backend,
         code: String,
         constraint: Option<String>,
         table: Option<String>,
+        message: String,
         source: sqlx::Error,
     ) -> Self {
-        let message = match &source {
-            sqlx::Error::Database(db) => db.message().to_owned(),
-            other => other.to_string(),
-        };
         Self {
             kind,
             backend,
@@ -686,6 +691,20 @@ impl DatabaseError {
             table,
             source,
         }
+    }
+}
+
+impl fmt::Debug for DatabaseError {
+    /// Everything but the driver's error, whose detail may quote the rejected row.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseError")
+            .field("kind", &self.kind)
+            .field("backend", &self.backend)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("constraint", &self.constraint)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
     }
 }
 
