@@ -12,8 +12,9 @@ pub(crate) struct User {
     #[column(sortable)]
     pub(crate) name: String,
     pub(crate) email: String,
-    /// An Argon2id PHC string; never leaves the service.
+    /// An Argon2id PHC string; never leaves the service (nor a statement's `Debug`).
     #[serde(skip)]
+    #[column(secret)]
     pub(crate) password_hash: String,
     /// `rider` or `admin` (the `users_role_known` check).
     #[serde(skip)]
