@@ -241,8 +241,8 @@ impl<D: Driver> ConnPool<D> {
     }
 
     /// Hands out a connection: an idle one (checked first if there is reason to doubt
-    /// it), else a new one while there is room, else the first one returned.
-    /// A connection, waiting for one until `began` plus the acquire timeout.
+    /// it), else a new one while there is room, else the first one returned, waiting
+    /// until `began` (the caller's clock reading) plus the acquire timeout.
     pub(crate) async fn acquire(&self, began: Instant) -> Result<Acquired<D>, AcquireError> {
         match self {
             Self::Own(shared) => shared.acquire(began).await,
