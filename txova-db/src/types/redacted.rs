@@ -8,7 +8,7 @@ use std::fmt;
 ///
 /// `#[column(secret)]` on a field of a `#[derive(Table)]` struct wraps every value
 /// bound through that column (comparisons, `is_in`, inserts, updates) in it; wrap a
-/// value yourself where it is bound another way, as in [`query`](crate::query).
+/// value yourself where it is bound another way, as in [`query`](crate::query()).
 ///
 /// ```
 /// # async fn demo() -> txova_db::Result<()> {
