@@ -99,3 +99,66 @@ pub(super) fn means_failover(err: &RedisError) -> bool {
         || err.is_unrecoverable_error()
         || matches!(err.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"))
 }
+
+#[cfg(test)]
+mod tests {
+    use redis::aio::ConnectionManagerConfig;
+
+    use super::SentinelPrimary;
+
+    /// Connections the Redis server at `port` has accepted, the asking one included.
+    fn accepted(port: u16) -> u64 {
+        let info = txova_db_test_support::redis_cli(port, &["INFO", "stats"]).expect("INFO");
+        info.lines()
+            .find_map(|line| line.strip_prefix("total_connections_received:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("total_connections_received")
+    }
+
+    /// Tasks that meet one failover together re-resolve it once, connecting to the
+    /// primary as one refresh does: those that waited for the first take its
+    /// connection.
+    #[tokio::test]
+    async fn concurrent_refreshes_resolve_one_failover_once() {
+        let Some(sentinel) =
+            txova_db_test_support::redis_sentinel("concurrent_refreshes_resolve_once")
+        else {
+            return;
+        };
+        let primary = SentinelPrimary::connect(
+            vec![format!("redis://127.0.0.1:{}", sentinel.sentinel_port)],
+            sentinel.service.clone(),
+            0,
+            None,
+            None,
+            ConnectionManagerConfig::new(),
+        )
+        .await
+        .expect("connect through the sentinel");
+        let port = sentinel.primary_port().expect("the primary's port");
+        // What one re-resolution costs the primary in connections (the asking
+        // `redis-cli` is one of each difference).
+        let before = accepted(port);
+        primary.refresh().await.expect("one refresh");
+        let one = accepted(port) - before - 1;
+        assert!(one >= 1, "a refresh connects to the primary");
+        assert_eq!(primary.generation().number, 1);
+
+        let before = accepted(port);
+        let refreshed = tokio::join!(primary.refresh(), primary.refresh(), primary.refresh());
+        for connection in [refreshed.0, refreshed.1, refreshed.2] {
+            let mut connection = connection.expect("refresh");
+            let pong: String = redis::cmd("PING")
+                .query_async(&mut connection)
+                .await
+                .expect("ping the primary");
+            assert_eq!(pong, "PONG");
+        }
+        assert_eq!(
+            accepted(port) - before - 1,
+            one,
+            "three refreshes, one resolution"
+        );
+        assert_eq!(primary.generation().number, 2);
+    }
+}
